@@ -1,0 +1,154 @@
+//! Every limit and timeout, with its default and the reason for it.
+//!
+//! Limits are checked while reading, before the next read, never after
+//! buffering (hyper's `max_buf_size`, h11's `max_incomplete_event_size`):
+//! a peer can make the server hold at most `max_head_bytes` plus one read
+//! buffer per connection, whatever it sends. This module performs no I/O.
+
+use std::time::Duration;
+
+/// 8 KiB: the longest request line (method, target, version). Over it: 414.
+/// nginx's `large_client_header_buffers` is 8 KiB; Apache's
+/// `LimitRequestLine` is 8190.
+pub const DEFAULT_MAX_REQUEST_LINE_BYTES: usize = 8 * 1024;
+/// 64 KiB: the whole request head, request line included. Over it: 431.
+/// nginx allows 4 × 8 KiB, node.js 16 KiB, Go 1 MiB; 64 KiB fits the
+/// largest cookie jars browsers send.
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
+/// 100 header fields. Over it: 431. hyper and Apache use 100.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// 1 GiB: the largest request body, declared or streamed. Over it: 413
+/// and close. Bodies stream, so this bounds time and disk, not memory.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024 * 1024;
+/// 2 MiB: the largest body [`Request::body_bytes`](crate::Request::body_bytes)
+/// will hold in memory. Over it: 413 and close.
+pub const DEFAULT_MAX_BUFFERED_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// 256 KiB: how much unread body the server reads and discards after the
+/// handler so the connection can be kept alive; more, and it closes
+/// instead. Go's `maxPostHandlerReadBytes` is 256 KiB.
+pub const DEFAULT_MAX_DRAIN_BYTES: u64 = 256 * 1024;
+/// 16 KiB: the trailer section of a chunked body. Over it: 431 and close.
+pub const DEFAULT_MAX_TRAILER_BYTES: usize = 16 * 1024;
+/// 4 KiB: one chunk-size line, extensions included. Over it: 400 and
+/// close (extensions are ignored, but must not be an unbounded buffer).
+pub const DEFAULT_MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
+
+/// 60 s: how long a kept-alive connection may wait for its next request.
+/// Past it the connection is closed without a response. nginx's
+/// `keepalive_timeout` is 75 s.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// 20 s: a deadline for the whole request head, from its first byte. A
+/// client that sends one byte a second cannot hold a worker past it: 408
+/// and close. Apache's `mod_reqtimeout` allows 20–40 s.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(20);
+/// 30 s: the base deadline for a request body, from the end of the head;
+/// extended by one second for every [`DEFAULT_BODY_MIN_BYTES_PER_SEC`]
+/// bytes received, so large uploads at a sane rate finish and a dribbling
+/// client does not hold a worker. Past it: 408 and close.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// 500 bytes/s: the slowest body transfer rate the body deadline allows
+/// for. Apache's `mod_reqtimeout` uses `MinRate=500`.
+pub const DEFAULT_BODY_MIN_BYTES_PER_SEC: u64 = 500;
+/// 30 s: the longest one socket write may make no progress (the client
+/// stopped reading). Past it the connection is closed and the worker
+/// freed. nginx's `send_timeout` is 60 s.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// 30 s: how long a graceful shutdown waits for in-flight requests
+/// before closing their sockets. Kubernetes' default grace period is 30 s.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Limits bounds what one request may make the server hold.
+///
+/// Every field defaults to its `DEFAULT_*` constant; change fields on a
+/// `Limits::default()` and pass it to
+/// [`Server::limits`](crate::Server::limits).
+///
+/// # Examples
+/// ```
+/// let mut limits = sockhttp::Limits::default();
+/// limits.max_body_bytes = 10 * 1024 * 1024;
+/// assert_eq!(limits.max_headers, sockhttp::limits::DEFAULT_MAX_HEADERS);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The longest request line; see [`DEFAULT_MAX_REQUEST_LINE_BYTES`].
+    pub max_request_line_bytes: usize,
+    /// The largest request head; see [`DEFAULT_MAX_HEAD_BYTES`].
+    pub max_head_bytes: usize,
+    /// The most header fields; see [`DEFAULT_MAX_HEADERS`].
+    pub max_headers: usize,
+    /// The largest body; see [`DEFAULT_MAX_BODY_BYTES`].
+    pub max_body_bytes: u64,
+    /// The largest in-memory body; see [`DEFAULT_MAX_BUFFERED_BODY_BYTES`].
+    pub max_buffered_body_bytes: usize,
+    /// The most unread body drained after a handler; see [`DEFAULT_MAX_DRAIN_BYTES`].
+    pub max_drain_bytes: u64,
+    /// The largest trailer section; see [`DEFAULT_MAX_TRAILER_BYTES`].
+    pub max_trailer_bytes: usize,
+    /// The longest chunk-size line; see [`DEFAULT_MAX_CHUNK_LINE_BYTES`].
+    pub max_chunk_line_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_request_line_bytes: DEFAULT_MAX_REQUEST_LINE_BYTES,
+            max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_buffered_body_bytes: DEFAULT_MAX_BUFFERED_BODY_BYTES,
+            max_drain_bytes: DEFAULT_MAX_DRAIN_BYTES,
+            max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
+            max_chunk_line_bytes: DEFAULT_MAX_CHUNK_LINE_BYTES,
+        }
+    }
+}
+
+/// Timeouts bounds how long a peer may take, phase by phase.
+///
+/// Head and body timeouts are *deadlines* (Go's `ReadHeaderTimeout`), not
+/// per-read timeouts: `std` only offers a per-read timeout, which a client
+/// sending a byte a second resets forever, so the server computes the
+/// deadline once and sets the socket timeout to what is left before each
+/// read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// Waiting for a next request; see [`DEFAULT_IDLE_TIMEOUT`].
+    pub idle: Duration,
+    /// Reading a request head; see [`DEFAULT_HEAD_TIMEOUT`].
+    pub head: Duration,
+    /// Reading a request body (base); see [`DEFAULT_BODY_TIMEOUT`].
+    pub body: Duration,
+    /// Body rate the deadline allows for; see [`DEFAULT_BODY_MIN_BYTES_PER_SEC`].
+    pub body_min_bytes_per_sec: u64,
+    /// One stalled write; see [`DEFAULT_WRITE_TIMEOUT`].
+    pub write: Duration,
+    /// Graceful shutdown grace period; see [`DEFAULT_SHUTDOWN_TIMEOUT`].
+    pub shutdown: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            idle: DEFAULT_IDLE_TIMEOUT,
+            head: DEFAULT_HEAD_TIMEOUT,
+            body: DEFAULT_BODY_TIMEOUT,
+            body_min_bytes_per_sec: DEFAULT_BODY_MIN_BYTES_PER_SEC,
+            write: DEFAULT_WRITE_TIMEOUT,
+            shutdown: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+impl Timeouts {
+    /// Returns how long after the end of the head a body of which
+    /// `received` bytes have arrived may keep the connection: the base
+    /// body timeout plus one second per `body_min_bytes_per_sec` bytes.
+    pub fn body_allowance(&self, received: u64) -> Duration {
+        let rate = self.body_min_bytes_per_sec.max(1);
+        self.body
+            .saturating_add(Duration::from_secs(received / rate))
+    }
+}

@@ -1,0 +1,483 @@
+//! The public [`Request`]: what a handler sees of one HTTP request.
+//!
+//! The head is parsed and validated before a handler runs; the body is not
+//! read until the handler asks, through [`RequestBody`] (a streaming
+//! `Read`) or [`Request::body_bytes`] (in memory, up to a limit). This
+//! module performs no socket I/O itself: a body that comes from a
+//! connection reads through a [`WireSource`] the server provides.
+
+use crate::error::{Error, Result};
+use crate::proto::head::RequestHead;
+use crate::types::{Headers, Method, Version};
+use crate::uri;
+use bytes::{Buf, Bytes, BytesMut};
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+
+/// Request is one HTTP request, as a handler sees it.
+///
+/// # Examples
+/// Handlers normally receive requests from the server; tests of handlers
+/// can build them:
+/// ```
+/// use sockhttp::{Request, Method};
+/// let mut req = Request::builder(Method::Post, "/items?id=7")
+///     .header("Content-Type", "application/json")
+///     .body("{}")
+///     .build()?;
+/// assert_eq!(req.path(), "/items");
+/// assert_eq!(req.query_param("id").as_deref(), Some("7"));
+/// assert_eq!(req.header("content-type"), Some("application/json"));
+/// assert_eq!(&req.body_bytes()?[..], b"{}");
+/// # Ok::<(), sockhttp::Error>(())
+/// ```
+pub struct Request {
+    head: Box<RequestHead>,
+    params: Vec<(String, String)>,
+    /// Bytes of the path hidden by the mounts this request went through.
+    mount: usize,
+    peer: Option<SocketAddr>,
+    body: RequestBody,
+    max_buffered_body_bytes: usize,
+}
+
+impl Request {
+    /// Makes a request from a parsed head and its body (the server's path).
+    pub(crate) fn new(
+        head: Box<RequestHead>,
+        peer: Option<SocketAddr>,
+        body: RequestBody,
+        max_buffered_body_bytes: usize,
+    ) -> Request {
+        Request {
+            head,
+            params: Vec::new(),
+            mount: 0,
+            peer,
+            body,
+            max_buffered_body_bytes,
+        }
+    }
+
+    /// Starts building a request by hand, for testing handlers without a
+    /// socket.
+    pub fn builder(method: Method, target: &str) -> RequestBuilder {
+        RequestBuilder {
+            method,
+            target: target.to_owned(),
+            version: Version::Http11,
+            headers: Headers::new(),
+            body: RequestBody::empty(),
+            peer: None,
+        }
+    }
+
+    /// Returns the request method.
+    pub fn method(&self) -> &Method {
+        &self.head.method
+    }
+
+    /// Returns the request target exactly as sent, e.g. `/a/b?c=d`.
+    pub fn target(&self) -> &str {
+        &self.head.target
+    }
+
+    /// Returns the path, not percent-decoded, without the query and without
+    /// the prefix of any [`Router::mount`](crate::Router::mount) the request
+    /// went through. It starts with `/`, except that a request for exactly
+    /// a mount point (`/assets` under a mount at `/assets`) has the empty
+    /// path `""`, so a handler can tell it from `/assets/`.
+    pub fn path(&self) -> &str {
+        &self.head.path()[self.mount..]
+    }
+
+    /// Returns the whole path as sent, mount prefixes included.
+    pub fn original_path(&self) -> &str {
+        self.head.path()
+    }
+
+    /// Returns the mount prefix removed from [`Request::path`] (empty if
+    /// the request did not go through a mount).
+    pub fn mount_prefix(&self) -> &str {
+        &self.head.path()[..self.mount]
+    }
+
+    /// Returns the path percent-decoded once.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] (400) for a malformed escape or a path that is
+    /// not UTF-8 after decoding.
+    pub fn decoded_path(&self) -> Result<Cow<'_, str>> {
+        uri::percent_decode(self.path()).ok_or(Error::Malformed("invalid percent-encoding in path"))
+    }
+
+    /// Returns the query string, without the `?`, not decoded.
+    pub fn query(&self) -> Option<&str> {
+        self.head.query()
+    }
+
+    /// Returns the first value of query parameter `name`, decoded
+    /// (`+` is a space), if present.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        uri::query_pairs(self.query()?)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Returns the protocol version.
+    pub fn version(&self) -> Version {
+        self.head.version
+    }
+
+    /// Returns the header fields.
+    pub fn headers(&self) -> &Headers {
+        &self.head.headers
+    }
+
+    /// Returns the first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.headers.get(name)
+    }
+
+    /// Returns route parameter `name` (`{id}` in a route pattern, or the
+    /// wildcard's name), percent-decoded.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Returns every route parameter in pattern order.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Returns the address of the peer the request came from (for
+    /// requests built by hand, the one given to the builder, if any).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Returns the body's declared length (`Content-Length`), if any.
+    pub fn content_length(&self) -> Option<u64> {
+        match self.head.body {
+            crate::proto::BodyKind::Length(n) => Some(n),
+            crate::proto::BodyKind::Empty => Some(0),
+            crate::proto::BodyKind::Chunked => None,
+        }
+    }
+
+    /// Returns the body as a streaming reader. Reading it sends
+    /// `100 Continue` first if the client asked for it.
+    pub fn body(&mut self) -> &mut RequestBody {
+        &mut self.body
+    }
+
+    /// Takes the body out of the request, e.g. to stream it into a
+    /// [`Response`](crate::Response) (echo) or to another thread. What the
+    /// request keeps is an empty body.
+    pub fn take_body(&mut self) -> RequestBody {
+        std::mem::replace(&mut self.body, RequestBody::empty())
+    }
+
+    /// Reads the whole body into memory, up to
+    /// [`Limits::max_buffered_body_bytes`](crate::Limits).
+    ///
+    /// # Errors
+    /// [`Error::BodyTooLarge`] (413) over the limit; any body error
+    /// (400 for bad framing, 408 for a timeout).
+    pub fn body_bytes(&mut self) -> Result<Bytes> {
+        self.body.read_to_bytes(self.max_buffered_body_bytes)
+    }
+
+    /// Sets the in-memory body limit for this request (e.g. for a route
+    /// that accepts large JSON).
+    pub fn set_max_buffered_body_bytes(&mut self, n: usize) {
+        self.max_buffered_body_bytes = n;
+    }
+
+    /// Returns the trailer fields of a chunked body; empty until the body
+    /// has been read to its end.
+    pub fn trailers(&self) -> Headers {
+        self.body.trailers()
+    }
+
+    pub(crate) fn set_params(&mut self, params: Vec<(String, String)>) {
+        self.params = params;
+    }
+
+    pub(crate) fn mount_offset(&self) -> usize {
+        self.mount
+    }
+
+    pub(crate) fn set_mount_offset(&mut self, offset: usize) {
+        self.mount = offset;
+    }
+
+    /// Returns the parsed head (for the server's response decisions).
+    pub(crate) fn head(&self) -> &RequestHead {
+        &self.head
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.head.method)
+            .field("target", &self.head.target)
+            .field("version", &self.head.version)
+            .field("headers", &self.head.headers)
+            .field("params", &self.params)
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// RequestBuilder makes a [`Request`] without a socket, for tests.
+#[derive(Debug)]
+pub struct RequestBuilder {
+    method: Method,
+    target: String,
+    version: Version,
+    headers: Headers,
+    body: RequestBody,
+    peer: Option<SocketAddr>,
+}
+
+impl RequestBuilder {
+    /// Appends a header field.
+    pub fn header(mut self, name: &str, value: &str) -> RequestBuilder {
+        self.headers
+            .append(Bytes::copy_from_slice(name.as_bytes()), Bytes::copy_from_slice(value.as_bytes()));
+        self
+    }
+
+    /// Sets the protocol version (HTTP/1.1 by default).
+    pub fn version(mut self, v: Version) -> RequestBuilder {
+        self.version = v;
+        self
+    }
+
+    /// Sets the peer address.
+    pub fn peer(mut self, addr: SocketAddr) -> RequestBuilder {
+        self.peer = Some(addr);
+        self
+    }
+
+    /// Sets an in-memory body and its `Content-Length`.
+    pub fn body(mut self, body: impl Into<Bytes>) -> RequestBuilder {
+        let body = body.into();
+        self.headers.insert("Content-Length", body.len().to_string());
+        self.body = RequestBody::from_bytes(body);
+        self
+    }
+
+    /// Builds the request, checking the target and headers as the
+    /// server's parser would.
+    ///
+    /// # Errors
+    /// Whatever the parser would answer for the same request line and
+    /// fields (400 for an invalid target, and so on).
+    pub fn build(self) -> Result<Request> {
+        let mut wire = BytesMut::new();
+        wire.extend_from_slice(self.method.as_str().as_bytes());
+        wire.extend_from_slice(b" ");
+        wire.extend_from_slice(self.target.as_bytes());
+        wire.extend_from_slice(b" ");
+        wire.extend_from_slice(self.version.as_str().as_bytes());
+        wire.extend_from_slice(b"\r\n");
+        if !self.headers.contains("host") && self.version == Version::Http11 {
+            wire.extend_from_slice(b"Host: localhost\r\n");
+        }
+        for (n, v) in self.headers.iter() {
+            wire.extend_from_slice(n.as_bytes());
+            wire.extend_from_slice(b": ");
+            wire.extend_from_slice(v);
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(b"\r\n");
+        let limits = crate::Limits::default();
+        let head = crate::proto::head::parse_head(&mut wire, &limits)?
+            .ok_or(Error::Malformed("incomplete request"))?;
+        Ok(Request::new(
+            Box::new(head),
+            self.peer,
+            self.body,
+            limits.max_buffered_body_bytes,
+        ))
+    }
+}
+
+/// WireSource is where a body that arrives on a connection comes from:
+/// the server implements it over the socket and the connection state.
+pub(crate) trait WireSource: Send {
+    /// Returns the next piece of the body, or `None` at its end. Sends
+    /// `100 Continue` first when the client waits for it.
+    fn next_chunk(&mut self) -> Result<Option<Bytes>>;
+    /// Returns the trailer fields, once the body has ended.
+    fn trailers(&self) -> Headers;
+    /// Reads and discards the rest of the body, at most `limit` bytes,
+    /// without sending `100 Continue`; true if the body ended.
+    fn drain(&mut self, limit: u64) -> bool;
+}
+
+/// RequestBody is a request body as a stream of bytes.
+///
+/// It implements [`Read`], so it can be copied anywhere (`io::copy` to a
+/// file keeps memory flat for any size), and [`RequestBody::next_chunk`]
+/// hands out the received pieces without copying. Errors that are the
+/// peer's fault (a body over the limit, bad chunked framing, a timeout)
+/// come out of `read` as an `io::Error` that converts back into the
+/// matching [`Error`] with `?`, so the handler's error response has the
+/// right status.
+pub struct RequestBody {
+    inner: Inner,
+    /// Received but not yet consumed by `Read::read`.
+    pending: Bytes,
+}
+
+enum Inner {
+    Empty,
+    Memory(Bytes),
+    Reader(Box<dyn Read + Send>),
+    Wire(Box<dyn WireSource>),
+}
+
+impl RequestBody {
+    /// Makes an empty body.
+    pub fn empty() -> RequestBody {
+        RequestBody {
+            inner: Inner::Empty,
+            pending: Bytes::new(),
+        }
+    }
+
+    /// Makes a body from bytes in memory.
+    pub fn from_bytes(b: impl Into<Bytes>) -> RequestBody {
+        RequestBody {
+            inner: Inner::Memory(b.into()),
+            pending: Bytes::new(),
+        }
+    }
+
+    /// Makes a body that reads from `r`.
+    pub fn from_reader(r: impl Read + Send + 'static) -> RequestBody {
+        RequestBody {
+            inner: Inner::Reader(Box::new(r)),
+            pending: Bytes::new(),
+        }
+    }
+
+    pub(crate) fn from_wire(w: Box<dyn WireSource>) -> RequestBody {
+        RequestBody {
+            inner: Inner::Wire(w),
+            pending: Bytes::new(),
+        }
+    }
+
+    /// Returns the next piece of the body without copying, or `None` at
+    /// its end.
+    ///
+    /// # Errors
+    /// 400 for bad framing, 413 over the body limit, 408 on timeout.
+    pub fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        if !self.pending.is_empty() {
+            return Ok(Some(std::mem::take(&mut self.pending)));
+        }
+        match &mut self.inner {
+            Inner::Empty => Ok(None),
+            Inner::Memory(b) => {
+                let b = std::mem::take(b);
+                self.inner = Inner::Empty;
+                Ok((!b.is_empty()).then_some(b))
+            }
+            Inner::Reader(r) => {
+                let mut buf = vec![0u8; 16 * 1024];
+                let n = r.read(&mut buf)?;
+                buf.truncate(n);
+                Ok((n > 0).then(|| Bytes::from(buf)))
+            }
+            Inner::Wire(w) => w.next_chunk(),
+        }
+    }
+
+    /// Reads the rest of the body into memory, refusing more than `limit`
+    /// bytes with [`Error::BodyTooLarge`].
+    pub fn read_to_bytes(&mut self, limit: usize) -> Result<Bytes> {
+        let first = match self.next_chunk()? {
+            None => return Ok(Bytes::new()),
+            Some(c) => c,
+        };
+        if first.len() > limit {
+            return Err(Error::BodyTooLarge);
+        }
+        let Some(second) = self.next_chunk()? else {
+            return Ok(first);
+        };
+        let mut all = BytesMut::with_capacity((first.len() + second.len()).min(limit));
+        all.extend_from_slice(&first);
+        let mut next = Some(second);
+        while let Some(c) = next {
+            if all.len() + c.len() > limit {
+                return Err(Error::BodyTooLarge);
+            }
+            all.extend_from_slice(&c);
+            next = self.next_chunk()?;
+        }
+        Ok(all.freeze())
+    }
+
+    /// Discards the rest of a body that came from a connection (at most
+    /// `limit` bytes); true if it ended, so the connection can be reused.
+    pub(crate) fn drain(&mut self, limit: u64) -> bool {
+        self.pending = Bytes::new();
+        match &mut self.inner {
+            Inner::Wire(w) => w.drain(limit),
+            _ => true,
+        }
+    }
+
+    /// Returns the trailer fields of a chunked body read to its end.
+    pub fn trailers(&self) -> Headers {
+        match &self.inner {
+            Inner::Wire(w) => w.trailers(),
+            _ => Headers::new(),
+        }
+    }
+}
+
+impl Read for RequestBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.pending.is_empty() {
+            if let Inner::Reader(r) = &mut self.inner {
+                return r.read(buf);
+            }
+            match self.next_chunk().map_err(Error::into_io)? {
+                Some(c) => self.pending = c,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.advance(n);
+        Ok(n)
+    }
+}
+
+impl fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.inner {
+            Inner::Empty => "empty",
+            Inner::Memory(_) => "memory",
+            Inner::Reader(_) => "reader",
+            Inner::Wire(_) => "wire",
+        };
+        f.debug_struct("RequestBody").field("kind", &kind).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,340 @@
+//! The public [`Response`] builder and its [`Body`] kinds.
+//!
+//! A handler describes a response; the server decides its framing
+//! (`Content-Length`, chunked or close-delimited) and writes it. This
+//! module performs no I/O: a file or stream body is only opened or read
+//! when the server sends it.
+
+use crate::error::Error;
+use crate::types::{Headers, Method, StatusCode};
+use bytes::Bytes;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+
+/// Response is an HTTP response under construction: a status, header
+/// fields and a [`Body`].
+///
+/// The server adds `Date`, `Server`, `Content-Length` or
+/// `Transfer-Encoding`, and `Connection` when it sends the response.
+///
+/// # Examples
+/// ```
+/// use sockhttp::{Response, StatusCode};
+/// let resp = Response::text("created")
+///     .with_status(StatusCode::CREATED)
+///     .with_header("Location", "/items/1");
+/// assert_eq!(resp.status(), StatusCode::CREATED);
+/// assert_eq!(resp.headers().get("content-type"), Some("text/plain; charset=utf-8"));
+/// ```
+pub struct Response {
+    status: StatusCode,
+    headers: Headers,
+    body: Body,
+}
+
+/// Body is the content of a [`Response`].
+pub enum Body {
+    /// No content (`Content-Length: 0`, or none at all for 204 and 304).
+    Empty,
+    /// Bytes in memory, sent with `Content-Length`.
+    Bytes(Bytes),
+    /// A byte range of an open file, sent with `Content-Length`; streamed
+    /// from the file to the socket, never read whole into memory.
+    File {
+        /// The open file.
+        file: File,
+        /// Where the range starts.
+        offset: u64,
+        /// How many bytes to send.
+        len: u64,
+    },
+    /// Bytes from a reader: with `Content-Length` when `len` is known
+    /// (the server closes the connection if the reader disagrees),
+    /// otherwise chunked (HTTP/1.1) or close-delimited (HTTP/1.0).
+    Reader {
+        /// The source.
+        reader: Box<dyn Read + Send>,
+        /// The exact length, if known.
+        len: Option<u64>,
+    },
+    /// Bytes written by a function as they are produced, sent chunked
+    /// (or close-delimited to HTTP/1.0 clients). Each `flush` of the
+    /// writer sends what was written so far.
+    Writer(Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>),
+}
+
+impl Body {
+    /// Returns the length of the body if it is known in advance.
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            Body::Empty => Some(0),
+            Body::Bytes(b) => Some(b.len() as u64),
+            Body::File { len, .. } => Some(*len),
+            Body::Reader { len, .. } => *len,
+            Body::Writer(_) => None,
+        }
+    }
+
+    /// Reports whether the body is known to be empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Body::File { offset, len, .. } => write!(f, "File({len} bytes at {offset})"),
+            Body::Reader { len, .. } => write!(f, "Reader({len:?})"),
+            Body::Writer(_) => f.write_str("Writer"),
+        }
+    }
+}
+
+impl Response {
+    /// Makes a response with `status`, no fields and no body.
+    pub fn new(status: StatusCode) -> Response {
+        Response {
+            status,
+            headers: Headers::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// Makes a 200 response with a `text/plain; charset=utf-8` body.
+    pub fn text(body: impl Into<String>) -> Response {
+        Response::bytes("text/plain; charset=utf-8", body.into())
+    }
+
+    /// Makes a 200 response with a `text/html; charset=utf-8` body.
+    pub fn html(body: impl Into<String>) -> Response {
+        Response::bytes("text/html; charset=utf-8", body.into())
+    }
+
+    /// Makes a 200 response with an `application/json` body that the
+    /// caller has already serialised (the library itself has no JSON
+    /// dependency).
+    pub fn json(body: impl Into<String>) -> Response {
+        Response::bytes("application/json", body.into())
+    }
+
+    /// Makes a 200 response with in-memory content of type `content_type`.
+    pub fn bytes(content_type: &str, body: impl Into<Bytes>) -> Response {
+        let mut resp = Response::new(StatusCode::OK);
+        resp.headers
+            .insert("Content-Type", Bytes::copy_from_slice(content_type.as_bytes()));
+        resp.body = Body::Bytes(body.into());
+        resp
+    }
+
+    /// Makes a 200 response that sends a whole file.
+    ///
+    /// # Errors
+    /// The file's metadata could not be read.
+    pub fn file(file: File) -> io::Result<Response> {
+        let len = file.metadata()?.len();
+        Ok(Response::new(StatusCode::OK).with_body(Body::File { file, offset: 0, len }))
+    }
+
+    /// Makes a 200 response that streams from `reader` (chunked, since the
+    /// length is unknown).
+    pub fn stream(reader: impl Read + Send + 'static) -> Response {
+        Response::new(StatusCode::OK).with_body(Body::Reader {
+            reader: Box::new(reader),
+            len: None,
+        })
+    }
+
+    /// Makes a 200 response whose body is written by `f` as it is
+    /// produced (chunked); `flush` sends what has been written so far.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::io::Write;
+    /// let resp = sockhttp::Response::writer(|w| {
+    ///     for i in 1..=3 {
+    ///         writeln!(w, "line {i}")?;
+    ///         w.flush()?;
+    ///     }
+    ///     Ok(())
+    /// });
+    /// assert_eq!(resp.body().len(), None);
+    /// ```
+    pub fn writer<F>(f: F) -> Response
+    where
+        F: FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static,
+    {
+        Response::new(StatusCode::OK).with_body(Body::Writer(Box::new(f)))
+    }
+
+    /// Makes a redirect to `location` with status 301, 302, 303, 307 or 308.
+    pub fn redirect(status: StatusCode, location: &str) -> Response {
+        Response::new(status).with_header("Location", location)
+    }
+
+    /// Makes the error response for `err`: its status, a short plain-text
+    /// body naming the status (never the error's detail, which is logged),
+    /// `Allow` for a 405, and `Connection: close` when the error leaves the
+    /// connection unusable. This is the only place error responses are
+    /// built.
+    pub fn from_error(err: &Error) -> Response {
+        let status = err.status().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match err {
+            Error::Handler(e) => log::error!("handler error: {e}"),
+            Error::Io(e) => log::debug!("i/o error: {e}"),
+            e => log::debug!("request error: {e}"),
+        }
+        let mut resp = Response::text(format!("{} {}\n", status.as_u16(), status.reason()))
+            .with_status(status);
+        if let Error::MethodNotAllowed(allowed) = err {
+            resp.headers.insert("Allow", allow_value(allowed));
+        }
+        if err.closes_connection() {
+            resp.headers.insert("Connection", "close");
+        }
+        resp
+    }
+
+    /// Returns the status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Sets the status.
+    pub fn set_status(&mut self, status: StatusCode) {
+        self.status = status;
+    }
+
+    /// Returns the response with its status set to `status`.
+    pub fn with_status(mut self, status: StatusCode) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// Returns the header fields.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// Returns the header fields for changing.
+    pub fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+
+    /// Returns the response with header `name` set to `value`, replacing
+    /// any earlier value (use [`Response::headers_mut`] and
+    /// [`Headers::append`] for repeated fields such as `Set-Cookie`).
+    pub fn with_header(mut self, name: &str, value: impl AsRef<str>) -> Response {
+        self.headers.insert(
+            Bytes::copy_from_slice(name.as_bytes()),
+            Bytes::copy_from_slice(value.as_ref().as_bytes()),
+        );
+        self
+    }
+
+    /// Returns the body.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// Returns the response with its body replaced.
+    pub fn with_body(mut self, body: Body) -> Response {
+        self.body = body;
+        self
+    }
+
+    /// Splits the response into its parts.
+    pub fn into_parts(self) -> (StatusCode, Headers, Body) {
+        (self.status, self.headers, self.body)
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// Formats methods as an `Allow` value, e.g. `GET, HEAD, OPTIONS`.
+pub(crate) fn allow_value(methods: &[Method]) -> String {
+    methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// IntoResponse turns a handler's return value into a [`Response`].
+///
+/// It is implemented for `Response`, for text (`&'static str`, `String`),
+/// for a bare [`StatusCode`], for [`Error`] and `io::Error`, for
+/// `(StatusCode, T)`, and for `Result<T, E>` where both sides convert, so
+/// handlers can use `?`.
+pub trait IntoResponse {
+    /// Converts `self` into a response.
+    fn into_response(self) -> Response;
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> Response {
+        self
+    }
+}
+
+impl IntoResponse for &'static str {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for String {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for StatusCode {
+    fn into_response(self) -> Response {
+        Response::new(self)
+    }
+}
+
+impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
+    fn into_response(self) -> Response {
+        self.1.into_response().with_status(self.0)
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        Response::from_error(&self)
+    }
+}
+
+impl IntoResponse for io::Error {
+    fn into_response(self) -> Response {
+        Response::from_error(&Error::from(self))
+    }
+}
+
+impl IntoResponse for Box<dyn std::error::Error + Send + Sync> {
+    fn into_response(self) -> Response {
+        Response::from_error(&Error::Handler(self))
+    }
+}
+
+impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
+    fn into_response(self) -> Response {
+        match self {
+            Ok(t) => t.into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+}

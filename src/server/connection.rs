@@ -1,0 +1,276 @@
+//! Serving one connection: read a head, run the handler, write the
+//! response, and again, until the connection ends.
+//!
+//! The life of a connection (after Go's `conn.serve`):
+//! 1. Wait for a request with the idle deadline; a timeout or end of
+//!    stream here closes quietly. Once bytes arrive, the head deadline
+//!    runs; a timeout then is a 408.
+//! 2. A protocol error (400, 414, 431, 505, …) is answered by
+//!    [`Response::from_error`] and the connection closed.
+//! 3. The handler runs under `catch_unwind`; the body reads through the
+//!    lent [`Conn`] (see `wire`).
+//! 4. After the handler, unread body is drained up to
+//!    `max_drain_bytes`, or the connection will close: whatever remains on
+//!    the wire must never be parsed as another request.
+//! 5. The response is written (`writer`); `Conn` decides whether the
+//!    connection goes on.
+//! 6. Closing after an error is lingering: `shutdown(Write)`, a bounded
+//!    read, then close, so the response is not destroyed by a reset.
+
+use super::io::Link;
+use super::wire::{Slot, WireBody};
+use super::writer::{Outcome, write_response};
+use super::Shared;
+use crate::error::{Error, Phase, Result};
+use crate::proto::conn::{Conn, Event};
+use crate::proto::head::RequestHead;
+use crate::request::{Request, RequestBody};
+use crate::response::Response;
+use crate::types::{StatusCode, Version};
+use std::io::Read;
+use std::net::{Shutdown, SocketAddr};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long and how much a lingering close reads before giving up.
+const LINGER_TIME: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// Serves one accepted connection to its end.
+pub(crate) fn serve(shared: &Shared, link: Arc<Link>, peer: SocketAddr) {
+    let _ = link.stream.set_nodelay(true);
+    if let Err(e) = link.stream.set_write_timeout(Some(shared.timeouts.write)) {
+        log::debug!("{peer}: set_write_timeout: {e}");
+        return;
+    }
+    let mut c = Connection {
+        shared,
+        link,
+        peer,
+        conn: Some(Conn::new(shared.limits)),
+        slot: Arc::new(Mutex::new(None)),
+    };
+    let linger = c.run();
+    c.close(linger);
+}
+
+struct Connection<'a> {
+    shared: &'a Shared,
+    link: Arc<Link>,
+    peer: SocketAddr,
+    /// `None` while the state is lent to a request body.
+    conn: Option<Conn>,
+    slot: Slot,
+}
+
+impl Connection<'_> {
+    /// Serves requests until the connection ends; returns whether the
+    /// close should linger (the peer may still be sending).
+    fn run(&mut self) -> bool {
+        loop {
+            let head = match self.read_head() {
+                Ok(Some(head)) => head,
+                Ok(None) => return false,
+                Err(e) => {
+                    self.answer_error(&e);
+                    return true;
+                }
+            };
+            match self.exchange(head) {
+                Next::KeepAlive => continue,
+                Next::Close => return self.conn.as_ref().is_some_and(|c| c.buffered() > 0),
+                Next::Linger => return true,
+            }
+        }
+    }
+
+    /// Step 1: waits for and parses the next request head. `Ok(None)`
+    /// means close quietly.
+    fn read_head(&mut self) -> Result<Option<Box<RequestHead>>> {
+        let timeouts = self.shared.timeouts;
+        let mut head_deadline: Option<Instant> = None;
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            match conn.next_event()? {
+                Event::Head(head) => return Ok(Some(head)),
+                Event::Closed => return Ok(None),
+                Event::NeedData if conn.is_idle() => {
+                    // Mark idle *before* checking the shutdown flag; the
+                    // shutdown sets the flag before closing idle links, so
+                    // one of the two always sees the other.
+                    self.link.idle.store(true, Ordering::SeqCst);
+                    let r = if self.shared.is_shutting_down() {
+                        // Serve a request that is already here; otherwise close.
+                        if self.link.read_ready(conn) {
+                            Ok(())
+                        } else {
+                            Err(Error::Timeout(Phase::Idle))
+                        }
+                    } else {
+                        let deadline = Instant::now() + timeouts.idle;
+                        self.link.read_into(conn, deadline, Phase::Idle)
+                    };
+                    self.link.idle.store(false, Ordering::SeqCst);
+                    if let Err(e) = r {
+                        log::trace!("{}: closing idle connection: {e}", self.peer);
+                        return Ok(None);
+                    }
+                }
+                Event::NeedData => {
+                    let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + timeouts.head);
+                    self.link.read_into(conn, deadline, Phase::Head)?;
+                }
+                Event::Data(_) | Event::End | Event::Paused => {
+                    // Conn yields these only after a head was returned.
+                    log::error!("connection state out of order; closing");
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Step 2: answers a request that failed before reaching a handler.
+    fn answer_error(&mut self, e: &Error) {
+        if e.status().is_none() {
+            log::debug!("{}: {e}", self.peer);
+            return;
+        }
+        let start = Instant::now();
+        let resp = Response::from_error(e);
+        let outcome = write_response(&self.link, self.shared, resp, false, Version::Http11, true, None);
+        self.access_log("-", "-", "-", &outcome, start);
+    }
+
+    /// Steps 3–5 for one request.
+    fn exchange(&mut self, head: Box<RequestHead>) -> Next {
+        let start = Instant::now();
+        let conn = self.conn.take().expect("Conn is home between requests");
+        let body = if conn.body_finished() {
+            self.conn = Some(conn);
+            RequestBody::empty()
+        } else {
+            let wire = WireBody::new(conn, Arc::clone(&self.link), Arc::clone(&self.slot), self.shared.timeouts);
+            RequestBody::from_wire(Box::new(wire))
+        };
+        let mut req = Request::new(head, Some(self.peer), body, self.shared.limits.max_buffered_body_bytes);
+
+        let called = catch_unwind(AssertUnwindSafe(|| self.shared.handler.call(&mut req)));
+        let (resp, panicked) = match called {
+            Ok(resp) => (resp, false),
+            Err(payload) => {
+                log::error!(
+                    "handler panicked on {} {}: {}",
+                    req.method(),
+                    req.target(),
+                    super::pool::panic_message(&payload)
+                );
+                let resp = Response::from_error(&Error::with_status(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "handler panicked",
+                ));
+                (resp.with_header("Connection", "close"), true)
+            }
+        };
+
+        // Step 4: drain what the handler left of the body, then take the
+        // connection state back (unless the body went into the response).
+        let mut body = req.take_body();
+        if !panicked {
+            body.drain(self.shared.limits.max_drain_bytes);
+        }
+        drop(body);
+        self.reclaim();
+
+        let head = req.head();
+        let is_head = *req.method() == crate::Method::Head;
+        let outcome = write_response(
+            &self.link,
+            self.shared,
+            resp,
+            is_head,
+            head.version,
+            panicked,
+            self.conn.as_mut(),
+        );
+        self.reclaim();
+        self.access_log(req.method().as_str(), req.target(), req.version().as_str(), &outcome, start);
+
+        let Some(conn) = self.conn.as_mut() else {
+            log::debug!("{}: request body was kept past the response; closing", self.peer);
+            return Next::Close;
+        };
+        if !outcome.decided {
+            // The state was lent during the head: decide now, at worst
+            // closing a connection the response did not announce closing.
+            conn.decide_keep_alive(outcome.keep_alive);
+        }
+        if conn.finish_exchange(outcome.result.is_ok()) {
+            Next::KeepAlive
+        } else if outcome.result.is_ok() && conn.body_finished() {
+            Next::Close
+        } else {
+            Next::Linger
+        }
+    }
+
+    /// Takes the connection state back from the slot a body returned it to.
+    fn reclaim(&mut self) {
+        if self.conn.is_none() {
+            self.conn = self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        }
+    }
+
+    fn access_log(&self, method: &str, target: &str, version: &str, o: &Outcome, start: Instant) {
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        let status = o.status.as_u16();
+        match &o.result {
+            Ok(()) => log::info!(
+                target: "sockhttp::access",
+                "{} \"{method} {target} {version}\" {status} {} {ms:.3}ms",
+                self.peer,
+                o.body_bytes
+            ),
+            Err(e) => log::info!(
+                target: "sockhttp::access",
+                "{} \"{method} {target} {version}\" {status} {} {ms:.3}ms (aborted: {e})",
+                self.peer,
+                o.body_bytes
+            ),
+        }
+    }
+
+    /// Step 6: closes the connection, lingering if the peer may still be
+    /// sending, so that our last response is not destroyed by a reset.
+    fn close(self, linger: bool) {
+        let stream = &self.link.stream;
+        let _ = stream.shutdown(Shutdown::Write);
+        let peer_done = self.conn.as_ref().is_some_and(Conn::is_eof);
+        if linger && !peer_done {
+            let deadline = Instant::now() + LINGER_TIME;
+            let mut scratch = [0u8; 4096];
+            let mut total = 0;
+            while total < LINGER_BYTES {
+                let now = Instant::now();
+                if now >= deadline || stream.set_read_timeout(Some(deadline - now)).is_err() {
+                    break;
+                }
+                match (&*stream).read(&mut scratch) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n,
+                }
+            }
+        }
+        let _ = stream.shutdown(Shutdown::Both);
+        log::trace!("{}: closed", self.peer);
+    }
+}
+
+enum Next {
+    KeepAlive,
+    Close,
+    Linger,
+}

@@ -1,0 +1,173 @@
+//! Socket reads and writes with deadlines, and the `Date` cache.
+//!
+//! `std` offers only a per-read timeout (`SO_RCVTIMEO`), which a client
+//! sending a byte a second resets forever. These helpers turn it into a
+//! deadline: before each read the timeout is set to what is left, and a
+//! read that times out early is retried until the deadline passes. The
+//! last value set is cached, so a steady phase costs no extra system call.
+
+use crate::error::{Error, Phase, Result};
+use crate::proto::conn::Conn;
+use crate::types::HttpDate;
+use std::cell::Cell;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Link is an accepted socket shared between the worker serving it, a
+/// request body being read, and the shutdown logic that may need to wake
+/// it.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) stream: TcpStream,
+    /// True while the worker waits for the next request with nothing
+    /// buffered: the moment a graceful shutdown may close it.
+    pub(crate) idle: AtomicBool,
+    /// The read timeout last set on the socket, in microseconds (0: none).
+    read_timeout_us: AtomicU64,
+}
+
+impl Link {
+    pub(crate) fn new(stream: TcpStream) -> Link {
+        Link {
+            stream,
+            idle: AtomicBool::new(false),
+            read_timeout_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets `SO_RCVTIMEO` to about `remaining` unless the value already
+    /// set is close enough (within 10% below, or 10 ms above).
+    fn set_read_timeout(&self, remaining: Duration) -> io::Result<()> {
+        let want = remaining.max(Duration::from_millis(1));
+        let want_us = want.as_micros().min(u128::from(u64::MAX)) as u64;
+        let have = self.read_timeout_us.load(Ordering::Relaxed);
+        if have != 0 && have <= want_us + 10_000 && have >= want_us - want_us / 10 {
+            return Ok(());
+        }
+        self.stream.set_read_timeout(Some(want))?;
+        self.read_timeout_us.store(want_us, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reads what `conn` wants into its buffer, waiting at most until
+    /// `deadline`. End-of-stream is recorded in `conn`.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] with `phase` at the deadline; [`Error::Io`] if
+    /// the socket fails.
+    pub(crate) fn read_into(&self, conn: &mut Conn, deadline: Instant, phase: Phase) -> Result<()> {
+        let want = conn.read_hint();
+        if want == 0 {
+            return Ok(());
+        }
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout(phase));
+            }
+            self.set_read_timeout(deadline - now)?;
+            let space = conn.spare(want);
+            let got = (&self.stream).read(space);
+            match got {
+                Ok(n) => {
+                    conn.filled(want, n);
+                    if n == 0 {
+                        conn.receive_eof();
+                    }
+                    log::trace!("read {n} bytes");
+                    return Ok(());
+                }
+                Err(e) => {
+                    conn.filled(want, 0);
+                    match e.kind() {
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => continue,
+                        io::ErrorKind::Interrupted => continue,
+                        _ => return Err(Error::Io(e)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads without blocking: true if bytes or end-of-stream were
+    /// already there (used when shutting down: a request already sent is
+    /// served, an idle connection is closed).
+    pub(crate) fn read_ready(&self, conn: &mut Conn) -> bool {
+        if self.stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let want = conn.read_hint().max(1);
+        let space = conn.spare(want);
+        let got = (&self.stream).read(space);
+        let ready = match got {
+            Ok(n) => {
+                conn.filled(want, n);
+                if n == 0 {
+                    conn.receive_eof();
+                }
+                true
+            }
+            Err(_) => {
+                conn.filled(want, 0);
+                false
+            }
+        };
+        let _ = self.stream.set_nonblocking(false);
+        ready
+    }
+
+    /// Writes every byte of `bufs` (gathered into as few `writev` calls as
+    /// the kernel allows). `SO_SNDTIMEO` bounds each call, so a client
+    /// that stops reading frees the worker.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]`(Write)` when a write makes no progress in time;
+    /// [`Error::Io`] when the peer is gone.
+    pub(crate) fn write_all(&self, bufs: &[&[u8]]) -> Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = bufs
+            .iter()
+            .filter(|b| !b.is_empty())
+            .map(|b| IoSlice::new(b))
+            .collect();
+        let mut slices = &mut slices[..];
+        while !slices.is_empty() {
+            match (&self.stream).write_vectored(slices) {
+                Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    log::trace!("wrote {n} bytes");
+                    IoSlice::advance_slices(&mut slices, n);
+                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::Interrupted => {}
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                        return Err(Error::Timeout(Phase::Write));
+                    }
+                    _ => return Err(Error::Io(e)),
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+thread_local! {
+    static DATE: Cell<(u64, [u8; 29])> = const { Cell::new((u64::MAX, [0; 29])) };
+}
+
+/// Returns the current time as an IMF-fixdate, formatted at most once a
+/// second per thread.
+pub(crate) fn date_now() -> [u8; 29] {
+    let now = HttpDate::from_system_time(SystemTime::now());
+    DATE.with(|d| {
+        let (secs, bytes) = d.get();
+        if secs == now.unix_secs() {
+            bytes
+        } else {
+            let bytes = now.to_bytes();
+            d.set((now.unix_secs(), bytes));
+            bytes
+        }
+    })
+}

@@ -1,0 +1,426 @@
+//! The server: binding, the accept loop, the worker pool, and graceful
+//! shutdown.
+//!
+//! This is the I/O edge. It moves bytes between sockets and the protocol
+//! core, applies deadlines, and runs handlers on a fixed pool of threads;
+//! every protocol decision is the core's ([`crate::proto::conn::Conn`]).
+//!
+//! Files: `listener` (accept loop, back-off, overload), `pool` (workers),
+//! `connection` (one connection's request loop), `wire` (request bodies
+//! read from the socket), `writer` (responses), `io` (deadline reads,
+//! writes, the `Date` cache).
+
+mod connection;
+mod io;
+mod listener;
+mod pool;
+mod wire;
+mod writer;
+
+use crate::handler::Handler;
+use crate::limits::{Limits, Timeouts};
+use io::Link;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Server is an HTTP/1.1 server bound to a listening socket.
+///
+/// [`Server::bind`] creates the socket at once (so [`Server::local_addr`]
+/// tells the real port when binding port 0); the builder methods set the
+/// pool size, limits and timeouts; [`Server::serve`] runs it until a
+/// [`ShutdownHandle`] stops it, and [`Server::spawn`] does the same on a
+/// background thread.
+///
+/// # Examples
+/// ```
+/// use sockhttp::{Request, Response, Router, Server};
+/// use std::io::{Read, Write};
+///
+/// let app = Router::new().get("/", |_req: &mut Request| Response::text("hello"));
+/// let server = Server::bind("127.0.0.1:0")?.threads(2).spawn(app)?;
+///
+/// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+/// client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+/// let mut reply = String::new();
+/// client.read_to_string(&mut reply)?;
+/// assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+/// assert!(reply.ends_with("\r\n\r\nhello"));
+///
+/// server.shutdown()?; // stop accepting, finish in-flight requests, join threads
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    threads: usize,
+    queue: usize,
+    limits: Limits,
+    timeouts: Timeouts,
+    server_header: Option<String>,
+    state: Arc<ShutdownState>,
+}
+
+/// The default number of worker threads: four per CPU, at least eight.
+/// Workers block on sockets and on handlers, so more workers than CPUs
+/// keep the CPUs busy.
+pub fn default_threads() -> usize {
+    thread::available_parallelism()
+        .map_or(8, |n| n.get() * 4)
+        .max(8)
+}
+
+/// The default number of accepted connections that may wait for a
+/// worker; past it, new connections are answered 503.
+pub const DEFAULT_QUEUE: usize = 1024;
+
+impl Server {
+    /// Binds a listening TCP socket to `addr` (`socket`, `setsockopt
+    /// (SO_REUSEADDR)`, `bind`, `listen`, all inside
+    /// `TcpListener::bind`).
+    ///
+    /// # Errors
+    /// The address is invalid or in use.
+    pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
+        Server::from_listener(TcpListener::bind(addr)?)
+    }
+
+    /// Serves on an already listening socket (for example one inherited
+    /// from a supervisor).
+    ///
+    /// # Errors
+    /// The socket has no local address.
+    pub fn from_listener(listener: TcpListener) -> std::io::Result<Server> {
+        let local_addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            local_addr,
+            threads: default_threads(),
+            queue: DEFAULT_QUEUE,
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            server_header: Some("sockhttp".to_owned()),
+            state: Arc::new(ShutdownState::default()),
+        })
+    }
+
+    /// Returns the address the server listens on, with the real port.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Sets the number of worker threads (default: [`default_threads`]).
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn threads(mut self, n: usize) -> Server {
+        assert!(n > 0, "a server needs at least one worker thread");
+        self.threads = n;
+        self
+    }
+
+    /// Sets how many accepted connections may wait for a worker (default
+    /// [`DEFAULT_QUEUE`]); when it is full, new connections get 503.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn queue(mut self, n: usize) -> Server {
+        assert!(n > 0, "the connection queue needs room for one connection");
+        self.queue = n;
+        self
+    }
+
+    /// Sets every limit at once.
+    pub fn limits(mut self, limits: Limits) -> Server {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets every timeout at once.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Server {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Sets the largest request body (see [`Limits::max_body_bytes`]).
+    pub fn max_body_bytes(mut self, n: u64) -> Server {
+        self.limits.max_body_bytes = n;
+        self
+    }
+
+    /// Sets the largest request head (see [`Limits::max_head_bytes`]).
+    pub fn max_head_bytes(mut self, n: usize) -> Server {
+        self.limits.max_head_bytes = n;
+        self
+    }
+
+    /// Sets the idle keep-alive timeout (see [`Timeouts::idle`]).
+    pub fn idle_timeout(mut self, d: Duration) -> Server {
+        self.timeouts.idle = d;
+        self
+    }
+
+    /// Sets the request head deadline (see [`Timeouts::head`]).
+    pub fn head_timeout(mut self, d: Duration) -> Server {
+        self.timeouts.head = d;
+        self
+    }
+
+    /// Sets the `Server` header sent with every response (`sockhttp` by
+    /// default; `None` sends none).
+    pub fn server_header(mut self, value: Option<&str>) -> Server {
+        self.server_header = value.map(str::to_owned);
+        self
+    }
+
+    /// Returns a handle that can stop the server from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            state: Arc::clone(&self.state),
+            wake_addr: wake_addr(self.local_addr),
+        }
+    }
+
+    /// Serves requests with `handler` until shut down, then returns.
+    ///
+    /// The shutdown is graceful: stop accepting (the listening socket is
+    /// closed, so new connections are refused), close connections that
+    /// are idle between requests, let in-flight requests finish (their
+    /// responses say `Connection: close`) for up to
+    /// [`Timeouts::shutdown`], then shut the remaining sockets down and
+    /// join every thread. Joining waits for handlers to return: a handler
+    /// that never returns keeps `serve` from returning.
+    ///
+    /// # Errors
+    /// The worker threads could not be started.
+    pub fn serve(self, handler: impl Handler) -> std::io::Result<()> {
+        let shared = Arc::new(Shared {
+            handler: Box::new(handler),
+            limits: self.limits,
+            timeouts: self.timeouts,
+            server_header: self.server_header,
+            state: Arc::clone(&self.state),
+            registry: Registry::default(),
+        });
+        let mut pool = pool::ThreadPool::new(self.threads, self.queue)?;
+        log::debug!("serving on {} with {} workers", self.local_addr, self.threads);
+        listener::accept_loop(&self.listener, &shared, &pool);
+        drop(self.listener);
+
+        log::debug!("shutting down: closing idle connections");
+        shared.registry.close_idle();
+        let deadline = Instant::now() + self.timeouts.shutdown;
+        if !shared.registry.wait_empty(deadline) {
+            log::warn!("shutdown timeout passed; closing the remaining connections");
+            shared.registry.close_all();
+        }
+        pool.join();
+        log::debug!("shut down");
+        Ok(())
+    }
+
+    /// Runs [`Server::serve`] on a new thread and returns at once.
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub fn spawn(self, handler: impl Handler) -> std::io::Result<RunningServer> {
+        let addr = self.local_addr;
+        let handle = self.shutdown_handle();
+        let thread = thread::Builder::new()
+            .name("sockhttp-accept".to_owned())
+            .spawn(move || self.serve(handler))?;
+        Ok(RunningServer {
+            addr,
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("threads", &self.threads)
+            .field("queue", &self.queue)
+            .field("limits", &self.limits)
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The address the shutdown handle connects to, to wake a blocked
+/// `accept`: the listening address, with a wildcard IP made loopback.
+fn wake_addr(local: SocketAddr) -> SocketAddr {
+    let mut addr = local;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}
+
+#[derive(Debug, Default)]
+struct ShutdownState {
+    shutting_down: AtomicBool,
+}
+
+/// ShutdownHandle stops a running server gracefully, from any thread.
+///
+/// Cloning is cheap; every clone stops the same server.
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle {
+    state: Arc<ShutdownState>,
+    wake_addr: SocketAddr,
+}
+
+impl ShutdownHandle {
+    /// Starts a graceful shutdown (see [`Server::serve`]) and returns at
+    /// once; `serve` returns when it is complete. Calling it again does
+    /// nothing.
+    pub fn shutdown(&self) {
+        if self.state.shutting_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // `accept` has no timeout; a connection to ourselves wakes it.
+        if let Err(e) = TcpStream::connect_timeout(&self.wake_addr, Duration::from_secs(1)) {
+            log::warn!("could not wake the accept loop: {e}");
+        }
+    }
+
+    /// Reports whether a shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.state.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// RunningServer is a server serving on a background thread
+/// ([`Server::spawn`]). Dropping it shuts the server down and waits.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// Returns the address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Returns a handle that can stop the server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Shuts the server down gracefully and waits until every thread has
+    /// finished.
+    ///
+    /// # Errors
+    /// The error `serve` returned, if any.
+    pub fn shutdown(mut self) -> std::io::Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> std::io::Result<()> {
+        self.handle.shutdown();
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(std::io::Error::other("the server thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            log::error!("server stopped with an error: {e}");
+        }
+    }
+}
+
+/// Shared is what every connection of one server can see.
+pub(crate) struct Shared {
+    pub(crate) handler: Box<dyn Handler>,
+    pub(crate) limits: Limits,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) server_header: Option<String>,
+    state: Arc<ShutdownState>,
+    pub(crate) registry: Registry,
+}
+
+impl Shared {
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.state.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// Registry tracks every open connection, queued or served, so that a
+/// shutdown can close idle ones and wait for the rest.
+#[derive(Default)]
+pub(crate) struct Registry {
+    links: Mutex<HashMap<u64, Arc<Link>>>,
+    changed: Condvar,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    pub(crate) fn add(&self, link: Arc<Link>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(id, link);
+        id
+    }
+
+    pub(crate) fn remove(&self, id: u64) {
+        let mut links = self.lock();
+        links.remove(&id);
+        if links.is_empty() {
+            self.changed.notify_all();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Link>>> {
+        self.links.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Closes the connections waiting for a next request.
+    fn close_idle(&self) {
+        for link in self.lock().values() {
+            if link.idle.load(Ordering::SeqCst) {
+                let _ = link.stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// Closes every connection (the shutdown deadline passed).
+    fn close_all(&self) {
+        for link in self.lock().values() {
+            let _ = link.stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Waits until no connection is open or `deadline` passes; true if none is.
+    fn wait_empty(&self, deadline: Instant) -> bool {
+        let mut links = self.lock();
+        while !links.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            links = self
+                .changed
+                .wait_timeout(links, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+}

@@ -1,0 +1,137 @@
+//! A fixed pool of worker threads fed from a bounded queue.
+//!
+//! This is the Rust Book's `ThreadPool` (chapter 21), hardened: the queue
+//! is a bounded `sync_channel`, so a flood of connections cannot grow
+//! memory; threads are started with `thread::Builder`, so failing to start
+//! one is an error rather than a panic; and every job runs under
+//! `catch_unwind`, so a panic costs one job, never a worker. Shutdown is
+//! the Book's: drop the sender, then join every worker.
+
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+
+/// Job is one unit of work: serving one connection.
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// ThreadPool runs jobs on a fixed set of named worker threads.
+pub(crate) struct ThreadPool {
+    sender: Option<SyncSender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl ThreadPool {
+    /// Starts `threads` workers sharing a queue of `queue` waiting jobs.
+    ///
+    /// # Errors
+    /// The operating system refused to start a thread; the workers already
+    /// started are stopped and joined first.
+    pub(crate) fn new(threads: usize, queue: usize) -> io::Result<ThreadPool> {
+        let (sender, receiver) = sync_channel::<Job>(queue);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let mut pool = ThreadPool {
+            sender: Some(sender),
+            workers: Vec::with_capacity(threads),
+        };
+        for id in 0..threads {
+            let rx = Arc::clone(&receiver);
+            let spawned = thread::Builder::new()
+                .name(format!("sockhttp-worker-{id}"))
+                .spawn(move || work(&rx));
+            match spawned {
+                Ok(handle) => pool.workers.push(handle),
+                Err(e) => {
+                    pool.join();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Queues `job` if there is room; gives it back if the queue is full.
+    pub(crate) fn try_execute(&self, job: Job) -> Result<(), Job> {
+        match &self.sender {
+            Some(s) => s.try_send(job).map_err(|e| match e {
+                TrySendError::Full(j) | TrySendError::Disconnected(j) => j,
+            }),
+            None => Err(job),
+        }
+    }
+
+    /// Stops taking jobs, lets the workers finish the queue, and joins them.
+    pub(crate) fn join(&mut self) {
+        drop(self.sender.take());
+        for w in self.workers.drain(..) {
+            if w.join().is_err() {
+                log::error!("a worker thread panicked outside a job");
+            }
+        }
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.join();
+    }
+}
+
+fn work(rx: &Mutex<Receiver<Job>>) {
+    loop {
+        // The lock is held only while waiting for a job, never while
+        // running one; poisoning cannot happen (recv does not panic), but
+        // is survived anyway.
+        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok(job) = job else {
+            return;
+        };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(job)) {
+            log::error!("connection job panicked: {}", panic_message(&payload));
+        }
+    }
+}
+
+/// Returns the message of a panic payload, if it is text.
+pub(crate) fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(non-text panic payload)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+
+    #[test]
+    fn panicking_job_does_not_kill_the_worker() {
+        let mut pool = ThreadPool::new(1, 4).unwrap();
+        let (tx, rx) = channel();
+        assert!(pool.try_execute(Box::new(|| panic!("boom"))).is_ok());
+        assert!(pool.try_execute(Box::new(move || tx.send(7).unwrap())).is_ok());
+        assert_eq!(rx.recv().unwrap(), 7);
+        pool.join();
+    }
+
+    #[test]
+    fn full_queue_gives_the_job_back() {
+        let mut pool = ThreadPool::new(1, 1).unwrap();
+        let (started_tx, started_rx) = channel();
+        let (release_tx, release_rx) = channel::<()>();
+        assert!(pool
+            .try_execute(Box::new(move || {
+                started_tx.send(()).unwrap();
+                let _ = release_rx.recv();
+            }))
+            .is_ok());
+        started_rx.recv().unwrap();
+        assert!(pool.try_execute(Box::new(|| {})).is_ok(), "one job fits the queue");
+        assert!(pool.try_execute(Box::new(|| {})).is_err(), "the next is refused");
+        release_tx.send(()).unwrap();
+        pool.join();
+    }
+}

@@ -1,0 +1,251 @@
+//! Writing one response: head, body, framing, and what it means for the
+//! connection.
+//!
+//! The framing is decided by the protocol core
+//! ([`decide_framing`]); this module moves the bytes. Small responses go
+//! out in one `writev` (head and body together); file and stream bodies
+//! are sent in pieces through one reused buffer, never whole. A body that
+//! disagrees with its declared length, fails, or panics aborts the
+//! response, and the connection is closed: a half-sent response cannot
+//! be repaired.
+
+use super::Shared;
+use super::io::{Link, date_now};
+use crate::error::{Error, Result};
+use crate::proto::conn::Conn;
+use crate::proto::encode::{BodyEncoder, ConnectionHeader, Framing, Overrun, decide_framing, encode_head};
+use crate::proto::head::parse_decimal;
+use crate::response::{Body, Response};
+use crate::types::{StatusCode, Version};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// The size of one piece of a file or stream body.
+const PIECE: usize = 64 * 1024;
+/// How much a body writer buffers before sending a chunk by itself.
+const WRITER_BUFFER: usize = 16 * 1024;
+
+/// Outcome is what happened to one response.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) status: StatusCode,
+    /// Body bytes sent (without framing).
+    pub(crate) body_bytes: u64,
+    /// Whether every byte was sent.
+    pub(crate) result: Result<()>,
+    /// Whether the head announced a persistent connection.
+    pub(crate) keep_alive: bool,
+    /// Whether the connection state took the keep-alive decision (false
+    /// when it was lent to a body inside the response).
+    pub(crate) decided: bool,
+}
+
+/// Writes `resp` as the answer to a request (`is_head`, `version`).
+/// `force_close` ends the connection whatever else is said; `conn`, when
+/// present, takes the keep-alive decision.
+pub(crate) fn write_response(
+    link: &Link,
+    shared: &Shared,
+    resp: Response,
+    is_head: bool,
+    version: Version,
+    force_close: bool,
+    conn: Option<&mut Conn>,
+) -> Outcome {
+    let (status, headers, body) = resp.into_parts();
+    let declared = headers.get_bytes("content-length").and_then(parse_decimal);
+    let framing = decide_framing(status, is_head, version, body.len(), declared);
+    let allow = !force_close
+        && !headers.has_token("connection", "close")
+        && !shared.is_shutting_down()
+        && framing != Framing::CloseDelimited;
+    let (keep_alive, decided) = match conn {
+        Some(c) => (c.decide_keep_alive(allow), true),
+        None => (allow, false),
+    };
+    let mut head = Vec::with_capacity(256);
+    encode_head(
+        &mut head,
+        status,
+        &headers,
+        framing,
+        ConnectionHeader::choose(version, keep_alive),
+        &date_now(),
+        shared.server_header.as_deref(),
+    );
+    let mut enc = BodyEncoder::new(framing);
+    let result = if enc.sends_body() {
+        send_body(link, head, &mut enc, body)
+    } else {
+        drop(body);
+        link.write_all(&[&head])
+    };
+    if let Err(e) = &result {
+        log::debug!("response aborted after {} body bytes: {e}", enc.written());
+    }
+    Outcome {
+        status,
+        body_bytes: enc.written(),
+        result,
+        keep_alive,
+        decided,
+    }
+}
+
+fn overrun(o: Overrun) -> Error {
+    log::warn!(
+        "response body has {} bytes but declared Content-Length {}; closing the connection",
+        o.actual,
+        o.declared
+    );
+    Error::handler(format!("body length {} differs from declared {}", o.actual, o.declared))
+}
+
+fn send_body(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, body: Body) -> Result<()> {
+    match body {
+        Body::Empty => {
+            link.write_all(&[&head])?;
+            link.write_all(&[enc.finish().map_err(overrun)?])
+        }
+        Body::Bytes(b) => {
+            if b.is_empty() {
+                return link.write_all(&[&head, enc.finish().map_err(overrun)?]);
+            }
+            let (chunk, tail) = enc.frame(b.len()).map_err(overrun)?;
+            let end = enc.finish().map_err(overrun)?;
+            link.write_all(&[&head, chunk.as_bytes(), &b, tail, end])
+        }
+        Body::File { file, offset, len } => send_file(link, head, enc, file, offset, len),
+        Body::Reader { reader, .. } => guarded(|| send_reader(link, head, enc, reader)),
+        Body::Writer(f) => guarded(|| send_writer(link, head, enc, f)),
+    }
+}
+
+/// Runs handler-supplied body code; a panic aborts the response.
+fn guarded(f: impl FnOnce() -> Result<()>) -> Result<()> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = super::pool::panic_message(&payload).to_owned();
+            log::error!("response body panicked: {msg}");
+            Err(Error::handler(format!("response body panicked: {msg}")))
+        }
+    }
+}
+
+/// Sends `len` bytes of `file` from `offset`, one piece at a time.
+fn send_file(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, mut file: File, offset: u64, len: u64) -> Result<()> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0u8; PIECE.min(usize::try_from(len).unwrap_or(PIECE)).max(1)];
+    let mut head = Some(head);
+    let mut left = len;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(buf.len()));
+        let n = match file.read(&mut buf[..want]) {
+            Ok(0) => {
+                // The file shrank after its length was taken.
+                return Err(overrun(Overrun { declared: len, actual: len - left }));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let (chunk, tail) = enc.frame(n).map_err(overrun)?;
+        link.write_all(&[head.take().as_deref().unwrap_or(&[]), chunk.as_bytes(), &buf[..n], tail])?;
+        left -= n as u64;
+    }
+    let end = enc.finish().map_err(overrun)?;
+    link.write_all(&[head.as_deref().unwrap_or(&[]), end])
+}
+
+fn send_reader(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, mut reader: Box<dyn Read + Send>) -> Result<()> {
+    let mut buf = vec![0u8; PIECE];
+    let mut head = Some(head);
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let (chunk, tail) = enc.frame(n).map_err(overrun)?;
+        link.write_all(&[head.take().as_deref().unwrap_or(&[]), chunk.as_bytes(), &buf[..n], tail])?;
+    }
+    let end = enc.finish().map_err(overrun)?;
+    link.write_all(&[head.as_deref().unwrap_or(&[]), end])
+}
+
+type WriterFn = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
+
+fn send_writer(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, f: WriterFn) -> Result<()> {
+    let mut w = ChunkWriter {
+        link,
+        enc,
+        head: Some(head),
+        buf: Vec::with_capacity(WRITER_BUFFER),
+        failed: None,
+    };
+    let produced = f(&mut w);
+    if let Some(e) = w.failed.take() {
+        return Err(e);
+    }
+    produced?;
+    w.send()?;
+    let end = w.enc.finish().map_err(overrun)?;
+    w.link.write_all(&[w.head.as_deref().unwrap_or(&[]), end])
+}
+
+/// ChunkWriter is the `Write` a [`Body::Writer`] function writes to: it
+/// buffers, and each `flush` (or a full buffer) sends one framed piece.
+struct ChunkWriter<'a> {
+    link: &'a Link,
+    enc: &'a mut BodyEncoder,
+    /// The response head, until it goes out with the first piece.
+    head: Option<Vec<u8>>,
+    buf: Vec<u8>,
+    /// The first socket error; later writes fail fast with it.
+    failed: Option<Error>,
+}
+
+impl ChunkWriter<'_> {
+    fn send(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let (chunk, tail) = self.enc.frame(self.buf.len()).map_err(overrun)?;
+        let head = self.head.take();
+        self.link
+            .write_all(&[head.as_deref().unwrap_or(&[]), chunk.as_bytes(), &self.buf, tail])?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn send_io(&mut self) -> io::Result<()> {
+        if self.failed.is_some() {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "response aborted"));
+        }
+        self.send().map_err(|e| {
+            let msg = e.to_string();
+            self.failed = Some(e);
+            io::Error::new(io::ErrorKind::BrokenPipe, msg)
+        })
+    }
+}
+
+impl Write for ChunkWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.failed.is_some() {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "response aborted"));
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= WRITER_BUFFER {
+            self.send_io()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_io()
+    }
+}

@@ -1,0 +1,5 @@
+//! Static file serving (in progress).
+
+/// StaticFiles serves a directory tree.
+#[derive(Debug)]
+pub struct StaticFiles;

@@ -1,0 +1,16 @@
+//! HTTP vocabulary shared by every layer: methods, status codes, versions,
+//! header fields and HTTP dates.
+//!
+//! This module performs no I/O and depends on nothing but `std` and `bytes`.
+
+mod date;
+mod headers;
+mod method;
+mod status;
+mod version;
+
+pub use date::HttpDate;
+pub use headers::Headers;
+pub use method::Method;
+pub use status::StatusCode;
+pub use version::Version;
