@@ -1,4 +1,170 @@
-//! sockhttp is placeholder docs.
+//! sockhttp is an HTTP/1.1 server library for blocking Rust: `std::net`
+//! sockets, a fixed pool of worker threads, and no async runtime.
+//!
+//! A request is parsed with [httparse] from a [`bytes`] buffer, routed to a
+//! [`Handler`], and answered by a [`Response`] the server frames and writes;
+//! the connection is then kept alive for the next request. It is hardened
+//! for the open internet: every limit and timeout is enforced while
+//! reading, every ambiguity that could smuggle a request is refused, and a
+//! panicking handler costs one `500`, never a thread. What it deliberately
+//! leaves out — TLS, HTTP/2, load balancing — is what a reverse proxy such
+//! as nginx in front of it does well.
+//!
+//! # Quick start
+//!
+//! ```
+//! use sockhttp::{Request, Response, Router, Server};
+//! use std::io::{Read, Write};
+//!
+//! let app = Router::new()
+//!     .get("/", |_req: &mut Request| Response::text("hello"))
+//!     .get("/users/{id}", |req: &mut Request| {
+//!         Response::text(format!("user {}", req.param("id").unwrap_or("?")))
+//!     })
+//!     .post("/upload", |req: &mut Request| -> sockhttp::Result<Response> {
+//!         let body = req.body_bytes()?; // 413 if over the limit, via `?`
+//!         Ok(Response::text(format!("{} bytes", body.len())))
+//!     });
+//!
+//! // Port 0: the kernel picks a free port; local_addr() tells which.
+//! let server = Server::bind("127.0.0.1:0")?.threads(4).spawn(app)?;
+//!
+//! let mut client = std::net::TcpStream::connect(server.local_addr())?;
+//! client.write_all(b"GET /users/7 HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n")?;
+//! let mut reply = String::new();
+//! client.read_to_string(&mut reply)?;
+//! assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(reply.contains("Content-Length: 6\r\n"));
+//! assert!(reply.ends_with("\r\n\r\nuser 7"));
+//!
+//! server.shutdown()?; // graceful: finish in-flight requests, join all threads
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! In a program, [`Server::serve`] blocks instead of [`Server::spawn`], and a
+//! [`ShutdownHandle`] (from [`Server::shutdown_handle`]) stops it from a
+//! signal handler.
+//!
+//! # From system calls to HTTP
+//!
+//! Step 0 is a plain TCP echo server: `examples/tcp_echo.rs` names each
+//! system call as it makes it. An HTTP server makes the same calls; what
+//! it adds lies between `recv` and `send`. Here is where each call comes
+//! from in sockhttp:
+//!
+//! | system call | what it does | where in sockhttp |
+//! |---|---|---|
+//! | `socket`, `setsockopt(SO_REUSEADDR)`, `bind`, `listen(fd, 128)` | make the listening socket | inside `TcpListener::bind`, called by [`Server::bind`] |
+//! | `accept4` | take the next connection from the kernel's queue | the accept loop (`server::listener`), which hands it to the pool |
+//! | `setsockopt(TCP_NODELAY)`, `setsockopt(SO_SNDTIMEO)` | send small responses at once; bound each write | once per connection (`server::connection`) |
+//! | `setsockopt(SO_RCVTIMEO)` | bound the next read by what is left of the phase's deadline | before a read, only when the value changes (`server::io`) |
+//! | `recvfrom` | read bytes into the connection's `BytesMut` buffer | `server::io` (`Link::read_into`) |
+//! | — (no system call) | parse the head, decode the body, route, run the handler, encode the response head | `proto::head`, `proto::body`, [`Router`], `proto::encode` |
+//! | `writev` | send the response head and body in one call | `server::io` (`Link::write_all`), from `server::writer` |
+//! | `shutdown(SHUT_WR)` | tell the peer we are done, but still read what it sends | closing a connection (`server::connection`) |
+//! | `close` | release the socket | dropping the `TcpStream` |
+//!
+//! This is `strace -f` of the `hello` example serving two requests on one
+//! kept-alive connection (`curl http://…/users/7 http://…/users/8`),
+//! start-up and thread creation left out. The steady state is one
+//! `recvfrom` and one `writev` per request:
+//!
+//! ```text
+//! socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3
+//! setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+//! bind(3, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
+//! listen(3, 128)    = 0
+//! write(1, "listening on http://127.0.0.1:34"..., 36) = 36
+//! accept4(3, {sa_family=AF_INET, sin_port=htons(33606), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 4
+//! [worker] setsockopt(4, SOL_TCP, TCP_NODELAY, [1], 4) = 0
+//! [worker] setsockopt(4, SOL_SOCKET, SO_SNDTIMEO_OLD, "\36\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) = 0
+//! [worker] setsockopt(4, SOL_SOCKET, SO_RCVTIMEO_OLD, ";\0\0\0\0\0\0\0?B\17\0\0\0\0\0", 16) = 0
+//! [worker] recvfrom(4, "GET /users/7 HTTP/1.1\r\nHost: 127"..., 16384, 0, NULL, NULL) = 86
+//! [worker] writev(4, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: t"..., iov_len=134}, {iov_base="user 7", iov_len=6}], 2) = 140
+//! [worker] recvfrom(4, "GET /users/8 HTTP/1.1\r\nHost: 127"..., 16384, 0, NULL, NULL) = 86
+//! [worker] writev(4, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: t"..., iov_len=134}, {iov_base="user 8", iov_len=6}], 2) = 140
+//! [worker] recvfrom(4, "", 16384, 0, NULL, NULL) = 0
+//! [worker] shutdown(4, SHUT_WR) = 0
+//! [worker] close(4)          = 0
+//! ```
+//!
+//! # Architecture
+//!
+//! ```text
+//!   your handlers ── Handler, Router, StaticFiles, Request, Response
+//!         │                      (application API: no sockets)
+//!   ┌─────┴──────────────────────────────────────────────────────┐
+//!   │ server: accept loop → bounded queue → worker pool          │  I/O edge:
+//!   │         connection loop, deadlines, writer, shutdown       │  sockets, threads,
+//!   └─────┬──────────────────────────────────────────────────────┘  clocks
+//!         │ bytes in / events out, response → bytes
+//!   ┌─────┴──────────────────────────────────────────────────────┐
+//!   │ proto: head (httparse), body decoders, encode, Conn        │  pure: no I/O,
+//!   │        (the connection state machine)                      │  unit-tested, fuzzed
+//!   └─────┬──────────────────────────────────────────────────────┘
+//!   types, error, limits (std only)
+//! ```
+//!
+//! A module uses only what is below it. The protocol core never names a
+//! socket, a thread or a clock (a test checks), so every rule about HTTP
+//! can be tested byte by byte and fuzzed; the server edge moves bytes and
+//! obeys the core's connection state ([`_internals::conn::Conn`]), which is
+//! an explicit value that can be suspended between requests and resumed.
+//!
+//! # Limits, timeouts and hostile clients
+//!
+//! Every limit is checked while reading, before the next read, never after
+//! buffering; a peer can make a connection hold at most one head's worth
+//! of bytes plus one read buffer, whatever it sends. Defaults (all in
+//! [`limits`], all configurable through [`Limits`] and [`Timeouts`]):
+//!
+//! | limit | default | answer |
+//! |---|---|---|
+//! | request line | 8 KiB | `414 URI Too Long`, close |
+//! | request head (line + fields) | 64 KiB | `431 Request Header Fields Too Large`, close |
+//! | header fields | 100 | `431`, close |
+//! | request body (declared or streamed) | 1 GiB | `413 Content Too Large`, close |
+//! | body held in memory by [`Request::body_bytes`] | 2 MiB | `413`, close |
+//! | unread body drained after a handler | 256 KiB | more: the connection closes instead |
+//! | trailer section | 16 KiB | `431`, close |
+//! | chunk-size line | 4 KiB | `400`, close |
+//! | head deadline (from its first byte) | 20 s | `408 Request Timeout`, close |
+//! | body deadline | 30 s + 1 s per 500 bytes received | `408`, close |
+//! | idle keep-alive | 60 s | quiet close |
+//! | one stalled write | 30 s | close; the worker is freed |
+//! | graceful shutdown | 30 s | remaining sockets are shut down |
+//! | waiting connections (queue) | 1024 | `503 Service Unavailable` + `Retry-After: 1`, close |
+//!
+//! What never happens, whatever a peer sends: a panic (no `unwrap` on
+//! peer data; sizes use checked arithmetic), unbounded memory, a worker
+//! held past its deadlines, a response body that echoes the peer's bytes
+//! or internal errors (error bodies are built from the status alone). Both
+//! `Content-Length` and `Transfer-Encoding`, differing lengths, a final
+//! coding other than `chunked`, whitespace before a colon, obs-fold, bare
+//! CR and control characters are refused with `400` and a close, so a
+//! proxy in front cannot be made to see a different request boundary.
+//!
+//! # Panics, logging, and what is not done
+//!
+//! Nothing reachable from peer input panics. Setup mistakes panic early,
+//! with a `# Panics` section on the method: zero threads, a malformed or
+//! duplicate route. A handler that panics is caught: the client gets
+//! `500` (or, if the response had started, a closed connection) and the
+//! panic is logged at `error`; the worker thread lives on.
+//!
+//! Logging goes through the [`log`] facade, so nothing is printed unless
+//! the program installs a logger (the examples use `env_logger`):
+//! `error` for our bugs (a caught panic); `warn` for resources (accept
+//! errors, a full queue, a response whose length was wrong); `info` for
+//! one access-log line per request on the target `sockhttp::access`
+//! (`peer "METHOD target VERSION" status body-bytes duration`); `debug`
+//! for peer protocol errors (so a hostile peer cannot flood `warn`);
+//! `trace` for byte counts. Values of `Authorization` and `Cookie` are
+//! never logged.
+//!
+//! Not done, on purpose: TLS, HTTP/2 and HTTP/3, `Upgrade`/WebSockets,
+//! `CONNECT` tunnels, request body content codings (`gzip`), and
+//! compression of responses. Put nginx in front for those.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]

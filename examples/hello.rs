@@ -1,0 +1,23 @@
+//! The smallest sockhttp server: the README's ten-line example.
+//!
+//! `cargo run --example hello` then `curl http://127.0.0.1:8080/users/7`.
+//! Pass an address as the first argument to listen elsewhere
+//! (`127.0.0.1:0` picks a free port).
+
+use sockhttp::{Request, Response, Router, Server};
+
+fn main() -> std::io::Result<()> {
+    let app = Router::new()
+        .get("/", |_req: &mut Request| Response::text("hello"))
+        .get("/users/{id}", |req: &mut Request| {
+            Response::text(format!("user {}", req.param("id").unwrap_or("?")))
+        })
+        .post("/upload", |req: &mut Request| -> sockhttp::Result<Response> {
+            let body = req.body_bytes()?;
+            Ok(Response::text(format!("{} bytes", body.len())))
+        });
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let server = Server::bind(addr)?.threads(8);
+    println!("listening on http://{}", server.local_addr());
+    server.serve(app)
+}
