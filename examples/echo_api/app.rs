@@ -1,0 +1,409 @@
+//! The routes of the `echo_api` example, and its in-memory item store.
+//!
+//! Everything here uses only sockhttp's public API, as another crate
+//! would. The binary (`main.rs`) adds flags, logging and signals; the
+//! integration tests build the same [`app`] and serve it in-process.
+//!
+//! Routes (the contract that tests and benchmarks drive):
+//!
+//! | Route | Methods | Answer |
+//! |---|---|---|
+//! | `/` | GET | an HTML page listing the routes, with a form that calls them |
+//! | `/echo` | any | 200, the request body streamed back verbatim |
+//! | `/inspect` | any | 200, JSON describing the request |
+//! | `/sleep?ms=N` | GET | 200 after sleeping N ms (at most [`MAX_SLEEP_MS`]) |
+//! | `/stream?n=N` | GET | 200, chunked, `line 1\n` … `line N\n`, one chunk per line |
+//! | `/panic` | any | the handler panics: the server answers 500 and lives on |
+//! | `/items` | GET, POST | list; create (201 + `Location`) |
+//! | `/items/{id}` | GET, PUT, PATCH, DELETE | read; replace; merge; delete (204) |
+//!
+//! Errors this module produces have a JSON body `{"error": "..."}` whose
+//! message is a fixed string, never built from the peer's bytes. Errors
+//! the library produces by itself (404 for an unknown path, 405 + `Allow`,
+//! 413, …) have its plain-text body.
+
+use serde_json::{Map, Value, json};
+use sockhttp::{Body, Request, Response, Router, StatusCode};
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+/// The longest `/sleep` in milliseconds; larger values are capped to it.
+pub const MAX_SLEEP_MS: u64 = 10_000;
+
+/// The most lines `/stream` sends; larger values are capped to it.
+pub const MAX_STREAM_LINES: u64 = 100_000;
+
+/// Builds the router with every route of the example and a new, empty
+/// item store.
+pub fn app() -> Router {
+    let store = Store::default();
+    let (list, create) = (store.clone(), store.clone());
+    let (read, replace, merge, delete) = (store.clone(), store.clone(), store.clone(), store);
+    Router::new()
+        .get("/", |_req: &mut Request| Response::html(INDEX_HTML))
+        .any("/echo", echo)
+        .any("/inspect", inspect)
+        .get("/sleep", sleep)
+        .get("/stream", stream)
+        .any("/panic", |_req: &mut Request| -> Response {
+            panic!("/panic panics on purpose");
+        })
+        .get("/items", move |_req: &mut Request| list.list())
+        .post("/items", move |req: &mut Request| create.create(req))
+        .get("/items/{id}", move |req: &mut Request| read.read(req))
+        .put("/items/{id}", move |req: &mut Request| replace.replace(req))
+        .patch("/items/{id}", move |req: &mut Request| merge.merge(req))
+        .delete("/items/{id}", move |req: &mut Request| delete.delete(req))
+}
+
+/// `/echo`: the request body, streamed back as it arrives.
+///
+/// The body is never held whole: the server reads a piece from the
+/// request and writes it to the response, so a 1 GiB upload echoes with
+/// flat memory. With a `Content-Length` the answer declares the same
+/// length; a chunked upload is echoed chunked. The client must read while
+/// it sends (as `curl` does), or both sides' socket buffers fill up.
+fn echo(req: &mut Request) -> Response {
+    let content_type = req
+        .header("content-type")
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let len = req.content_length();
+    let body = req.take_body();
+    Response::new(StatusCode::OK)
+        .with_header("Content-Type", content_type)
+        .with_body(Body::Reader {
+            reader: Box::new(body),
+            len,
+        })
+}
+
+/// `/inspect`: the request as JSON. Header names are as received, in
+/// order, repeated fields included; values that are not UTF-8 are shown
+/// with U+FFFD in place of the bad bytes. The body is read and counted,
+/// not kept.
+fn inspect(req: &mut Request) -> sockhttp::Result<Response> {
+    let body_len = io::copy(req.body(), &mut io::sink())?;
+    let headers: Vec<[String; 2]> = req
+        .headers()
+        .iter()
+        .map(|(name, value)| [name.to_owned(), String::from_utf8_lossy(value).into_owned()])
+        .collect();
+    let doc = json!({
+        "method": req.method().as_str(),
+        "path": req.path(),
+        "query": req.query(),
+        "version": req.version().as_str(),
+        "headers": headers,
+        "body_len": body_len,
+    });
+    Ok(Response::json(doc.to_string()))
+}
+
+/// Parses a count from a query parameter: a decimal integer that fits in
+/// 64 bits, capped to `max`. `None` if it is missing or not such a number.
+pub fn bounded_count(value: Option<&str>, max: u64) -> Option<u64> {
+    let value = value?;
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse::<u64>().ok().map(|n| n.min(max))
+}
+
+/// `/sleep?ms=N`: holds a worker for N ms, to show what concurrency,
+/// timeouts and graceful shutdown do.
+fn sleep(req: &mut Request) -> Response {
+    let Some(ms) = bounded_count(req.query_param("ms").as_deref(), MAX_SLEEP_MS) else {
+        return json_error(StatusCode::BAD_REQUEST, "ms must be a non-negative integer");
+    };
+    std::thread::sleep(Duration::from_millis(ms));
+    Response::json(json!({ "slept_ms": ms }).to_string())
+}
+
+/// `/stream?n=N`: N lines, each sent as its own chunk the moment it is
+/// written (`flush` ends a chunk).
+fn stream(req: &mut Request) -> Response {
+    let Some(n) = bounded_count(req.query_param("n").as_deref(), MAX_STREAM_LINES) else {
+        return json_error(StatusCode::BAD_REQUEST, "n must be a non-negative integer");
+    };
+    Response::writer(move |w| {
+        for i in 1..=n {
+            writeln!(w, "line {i}")?;
+            w.flush()?;
+        }
+        Ok(())
+    })
+    .with_header("Content-Type", "text/plain; charset=utf-8")
+}
+
+/// Makes a JSON error response `{"error": message}`.
+fn json_error(status: StatusCode, message: &'static str) -> Response {
+    Response::json(json!({ "error": message }).to_string()).with_status(status)
+}
+
+/// An item is a JSON object; its `id` lives in the store's key, and is
+/// added to the object only when it is sent.
+type Item = Map<String, Value>;
+
+/// Store is the in-memory item store, shared by every worker.
+///
+/// One lock guards the map and the id counter. Every change (create,
+/// replace, merge, delete) is one write-lock section that reads and
+/// writes, so two concurrent PATCHes of the same item both land: there is
+/// no read-modify-write window between two lock sections where an update
+/// could be lost. Ids start at 1, only grow, and are never reused, even
+/// after a delete.
+#[derive(Clone, Default)]
+struct Store(Arc<RwLock<Items>>);
+
+#[derive(Default)]
+struct Items {
+    last_id: u64,
+    by_id: BTreeMap<u64, Item>,
+}
+
+impl Store {
+    /// A panic while the lock is held cannot leave an item half-written
+    /// (each section ends with one insert or remove), so a poisoned lock
+    /// is still safe to use.
+    fn read_lock(&self) -> RwLockReadGuard<'_, Items> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_lock(&self) -> RwLockWriteGuard<'_, Items> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `GET /items`: every item, in id order.
+    fn list(&self) -> Response {
+        let items = self.read_lock();
+        let all: Vec<Value> = items
+            .by_id
+            .iter()
+            .map(|(id, item)| with_id(*id, item))
+            .collect();
+        drop(items);
+        Response::json(Value::Array(all).to_string())
+    }
+
+    /// `POST /items`: 201, `Location: /items/{id}`, the item with its id.
+    fn create(&self, req: &mut Request) -> Result<Response, Response> {
+        let item = read_object(req, false)?;
+        let mut items = self.write_lock();
+        items.last_id += 1;
+        let id = items.last_id;
+        let body = with_id(id, &item);
+        items.by_id.insert(id, item);
+        drop(items);
+        Ok(Response::json(body.to_string())
+            .with_status(StatusCode::CREATED)
+            .with_header("Location", format!("/items/{id}")))
+    }
+
+    /// `GET /items/{id}`.
+    fn read(&self, req: &mut Request) -> Result<Response, Response> {
+        let id = item_id(req)?;
+        let body = self
+            .read_lock()
+            .by_id
+            .get(&id)
+            .map(|item| with_id(id, item));
+        Ok(Response::json(body.ok_or_else(no_such_item)?.to_string()))
+    }
+
+    /// `PUT /items/{id}`: replaces every field. It does not create: an
+    /// unknown id is 404, since ids are the store's to give.
+    fn replace(&self, req: &mut Request) -> Result<Response, Response> {
+        let id = item_id(req)?;
+        let new = read_object(req, false)?;
+        let mut items = self.write_lock();
+        let item = items.by_id.get_mut(&id).ok_or_else(no_such_item)?;
+        *item = new;
+        let body = with_id(id, item);
+        drop(items);
+        Ok(Response::json(body.to_string()))
+    }
+
+    /// `PATCH /items/{id}`: merges the fields of the request into the item
+    /// (RFC 7396 JSON Merge Patch: a field set to `null` is removed, an
+    /// object merges into an object, anything else replaces).
+    fn merge(&self, req: &mut Request) -> Result<Response, Response> {
+        let id = item_id(req)?;
+        let patch = read_object(req, true)?;
+        let mut items = self.write_lock();
+        let item = items.by_id.get_mut(&id).ok_or_else(no_such_item)?;
+        merge_fields(item, patch);
+        let body = with_id(id, item);
+        drop(items);
+        Ok(Response::json(body.to_string()))
+    }
+
+    /// `DELETE /items/{id}`: 204.
+    fn delete(&self, req: &mut Request) -> Result<Response, Response> {
+        let id = item_id(req)?;
+        match self.write_lock().by_id.remove(&id) {
+            Some(_) => Ok(Response::new(StatusCode::NO_CONTENT)),
+            None => Err(no_such_item()),
+        }
+    }
+}
+
+/// Returns the item as a JSON object with its `id` field.
+fn with_id(id: u64, item: &Item) -> Value {
+    let mut obj = item.clone();
+    obj.insert("id".to_owned(), Value::from(id));
+    Value::Object(obj)
+}
+
+fn no_such_item() -> Response {
+    json_error(StatusCode::NOT_FOUND, "no such item")
+}
+
+/// Returns the `{id}` route parameter. An id that is not an integer in
+/// canonical form (`abc`, `-1`, `007`, `1.0`) names no item: 404, the
+/// same answer as an id that was never given or has been deleted, so
+/// `/items/007` is never an alias of `/items/7`.
+fn item_id(req: &Request) -> Result<u64, Response> {
+    req.param("id")
+        .and_then(|s| s.parse::<u64>().ok().filter(|id| id.to_string() == s))
+        .ok_or_else(no_such_item)
+}
+
+/// Reports whether a `Content-Type` value names JSON: `application/json`
+/// (or, for a PATCH, RFC 7396's `application/merge-patch+json`), in any
+/// case, with or without parameters such as `; charset=utf-8`.
+fn is_json(content_type: Option<&str>, merge_patch: bool) -> bool {
+    let Some(value) = content_type else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (merge_patch && essence.eq_ignore_ascii_case("application/merge-patch+json"))
+}
+
+/// Reads the request body as a JSON object, the checks in this order:
+/// 415 if the `Content-Type` is not JSON (the body is not read); the
+/// library's 413 over the in-memory body limit; 400 if the body is not
+/// JSON, or is JSON but not an object. An `id` field in the body is
+/// dropped: ids are the store's.
+fn read_object(req: &mut Request, merge_patch: bool) -> Result<Item, Response> {
+    if !is_json(req.header("content-type"), merge_patch) {
+        return Err(json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        ));
+    }
+    let bytes = req.body_bytes().map_err(|e| Response::from_error(&e))?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        // Only the position goes back to the client; serde's message is
+        // logged, as error details are.
+        log::debug!("invalid JSON body: {e}");
+        let body = json!({ "error": "invalid JSON", "line": e.line(), "column": e.column() });
+        Response::json(body.to_string()).with_status(StatusCode::BAD_REQUEST)
+    })?;
+    match value {
+        Value::Object(mut item) => {
+            item.remove("id");
+            Ok(item)
+        }
+        _ => Err(json_error(
+            StatusCode::BAD_REQUEST,
+            "an item must be a JSON object",
+        )),
+    }
+}
+
+/// Applies RFC 7396 JSON Merge Patch to the fields of an item. The
+/// recursion is bounded: serde_json refuses documents nested more than
+/// 128 levels deep.
+fn merge_fields(target: &mut Item, patch: Item) {
+    for (name, value) in patch {
+        match value {
+            Value::Null => {
+                target.remove(&name);
+            }
+            Value::Object(inner) => {
+                let slot = target
+                    .entry(name)
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                if let Value::Object(obj) = slot {
+                    merge_fields(obj, inner);
+                }
+            }
+            other => {
+                target.insert(name, other);
+            }
+        }
+    }
+}
+
+/// The page at `/`: what the API offers, and a form to try it from a
+/// browser (plain `fetch`, no framework).
+const INDEX_HTML: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>sockhttp echo_api</title>
+<style>
+body { font: 15px/1.4 system-ui, sans-serif; max-width: 52em; margin: 2em auto; padding: 0 1em; }
+code, textarea, pre { font: 13px ui-monospace, monospace; }
+td { padding: .15em .8em .15em 0; vertical-align: top; }
+textarea { width: 100%; }
+pre { background: #f4f4f4; padding: .8em; overflow: auto; }
+</style>
+</head>
+<body>
+<h1>echo_api</h1>
+<p>A sockhttp example: every answer below is computed per request.</p>
+<table>
+<tr><td><code>GET /</code></td><td>this page</td></tr>
+<tr><td><code>* /echo</code></td><td>the request body, streamed back verbatim (same Content-Type)</td></tr>
+<tr><td><code>* /inspect</code></td><td>JSON: method, path, query, version, headers, body_len</td></tr>
+<tr><td><code>GET /sleep?ms=N</code></td><td>200 after N ms (at most 10000)</td></tr>
+<tr><td><code>GET /stream?n=N</code></td><td>N lines, chunked, one chunk per line (at most 100000)</td></tr>
+<tr><td><code>* /panic</code></td><td>a handler that panics: one 500, and the server keeps serving</td></tr>
+<tr><td><code>GET, POST /items</code></td><td>list items; create one (JSON object) &rarr; 201 + Location</td></tr>
+<tr><td><code>GET, PUT, PATCH, DELETE /items/{id}</code></td><td>read, replace, merge (RFC 7396), delete &rarr; 204</td></tr>
+</table>
+<h2>Try it</h2>
+<form id="try">
+<p>
+<select id="method">
+<option>GET</option><option>POST</option><option>PUT</option><option>PATCH</option><option>DELETE</option>
+</select>
+<input id="path" value="/inspect?hello=world" size="40">
+<button>Send</button>
+</p>
+<p><textarea id="body" rows="4" placeholder='request body, e.g. {"name": "apple"}'></textarea></p>
+</form>
+<pre id="out">The response appears here.</pre>
+<script>
+document.getElementById("try").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const method = document.getElementById("method").value;
+  const body = document.getElementById("body").value;
+  const out = document.getElementById("out");
+  const init = { method, headers: {} };
+  if (method !== "GET" && method !== "DELETE" && body !== "") {
+    init.body = body;
+    init.headers["Content-Type"] = "application/json";
+  }
+  out.textContent = "...";
+  try {
+    const resp = await fetch(document.getElementById("path").value, init);
+    let text = resp.status + " " + resp.statusText + "\n";
+    resp.headers.forEach((value, name) => { text += name + ": " + value + "\n"; });
+    out.textContent = text + "\n" + await resp.text();
+  } catch (err) {
+    out.textContent = "request failed: " + err;
+  }
+});
+</script>
+</body>
+</html>
+"#;

@@ -1,0 +1,142 @@
+//! `echo_api`: an application server, where every response is computed per
+//! request. A demo of sockhttp's dynamic side, and the contract that its
+//! tests and benchmarks drive.
+//!
+//! ```text
+//! cargo run --example echo_api                          # 127.0.0.1:8080
+//! cargo run --example echo_api -- --addr 127.0.0.1:0    # any free port
+//! RUST_LOG=info cargo run --example echo_api            # with the access log
+//! ```
+//!
+//! It prints exactly one line on stdout, `listening on http://HOST:PORT`,
+//! with the port really bound (useful with port 0), and logs to stderr.
+//! Ctrl-C or SIGTERM starts a graceful shutdown: stop accepting, close
+//! idle connections, let requests in flight finish; the process then exits
+//! with status 0. A second Ctrl-C during the shutdown exits at once.
+//!
+//! The routes are in `app.rs`; see its table, or `GET /`.
+
+mod app;
+
+use sockhttp::Server;
+use std::io::Write;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+Usage: echo_api [--addr HOST:PORT] [--threads N]
+
+Serves the echo_api example routes (open http://HOST:PORT/ for the list).
+
+Options:
+  --addr HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port)
+  --threads N       worker threads (default: four per CPU, at least eight)
+  --help            print this help and exit
+
+Environment:
+  RUST_LOG          log filter for env_logger (default warn; info adds the access log)
+";
+
+/// Options are the parsed command-line flags.
+#[derive(Debug)]
+struct Options {
+    addr: String,
+    threads: Option<usize>,
+}
+
+/// Parses the flags after the program name; `Ok(None)` means `--help`.
+/// Both `--addr X` and `--addr=X` are accepted.
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut opts = Options {
+        addr: "127.0.0.1:8080".to_owned(),
+        threads: None,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg, None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "--help" | "-h" => return Ok(None),
+            "--addr" => opts.addr = value("--addr")?,
+            "--threads" => {
+                let v = value("--threads")?;
+                match v.parse::<usize>() {
+                    Ok(n) if n > 0 => opts.threads = Some(n),
+                    _ => return Err(format!("--threads needs a positive integer, not {v:?}")),
+                }
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Some(opts))
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(opts)) => opts,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("echo_api: {msg}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+
+    // `socket`, `setsockopt(SO_REUSEADDR)`, `bind`, `listen`: the port is
+    // ours from here on, so `local_addr` knows the real one.
+    let mut server = match Server::bind(&opts.addr) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("echo_api: cannot listen on {}: {e}", opts.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(n) = opts.threads {
+        server = server.threads(n);
+    }
+
+    // ctrlc runs this closure on its own thread (not inside the signal
+    // handler), so it may do anything; `shutdown` only sets a flag and
+    // wakes the accept loop.
+    let handle = server.shutdown_handle();
+    let installed = ctrlc::set_handler(move || {
+        if handle.is_shutting_down() {
+            eprintln!("echo_api: second interrupt; exiting without waiting");
+            std::process::exit(130);
+        }
+        log::info!("signal received; shutting down gracefully");
+        handle.shutdown();
+    });
+    if let Err(e) = installed {
+        eprintln!("echo_api: cannot install the signal handler: {e}");
+        return ExitCode::FAILURE;
+    }
+
+    // The one line on stdout: scripts and tests wait for it to learn the port.
+    let mut stdout = std::io::stdout().lock();
+    let announced = writeln!(stdout, "listening on http://{}", server.local_addr())
+        .and_then(|()| stdout.flush());
+    drop(stdout);
+    if let Err(e) = announced {
+        eprintln!("echo_api: cannot write to stdout: {e}");
+        return ExitCode::FAILURE;
+    }
+
+    match server.serve(app::app()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("echo_api: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

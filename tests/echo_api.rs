@@ -1,0 +1,1057 @@
+//! The `echo_api` example's contract, over real sockets: every route and
+//! status, concurrency, large streamed uploads, panics, `curl` as a real
+//! client, and the example binary itself (its one stdout line, SIGTERM).
+
+#[path = "../examples/echo_api/app.rs"]
+mod app;
+mod support;
+
+use serde_json::{Value, json};
+use sockhttp::Server;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Barrier, mpsc};
+use std::thread;
+use std::time::Duration;
+use support::*;
+
+fn start() -> TestServer {
+    TestServer::with(Server::bind("127.0.0.1:0").unwrap().threads(8), app::app())
+}
+
+/// Sends one request on `s` (keep-alive) and reads its reply.
+fn send(
+    s: &mut TcpStream,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: test\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    let mut wire = req.into_bytes();
+    wire.extend_from_slice(body);
+    s.write_all(&wire).unwrap();
+    read_reply(s, method == "HEAD")
+}
+
+/// Sends a JSON body with `Content-Type: application/json`.
+fn send_json(s: &mut TcpStream, method: &str, target: &str, body: &Value) -> Reply {
+    let body = body.to_string();
+    send(
+        s,
+        method,
+        target,
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+}
+
+fn json_of(r: &Reply) -> Value {
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json"),
+        "status {}: {:?}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    serde_json::from_slice(&r.body)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&r.body)))
+}
+
+/// Deterministic bytes that are not all alike (xorshift64), so a
+/// misplaced or repeated piece cannot compare equal by accident.
+fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+#[test]
+fn index_page_lists_every_route() {
+    let srv = start();
+    let r = send(&mut srv.connect(), "GET", "/", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let page = String::from_utf8(r.body).unwrap();
+    for route in [
+        "/echo",
+        "/inspect",
+        "/sleep?ms=N",
+        "/stream?n=N",
+        "/panic",
+        "/items",
+        "/items/{id}",
+        "<form",
+        "fetch(",
+    ] {
+        assert!(page.contains(route), "the index page lacks {route:?}");
+    }
+}
+
+#[test]
+fn echo_returns_the_body_verbatim_with_its_length_and_type() {
+    let srv = start();
+    let mut s = srv.connect();
+    let body: Vec<u8> = (0..=255u8)
+        .chain(b"\r\n\r\n0\r\n\r\n".iter().copied())
+        .collect();
+    for method in ["POST", "PUT", "PATCH", "DELETE", "GET", "PURGE"] {
+        let r = send(
+            &mut s,
+            method,
+            "/echo",
+            &[("Content-Type", "image/x-test; q=1")],
+            &body,
+        );
+        assert_eq!(r.status, 200, "{method}");
+        assert_eq!(r.body, body, "{method}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("image/x-test; q=1"),
+            "{method}"
+        );
+        assert_eq!(
+            r.header("content-length"),
+            Some(body.len().to_string().as_str()),
+            "{method}: same length, not chunked"
+        );
+        assert_eq!(r.header("transfer-encoding"), None, "{method}");
+    }
+    // Without a Content-Type, and with an empty body.
+    let r = send(&mut s, "POST", "/echo", &[], b"abc");
+    assert_eq!((r.status, &r.body[..]), (200, &b"abc"[..]));
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    let r = send(&mut s, "GET", "/echo", &[], b"");
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    assert_eq!(r.header("content-length"), Some("0"));
+    // The connection is still good after all of them.
+    let r = send(&mut s, "GET", "/inspect", &[], b"");
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn echo_of_a_chunked_upload_is_chunked() {
+    let srv = start();
+    let mut s = srv.connect();
+    s.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n\
+          5\r\nhello\r\n1\r\n,\r\n6\r\n world\r\n0\r\n\r\n",
+    )
+    .unwrap();
+    let r = read_reply(&mut s, false);
+    assert_eq!((r.status, &r.body[..]), (200, &b"hello, world"[..]));
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    let r = send(&mut s, "GET", "/inspect", &[], b"");
+    assert_eq!(r.status, 200, "keep-alive survives a chunked echo");
+}
+
+#[test]
+fn echo_answers_expect_100_continue() {
+    let srv = start();
+    let mut s = srv.connect();
+    s.write_all(
+        b"PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"ping").unwrap();
+    let r = read_reply(&mut s, false);
+    assert_eq!((r.status, &r.body[..]), (200, &b"ping"[..]));
+}
+
+/// Sends `data` to `/echo` from one thread while this one reads the echo:
+/// the server streams, so neither side may wait for the other to finish.
+fn echo_round_trip(data: Arc<Vec<u8>>, chunked: bool) -> Reply {
+    let srv = start();
+    let mut s = srv.connect();
+    let mut w = s.try_clone().unwrap();
+    let sent = Arc::clone(&data);
+    let writer = thread::spawn(move || {
+        let framing = if chunked {
+            "Transfer-Encoding: chunked".to_owned()
+        } else {
+            format!("Content-Length: {}", sent.len())
+        };
+        let head = format!(
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n{framing}\r\n\r\n"
+        );
+        w.write_all(head.as_bytes()).unwrap();
+        // Pieces of uneven sizes, so chunk boundaries fall everywhere.
+        let sizes = [1, 7, 4096, 65_536, 100_003, 1 << 20];
+        let mut at = 0;
+        for size in sizes.iter().cycle() {
+            if at == sent.len() {
+                break;
+            }
+            let piece = &sent[at..(at + size).min(sent.len())];
+            if chunked {
+                w.write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                    .unwrap();
+                w.write_all(piece).unwrap();
+                w.write_all(b"\r\n").unwrap();
+            } else {
+                w.write_all(piece).unwrap();
+            }
+            at += piece.len();
+        }
+        if chunked {
+            w.write_all(b"0\r\n\r\n").unwrap();
+        }
+    });
+    let r = read_reply(&mut s, false);
+    writer.join().unwrap();
+    // Not a 64 MiB assert_eq dump on failure: report where they differ.
+    if r.body != *data {
+        let at = r.body.iter().zip(data.iter()).position(|(a, b)| a != b);
+        panic!(
+            "echo differs: got {} bytes, sent {}, first difference at {at:?}",
+            r.body.len(),
+            data.len()
+        );
+    }
+    let r2 = send(&mut s, "GET", "/inspect", &[], b"");
+    assert_eq!(
+        r2.status, 200,
+        "the connection is reusable after a large echo"
+    );
+    r
+}
+
+#[test]
+fn echo_streams_a_64_mib_chunked_upload_byte_for_byte() {
+    let r = echo_round_trip(Arc::new(pattern(64 << 20, 0x5eed)), true);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+}
+
+#[test]
+fn echo_streams_an_8_mib_upload_with_its_content_length() {
+    let r = echo_round_trip(Arc::new(pattern(8 << 20, 42)), false);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("8388608"));
+    assert_eq!(r.header("transfer-encoding"), None);
+}
+
+#[test]
+fn inspect_describes_the_request_with_headers_as_received() {
+    let srv = start();
+    let mut s = srv.connect();
+    let r = send(
+        &mut s,
+        "POST",
+        "/inspect?a=1&b=two%20words",
+        &[
+            ("X-Custom", "one"),
+            ("accept", "*/*"),
+            ("X-Custom", "two"),
+            ("X-UTF8", "café"),
+        ],
+        b"hello",
+    );
+    assert_eq!(r.status, 200);
+    let want = json!({
+        "method": "POST",
+        "path": "/inspect",
+        "query": "a=1&b=two%20words",
+        "version": "HTTP/1.1",
+        "headers": [
+            ["Host", "test"],
+            ["X-Custom", "one"],
+            ["accept", "*/*"],
+            ["X-Custom", "two"],
+            ["X-UTF8", "café"],
+            ["Content-Length", "5"],
+        ],
+        "body_len": 5,
+    });
+    assert_eq!(json_of(&r), want);
+
+    // No query: null. An extension method, a chunked body.
+    s.write_all(b"PURGE /inspect HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n")
+        .unwrap();
+    let doc = json_of(&read_reply(&mut s, false));
+    assert_eq!(doc["method"], "PURGE");
+    assert_eq!(doc["query"], Value::Null);
+    assert_eq!(doc["body_len"], 7);
+    assert_eq!(
+        doc["headers"],
+        json!([["Host", "h"], ["Transfer-Encoding", "chunked"]])
+    );
+
+    // HTTP/1.0, no Host.
+    s.write_all(b"GET /inspect?x HTTP/1.0\r\n\r\n").unwrap();
+    let doc = json_of(&read_reply(&mut s, false));
+    assert_eq!(doc["version"], "HTTP/1.0");
+    assert_eq!(doc["query"], "x");
+    assert_eq!(doc["headers"], json!([]));
+    assert_closed(&mut s);
+}
+
+#[test]
+fn sleep_answers_200_after_sleeping() {
+    let srv = start();
+    let mut s = srv.connect();
+    for (target, slept) in [("/sleep?ms=0", 0), ("/sleep?ms=5", 5)] {
+        let r = send(&mut s, "GET", target, &[], b"");
+        assert_eq!(r.status, 200, "{target}");
+        assert_eq!(json_of(&r), json!({ "slept_ms": slept }), "{target}");
+    }
+}
+
+#[test]
+fn sleep_and_stream_reject_what_is_not_a_count() {
+    let srv = start();
+    let mut s = srv.connect();
+    for target in [
+        "/sleep",
+        "/sleep?ms=",
+        "/sleep?ms=abc",
+        "/sleep?ms=-1",
+        "/sleep?ms=1.5",
+        "/sleep?ms=%2B5",
+        "/sleep?ms=99999999999999999999999",
+        "/stream",
+        "/stream?n=x",
+        "/stream?n=-3",
+    ] {
+        let r = send(&mut s, "GET", target, &[], b"");
+        assert_eq!(r.status, 400, "{target}");
+        assert!(json_of(&r)["error"].is_string(), "{target}");
+    }
+}
+
+#[test]
+fn counts_are_capped() {
+    assert_eq!(
+        app::bounded_count(Some("99999"), app::MAX_SLEEP_MS),
+        Some(10_000)
+    );
+    assert_eq!(
+        app::bounded_count(Some("10000"), app::MAX_SLEEP_MS),
+        Some(10_000)
+    );
+    assert_eq!(app::bounded_count(Some("0"), app::MAX_SLEEP_MS), Some(0));
+    assert_eq!(app::bounded_count(Some(" 1"), app::MAX_SLEEP_MS), None);
+    assert_eq!(app::bounded_count(None, app::MAX_SLEEP_MS), None);
+}
+
+/// Splits a chunked body into its chunks' payloads, checking the framing.
+fn chunks_of(mut body: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    loop {
+        let eol = find(body, b"\r\n").expect("chunk-size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&body[..eol]).unwrap(), 16).unwrap();
+        body = &body[eol + 2..];
+        if size == 0 {
+            assert_eq!(body, b"\r\n", "no trailers, then the end");
+            return out;
+        }
+        out.push(&body[..size]);
+        assert_eq!(&body[size..size + 2], b"\r\n");
+        body = &body[size + 2..];
+    }
+}
+
+#[test]
+fn stream_sends_1000_lines_one_chunk_per_line() {
+    let srv = start();
+    let raw = srv.exchange(b"GET /stream?n=1000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let head_end = find(&raw, b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..head_end]);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nContent-Type: text/plain; charset=utf-8\r\n"),
+        "{head}"
+    );
+    let chunks = chunks_of(&raw[head_end..]);
+    assert_eq!(chunks.len(), 1000);
+    for (i, chunk) in chunks.iter().enumerate() {
+        assert_eq!(*chunk, format!("line {}\n", i + 1).as_bytes());
+    }
+
+    // The same body through the keep-alive reader, and an empty stream.
+    let mut s = srv.connect();
+    let r = send(&mut s, "GET", "/stream?n=1000", &[], b"");
+    let want: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(String::from_utf8(r.body).unwrap(), want);
+    let r = send(&mut s, "GET", "/stream?n=0", &[], b"");
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    let r = send(&mut s, "HEAD", "/stream?n=5", &[], b"");
+    assert_eq!((r.status, r.body.len()), (200, 0));
+}
+
+#[test]
+fn stream_caps_the_line_count() {
+    let srv = start();
+    let r = send(&mut srv.connect(), "GET", "/stream?n=250000", &[], b"");
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body).unwrap();
+    assert_eq!(text.lines().count() as u64, app::MAX_STREAM_LINES);
+    assert!(text.ends_with("\nline 100000\n"));
+}
+
+#[test]
+fn panic_costs_one_500_and_the_server_keeps_serving() {
+    let srv = start();
+    let mut before = srv.connect();
+    assert_eq!(send(&mut before, "GET", "/inspect", &[], b"").status, 200);
+
+    // More panics than workers: if a panic cost a worker, the pool would
+    // be empty by the end and the requests below would hang.
+    for _ in 0..20 {
+        let mut s = srv.connect();
+        let r = send(&mut s, "GET", "/panic", &[], b"");
+        assert_eq!(r.status, 500);
+        assert_eq!(r.header("connection"), Some("close"));
+        assert_closed(&mut s);
+    }
+    // The connection opened before the panics goes on...
+    for _ in 0..3 {
+        assert_eq!(send(&mut before, "GET", "/inspect", &[], b"").status, 200);
+    }
+    // ...and new connections are served, with every worker at once.
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let mut s = srv.connect();
+            thread::spawn(move || send(&mut s, "POST", "/echo", &[], b"alive").body)
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), b"alive");
+    }
+}
+
+#[test]
+fn items_go_through_create_read_replace_merge_delete() {
+    let srv = start();
+    let mut s = srv.connect();
+    let r = send(&mut s, "GET", "/items", &[], b"");
+    assert_eq!(json_of(&r), json!([]));
+
+    let r = send_json(
+        &mut s,
+        "POST",
+        "/items",
+        &json!({"name": "apple", "price": 3, "tags": {"red": true}}),
+    );
+    assert_eq!(r.status, 201);
+    let created = json_of(&r);
+    let id = created["id"].as_u64().expect("a numeric id");
+    assert_eq!(r.header("location"), Some(format!("/items/{id}").as_str()));
+    assert_eq!(
+        created,
+        json!({"id": id, "name": "apple", "price": 3, "tags": {"red": true}})
+    );
+
+    let r = send(&mut s, "GET", &format!("/items/{id}"), &[], b"");
+    assert_eq!((r.status, json_of(&r)), (200, created.clone()));
+    let r = send(&mut s, "HEAD", &format!("/items/{id}"), &[], b"");
+    assert_eq!((r.status, r.body.len()), (200, 0));
+
+    // PUT replaces every field; an `id` in the body is not the item's id.
+    let r = send_json(
+        &mut s,
+        "PUT",
+        &format!("/items/{id}"),
+        &json!({"name": "pear", "id": 999}),
+    );
+    assert_eq!(
+        (r.status, json_of(&r)),
+        (200, json!({"id": id, "name": "pear"}))
+    );
+
+    // PATCH merges (RFC 7396): add, replace, merge nested, null removes.
+    let r = send_json(
+        &mut s,
+        "PATCH",
+        &format!("/items/{id}"),
+        &json!({"price": 4, "tags": {"ripe": true}}),
+    );
+    assert_eq!(
+        (r.status, json_of(&r)),
+        (
+            200,
+            json!({"id": id, "name": "pear", "price": 4, "tags": {"ripe": true}})
+        )
+    );
+    let r = send(
+        &mut s,
+        "PATCH",
+        &format!("/items/{id}"),
+        &[("Content-Type", "application/merge-patch+json")],
+        br#"{"tags": {"ripe": null, "green": 1}, "price": null}"#,
+    );
+    assert_eq!(
+        (r.status, json_of(&r)),
+        (200, json!({"id": id, "name": "pear", "tags": {"green": 1}}))
+    );
+
+    let r = send(&mut s, "GET", "/items", &[], b"");
+    assert_eq!(
+        json_of(&r),
+        json!([{"id": id, "name": "pear", "tags": {"green": 1}}])
+    );
+
+    let r = send(&mut s, "DELETE", &format!("/items/{id}"), &[], b"");
+    assert_eq!((r.status, r.body.len()), (204, 0));
+    assert_eq!(r.header("content-length"), None);
+    for method in ["GET", "DELETE"] {
+        let r = send(&mut s, method, &format!("/items/{id}"), &[], b"");
+        assert_eq!(r.status, 404, "{method} after delete");
+        assert_eq!(json_of(&r), json!({"error": "no such item"}));
+    }
+
+    // Ids only grow, even after a delete.
+    let r = send_json(&mut s, "POST", "/items", &json!({}));
+    assert_eq!(json_of(&r)["id"].as_u64(), Some(id + 1));
+}
+
+#[test]
+fn items_refuse_bad_ids_bad_json_and_wrong_types() {
+    let srv = start();
+    let mut s = srv.connect();
+    let r = send_json(&mut s, "POST", "/items", &json!({"name": "fig"}));
+    let id = json_of(&r)["id"].as_u64().unwrap();
+
+    // Missing and non-integer ids: 404 with a JSON error.
+    for target in [
+        "/items/12345",
+        "/items/abc",
+        "/items/-1",
+        "/items/007",
+        "/items/1.0",
+        "/items/18446744073709551616",
+    ] {
+        for method in ["GET", "DELETE"] {
+            let r = send(&mut s, method, target, &[], b"");
+            assert_eq!(r.status, 404, "{method} {target}");
+            assert_eq!(
+                json_of(&r),
+                json!({"error": "no such item"}),
+                "{method} {target}"
+            );
+        }
+        for method in ["PUT", "PATCH"] {
+            let r = send_json(&mut s, method, target, &json!({"a": 1}));
+            assert_eq!(r.status, 404, "{method} {target}: PUT does not create");
+        }
+    }
+
+    // Invalid JSON: 400 with a JSON body giving the position.
+    let item = format!("/items/{id}");
+    for (method, target) in [
+        ("POST", "/items"),
+        ("PUT", item.as_str()),
+        ("PATCH", item.as_str()),
+    ] {
+        let r = send(
+            &mut s,
+            method,
+            target,
+            &[("Content-Type", "application/json")],
+            b"{\"name\": ",
+        );
+        assert_eq!(r.status, 400, "{method}");
+        let doc = json_of(&r);
+        assert_eq!(doc["error"], "invalid JSON", "{method}");
+        assert_eq!(
+            (doc["line"].as_u64(), doc["column"].as_u64()),
+            (Some(1), Some(9)),
+            "{method}"
+        );
+        // JSON, but not an object.
+        for body in [&b"[1, 2]"[..], b"42", b"\"s\"", b"null"] {
+            let r = send(
+                &mut s,
+                method,
+                target,
+                &[("Content-Type", "application/json")],
+                body,
+            );
+            assert_eq!(r.status, 400, "{method} {body:?}");
+            assert_eq!(
+                json_of(&r),
+                json!({"error": "an item must be a JSON object"})
+            );
+        }
+        // Not JSON by type: 415, whatever the body.
+        for ct in [
+            Some("text/plain"),
+            Some("application/jsonx"),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        ] {
+            let headers: Vec<(&str, &str)> = ct.map(|v| ("Content-Type", v)).into_iter().collect();
+            let r = send(&mut s, method, target, &headers, b"{}");
+            assert_eq!(r.status, 415, "{method} {ct:?}");
+            assert_eq!(
+                json_of(&r),
+                json!({"error": "Content-Type must be application/json"})
+            );
+        }
+    }
+    // Merge-patch JSON is for PATCH only.
+    let r = send(
+        &mut s,
+        "POST",
+        "/items",
+        &[("Content-Type", "application/merge-patch+json")],
+        b"{}",
+    );
+    assert_eq!(r.status, 415);
+    // Parameters and case do not matter.
+    for ct in [
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/json ;charset=UTF-8",
+    ] {
+        let r = send(
+            &mut s,
+            "POST",
+            "/items",
+            &[("Content-Type", ct)],
+            br#"{"ok": true}"#,
+        );
+        assert_eq!(r.status, 201, "{ct}");
+    }
+    // The item was never touched by all of the above.
+    let r = send(&mut s, "GET", &item, &[], b"");
+    assert_eq!(json_of(&r), json!({"id": id, "name": "fig"}));
+}
+
+#[test]
+fn items_answer_405_with_allow_and_options() {
+    let srv = start();
+    let mut s = srv.connect();
+    for (method, target, allow) in [
+        ("PUT", "/items", "GET, HEAD, POST, OPTIONS"),
+        ("DELETE", "/items", "GET, HEAD, POST, OPTIONS"),
+        ("POST", "/items/1", "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"),
+        ("POST", "/stream", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/", "GET, HEAD, OPTIONS"),
+    ] {
+        let r = send(&mut s, method, target, &[], b"");
+        assert_eq!(r.status, 405, "{method} {target}");
+        assert_eq!(r.header("allow"), Some(allow), "{method} {target}");
+    }
+    let r = send(&mut s, "OPTIONS", "/items", &[], b"");
+    assert_eq!(
+        (r.status, r.header("allow")),
+        (204, Some("GET, HEAD, POST, OPTIONS"))
+    );
+    let r = send(&mut s, "HEAD", "/items", &[], b"");
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    let r = send(&mut s, "GET", "/nothing/here", &[], b"");
+    assert_eq!(r.status, 404);
+}
+
+/// 8 clients × 50 rounds, all at once. Each round creates an item, and
+/// adds one new field to a single shared item with a PATCH. Every PATCH
+/// is a read-modify-write of the same item, so a store that let two of
+/// them interleave would lose a field: all 400 must be there at the end.
+/// Every create must get a distinct id, and the list must hold them all.
+#[test]
+fn concurrent_creates_and_patches_lose_no_update() {
+    const CLIENTS: usize = 8;
+    const ROUNDS: usize = 50;
+    let srv = start();
+    let r = send_json(
+        &mut srv.connect(),
+        "POST",
+        "/items",
+        &json!({"shared": true}),
+    );
+    let shared = json_of(&r)["id"].as_u64().unwrap();
+
+    let start = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let mut s = srv.connect();
+            let start = Arc::clone(&start);
+            thread::spawn(move || {
+                start.wait();
+                let mut ids = Vec::with_capacity(ROUNDS);
+                for round in 0..ROUNDS {
+                    let r = send_json(
+                        &mut s,
+                        "POST",
+                        "/items",
+                        &json!({"client": c, "round": round}),
+                    );
+                    assert_eq!(r.status, 201);
+                    ids.push(json_of(&r)["id"].as_u64().unwrap());
+
+                    let field = format!("c{c}r{round}");
+                    let r = send_json(
+                        &mut s,
+                        "PATCH",
+                        &format!("/items/{shared}"),
+                        &json!({ field.clone(): round }),
+                    );
+                    assert_eq!(r.status, 200);
+                    assert_eq!(
+                        json_of(&r)[&field],
+                        round,
+                        "the PATCH response shows its own field"
+                    );
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut created = BTreeSet::new();
+    for (c, h) in clients.into_iter().enumerate() {
+        for (round, id) in h.join().unwrap().into_iter().enumerate() {
+            assert!(created.insert((id, c, round)), "id {id} given twice");
+        }
+    }
+    let ids: BTreeSet<u64> = created.iter().map(|(id, _, _)| *id).collect();
+    assert_eq!(ids.len(), CLIENTS * ROUNDS, "every create got its own id");
+    assert!(!ids.contains(&shared));
+
+    let mut s = srv.connect();
+    let item = json_of(&send(&mut s, "GET", &format!("/items/{shared}"), &[], b""));
+    let fields = item.as_object().unwrap();
+    assert_eq!(
+        fields.len(),
+        CLIENTS * ROUNDS + 2,
+        "id, shared, and one field per PATCH"
+    );
+    for c in 0..CLIENTS {
+        for round in 0..ROUNDS {
+            assert_eq!(
+                item[format!("c{c}r{round}")],
+                round,
+                "lost update c{c}r{round}"
+            );
+        }
+    }
+
+    let list = json_of(&send(&mut s, "GET", "/items", &[], b""));
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), CLIENTS * ROUNDS + 1);
+    for (id, c, round) in &created {
+        let item = list
+            .iter()
+            .find(|i| i["id"] == *id)
+            .expect("created item listed");
+        assert_eq!(item, &json!({"id": id, "client": c, "round": round}));
+    }
+}
+
+/// Runs curl with `args`; `None` (and a note on stderr) if there is no curl.
+fn curl(args: &[&str]) -> Option<Vec<u8>> {
+    let out = match Command::new("curl").args(args).output() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("skipping: cannot run curl ({e}); install curl to run this test");
+            return None;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out.stdout)
+}
+
+#[test]
+fn curl_talks_to_every_kind_of_route() {
+    let srv = start();
+    let base = format!("http://{}", srv.addr());
+    let Some(version) = curl(&["--version"]) else {
+        return;
+    };
+    let agent = String::from_utf8_lossy(&version)
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("/");
+
+    // A 3 MiB binary upload (past curl's threshold for
+    // `Expect: 100-continue`), echoed byte for byte.
+    let data = pattern(3 << 20, 7);
+    let file = std::env::temp_dir().join(format!("sockhttp-echo-api-{}.bin", std::process::id()));
+    std::fs::write(&file, &data).unwrap();
+    let upload = format!("@{}", file.display());
+    let echoed = curl(&[
+        "-sS",
+        "-X",
+        "POST",
+        "--data-binary",
+        &upload,
+        "-H",
+        "Content-Type: application/octet-stream",
+        &format!("{base}/echo"),
+    ]);
+    std::fs::remove_file(&file).unwrap();
+    assert!(echoed.unwrap() == data, "curl's upload came back changed");
+
+    // Three requests on one keep-alive connection.
+    let url = format!("{base}/inspect?from=curl");
+    let out = curl(&["-sS", &url, &url, &url]).unwrap();
+    let docs: Vec<Value> = serde_json::Deserializer::from_slice(&out)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(docs.len(), 3);
+    for doc in &docs {
+        assert_eq!(doc["method"], "GET");
+        assert_eq!(doc["query"], "from=curl");
+        assert_eq!(doc["headers"][1], json!(["User-Agent", agent]));
+    }
+
+    let out = curl(&[
+        "-sS",
+        "-i",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"name":"kiwi"}"#,
+        &format!("{base}/items"),
+    ])
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("HTTP/1.1 201 Created\r\n"), "{text}");
+    assert!(text.contains("\r\nLocation: /items/1\r\n"), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\n{\"id\":1,\"name\":\"kiwi\"}"),
+        "{text}"
+    );
+
+    let out = curl(&["-sS", "-N", &format!("{base}/stream?n=3")]).unwrap();
+    assert_eq!(out, b"line 1\nline 2\nline 3\n");
+
+    let out = curl(&[
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("{base}/panic"),
+    ])
+    .unwrap();
+    assert_eq!(out, b"500");
+    let out = curl(&[
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "PATCH",
+        "-d",
+        "{}",
+        &format!("{base}/items/1"),
+    ])
+    .unwrap();
+    assert_eq!(
+        out, b"415",
+        "curl -d sends application/x-www-form-urlencoded"
+    );
+}
+
+/// The example binaries sit next to the test binary's directory
+/// (`target/<profile>/deps/..`); cargo builds them before the tests.
+fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let bin = profile_dir.join("examples").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --example {name}`",
+        bin.display()
+    );
+    bin
+}
+
+/// The `echo_api` binary running as a child process. Dropping it kills
+/// the child unless it was waited for: a failing test must not leave a
+/// server running.
+struct Binary {
+    child: Child,
+    addr: String,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Binary {
+    /// Starts the binary on port 0 and reads the one line it announces.
+    fn start() -> Binary {
+        let mut child = Command::new(example_binary("echo_api"))
+            .args(["--addr", "127.0.0.1:0", "--threads", "2"])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .strip_prefix("listening on http://")
+            .and_then(|rest| rest.strip_suffix('\n'))
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        let port: u16 = addr.strip_prefix("127.0.0.1:").unwrap().parse().unwrap();
+        assert_ne!(port, 0, "the real port, not the one asked for");
+        Binary {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(FAILSAFE)).unwrap();
+        s.set_write_timeout(Some(FAILSAFE)).unwrap();
+        s
+    }
+
+    /// Sends SIGTERM (`kill -TERM <pid>`), as a service manager would.
+    fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits for the exit; returns the status, the rest of stdout and all
+    /// of stderr. As a failsafe against a hang (not a timing assertion),
+    /// the child is killed if it has not exited after a minute.
+    fn wait(&mut self) -> (std::process::ExitStatus, String, String) {
+        let pid = self.child.id().to_string();
+        let (done, waiting) = mpsc::channel::<()>();
+        let watchdog = thread::spawn(move || {
+            if waiting.recv_timeout(Duration::from_secs(60)) == Err(mpsc::RecvTimeoutError::Timeout)
+            {
+                eprintln!("echo_api {pid} did not exit; killing it");
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        });
+        let status = self.child.wait().unwrap();
+        let _ = done.send(());
+        watchdog.join().unwrap();
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        let mut log = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            stderr.read_to_string(&mut log).unwrap();
+        }
+        (status, rest, log)
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn the_binary_announces_its_port_serves_and_exits_0_on_sigterm() {
+    let mut bin = Binary::start();
+    let mut s = bin.connect();
+    let r = send(&mut s, "GET", "/inspect?via=binary", &[], b"");
+    assert_eq!(json_of(&r)["query"], "via=binary");
+    let r = send_json(&mut s, "POST", "/items", &json!({"n": 1}));
+    assert_eq!(r.status, 201);
+
+    // `s` stays open and idle: the shutdown closes it, and does not wait.
+    bin.terminate();
+    let (status, rest, log) = bin.wait();
+    assert!(status.success(), "exit status {status:?}; stderr:\n{log}");
+    assert_eq!(rest, "", "exactly one line on stdout");
+    assert!(
+        log.contains("\"GET /inspect?via=binary HTTP/1.1\" 200"),
+        "RUST_LOG=info shows the access log:\n{log}"
+    );
+    assert_closed(&mut s);
+}
+
+#[test]
+fn sigterm_lets_the_request_in_flight_finish() {
+    let mut bin = Binary::start();
+    let mut s = bin.connect();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nfirst")
+        .unwrap();
+    // The echo's head leaves with the first piece of the body: once both
+    // are here, the handler is running.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !(find(&got, b"\r\n\r\n").is_some() && got.ends_with(b"first")) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+
+    bin.terminate();
+    // The request goes on to its end, then the connection closes.
+    s.write_all(b"-last").unwrap();
+    got.extend_from_slice(&read_to_end(&mut s));
+    assert!(
+        got.ends_with(b"\r\n\r\nfirst-last"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    let (status, _, log) = bin.wait();
+    assert!(status.success(), "exit status {status:?}; stderr:\n{log}");
+}
+
+#[test]
+fn the_binary_answers_help_bad_flags_and_a_taken_port() {
+    let bin = example_binary("echo_api");
+    let out = Command::new(&bin).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Usage: echo_api"));
+
+    for args in [
+        &["--bogus"][..],
+        &["--threads", "0"],
+        &["--threads"],
+        &["--addr"],
+    ] {
+        let out = Command::new(&bin).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(&bin).args(["--addr", &addr]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
+}
