@@ -5,27 +5,37 @@
 //! thread, so no test leaks a thread or a socket. Clients are plain
 //! `TcpStream`s writing exact bytes; their read timeout is only a
 //! failsafe, so that a hang fails the test instead of stalling CI.
+//!
+//! Synchronisation is by events: handlers announce themselves and wait
+//! through a [`Gate`]; nothing here sleeps to wait for the server.
 #![allow(dead_code)]
 
 use sockhttp::{Handler, Limits, RunningServer, Server, Timeouts};
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 /// A failsafe read timeout for clients: long enough never to fire on a
 /// working server, short enough that a broken one fails the run.
 pub const FAILSAFE: Duration = Duration::from_secs(20);
 
+/// TestServer is a server running on a loopback port for one test.
 pub struct TestServer {
     running: Option<RunningServer>,
     addr: SocketAddr,
 }
 
 impl TestServer {
+    /// Serves `handler` with four workers and the default configuration.
     pub fn start(handler: impl Handler) -> TestServer {
-        TestServer::with(Server::bind("127.0.0.1:0").unwrap().threads(4), handler)
+        TestServer::with(server().threads(4), handler)
     }
 
+    /// Serves `handler` with a configured `server` (see [`server`]).
     pub fn with(server: Server, handler: impl Handler) -> TestServer {
         let running = server.spawn(handler).expect("server starts");
         let addr = running.local_addr();
@@ -39,11 +49,9 @@ impl TestServer {
         self.addr
     }
 
+    /// Connects a new client (see [`connect`]).
     pub fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr).expect("connect");
-        s.set_read_timeout(Some(FAILSAFE)).unwrap();
-        s.set_write_timeout(Some(FAILSAFE)).unwrap();
-        s
+        connect(self.addr)
     }
 
     /// Sends `raw` on a new connection and returns everything the server
@@ -54,9 +62,27 @@ impl TestServer {
         read_to_end(&mut s)
     }
 
+    /// Returns a handle that starts a graceful shutdown without waiting.
+    pub fn shutdown_handle(&self) -> sockhttp::ShutdownHandle {
+        self.running
+            .as_ref()
+            .expect("server running")
+            .shutdown_handle()
+    }
+
+    /// Shuts the server down gracefully and waits until every thread has
+    /// finished; a shutdown that takes longer than [`FAILSAFE`] fails the
+    /// test instead of hanging it.
     pub fn shutdown(mut self) {
         if let Some(r) = self.running.take() {
-            r.shutdown().expect("clean shutdown");
+            let (done_tx, done_rx) = channel();
+            thread::spawn(move || {
+                let _ = done_tx.send(r.shutdown());
+            });
+            done_rx
+                .recv_timeout(FAILSAFE)
+                .expect("shutdown completes")
+                .expect("clean shutdown");
         }
     }
 }
@@ -69,7 +95,21 @@ impl Drop for TestServer {
     }
 }
 
-/// Limits and timeouts suited to tests that provoke them quickly.
+/// A server builder bound to a fresh loopback port.
+pub fn server() -> Server {
+    Server::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")
+}
+
+/// Connects a client with the failsafe timeouts set.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(FAILSAFE)).unwrap();
+    s.set_write_timeout(Some(FAILSAFE)).unwrap();
+    s
+}
+
+/// Timeouts suited to tests that provoke them quickly: 300 ms for the
+/// idle, head, body and write phases, 2 s for a graceful shutdown.
 pub fn short_timeouts() -> Timeouts {
     let mut t = Timeouts::default();
     t.idle = Duration::from_millis(300);
@@ -80,6 +120,9 @@ pub fn short_timeouts() -> Timeouts {
     t
 }
 
+/// Limits small enough for tests to pass them with a few bytes: a
+/// 256-byte request line, a 1 KiB head of at most 10 fields, a 1 KiB body
+/// (512 bytes in memory) and 64 bytes of drain.
 pub fn small_limits() -> Limits {
     let mut l = Limits::default();
     l.max_request_line_bytes = 256;
@@ -91,6 +134,11 @@ pub fn small_limits() -> Limits {
     l
 }
 
+/// A minimal HTTP/1.1 GET request for `path`.
+pub fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
+}
+
 /// Reads until the server closes the connection (or a reset).
 pub fn read_to_end(s: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
@@ -99,8 +147,11 @@ pub fn read_to_end(s: &mut TcpStream) -> Vec<u8> {
         match s.read(&mut buf) {
             Ok(0) => return out,
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return out,
-            Err(e) => panic!("read failed (server hung?): {e}; got so far: {:?}", String::from_utf8_lossy(&out)),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return out,
+            Err(e) => panic!(
+                "read failed (server hung?): {e}; got so far: {:?}",
+                String::from_utf8_lossy(&out)
+            ),
         }
     }
 }
@@ -109,37 +160,106 @@ pub fn read_to_end(s: &mut TcpStream) -> Vec<u8> {
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
+    /// The head exactly as received, through the blank line.
+    pub head: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Reply {
+    /// Returns the first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == &name.to_ascii_lowercase())
             .map(|(_, v)| v.as_str())
     }
+
+    /// Returns how many field lines named `name` the head has.
+    pub fn count(&self, name: &str) -> usize {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().filter(|(n, _)| *n == name).count()
+    }
+
+    /// Returns the status line, without its CRLF.
+    pub fn status_line(&self) -> &str {
+        self.head.split("\r\n").next().unwrap_or("")
+    }
+
+    /// Returns the body as text.
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("utf-8 body")
+    }
+}
+
+/// Reads one byte; `None` at end-of-stream.
+fn read_byte(s: &mut TcpStream) -> Option<u8> {
+    let mut b = [0u8; 1];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => return None,
+            Ok(_) => return Some(b[0]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return None,
+            Err(e) => panic!("read failed (server hung?): {e}"),
+        }
+    }
+}
+
+/// Reads through the next CRLF (or LF); the line without it.
+fn read_line(s: &mut TcpStream) -> Vec<u8> {
+    let mut line = Vec::new();
+    loop {
+        let b = read_byte(s).unwrap_or_else(|| {
+            panic!(
+                "connection closed mid-line: {:?}",
+                String::from_utf8_lossy(&line)
+            )
+        });
+        if b == b'\n' {
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return line;
+        }
+        line.push(b);
+    }
+}
+
+fn read_exactly(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    s.read_exact(&mut v)
+        .unwrap_or_else(|e| panic!("reading {n} bytes: {e}"));
+    v
+}
+
+/// Reads one response head, byte by byte, so that nothing after it is
+/// taken off the socket.
+pub fn read_head(s: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    while !buf.ends_with(b"\r\n\r\n") {
+        match read_byte(s) {
+            Some(b) => buf.push(b),
+            None => panic!(
+                "connection closed before a full head: {:?}",
+                String::from_utf8_lossy(&buf)
+            ),
+        }
+    }
+    String::from_utf8(buf).expect("utf-8 head")
 }
 
 /// Reads exactly one response from `s` (Content-Length, chunked, or
-/// until close), leaving any following bytes unread on the socket only
-/// if they were not yet received; `head_request` means no body follows.
+/// until close), never past its end, so pipelined responses can be read
+/// one after another; `head_request` means no body follows.
 pub fn read_reply(s: &mut TcpStream, head_request: bool) -> Reply {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    // Read the head.
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = s.read(&mut chunk).expect("read head");
-        assert!(n > 0, "connection closed before a full head: {:?}", String::from_utf8_lossy(&buf));
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8(buf[..head_end].to_vec()).expect("utf-8 head");
+    let head = read_head(s);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
+    assert!(
+        status_line.starts_with("HTTP/1.1 ") && status_line.len() >= 12,
+        "bad status line {status_line:?}"
+    );
     let status: u16 = status_line[9..12].parse().unwrap();
     let headers: Vec<(String, String)> = lines
         .filter(|l| !l.is_empty())
@@ -148,65 +268,211 @@ pub fn read_reply(s: &mut TcpStream, head_request: bool) -> Reply {
             (n.to_ascii_lowercase(), v.trim().to_owned())
         })
         .collect();
-    let mut rest = buf[head_end..].to_vec();
-    let get = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
     let body = if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
         Vec::new()
     } else if let Some(len) = get("content-length") {
-        let len: usize = len.parse().unwrap();
-        while rest.len() < len {
-            let n = s.read(&mut chunk).expect("read body");
-            assert!(n > 0, "closed mid-body");
-            rest.extend_from_slice(&chunk[..n]);
-        }
-        assert_eq!(rest.len(), len, "more bytes than Content-Length arrived in one read");
-        rest
+        read_exactly(s, len.parse().unwrap())
     } else if get("transfer-encoding").as_deref() == Some("chunked") {
         let mut body = Vec::new();
-        let mut data = rest;
         loop {
-            let line_end = loop {
-                if let Some(i) = find(&data, b"\r\n") {
-                    break i;
-                }
-                let n = s.read(&mut chunk).expect("read chunk size");
-                assert!(n > 0, "closed mid-chunk");
-                data.extend_from_slice(&chunk[..n]);
-            };
-            let size = usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap(), 16).unwrap();
-            data.drain(..line_end + 2);
-            while data.len() < size + 2 {
-                let n = s.read(&mut chunk).expect("read chunk");
-                assert!(n > 0, "closed mid-chunk");
-                data.extend_from_slice(&chunk[..n]);
-            }
+            let line = read_line(s);
+            let size = usize::from_str_radix(std::str::from_utf8(&line).unwrap(), 16)
+                .unwrap_or_else(|_| panic!("bad chunk size line {line:?}"));
             if size == 0 {
-                assert_eq!(&data[..2], b"\r\n");
+                assert_eq!(read_line(s), b"", "no trailers are sent");
                 break;
             }
-            body.extend_from_slice(&data[..size]);
-            assert_eq!(&data[size..size + 2], b"\r\n");
-            data.drain(..size + 2);
+            body.extend_from_slice(&read_exactly(s, size));
+            assert_eq!(read_exactly(s, 2), b"\r\n", "chunk data ends in CRLF");
         }
         body
     } else {
-        rest.extend_from_slice(&read_to_end(s));
-        rest
+        read_to_end(s)
     };
-    Reply { status, headers, body }
+    Reply {
+        status,
+        head,
+        headers,
+        body,
+    }
 }
 
+/// Parses every byte the server sent on a closed connection as exactly
+/// one response (the error responses of the framing tests).
+pub fn parse_one(raw: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(raw);
+    let end = find(raw, b"\r\n\r\n").unwrap_or_else(|| panic!("no complete head in {text:?}")) + 4;
+    let head = String::from_utf8(raw[..end].to_vec()).expect("utf-8 head");
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.to_ascii_lowercase(), v.trim().to_owned())
+        })
+        .collect();
+    Reply {
+        status,
+        head,
+        headers,
+        body: raw[end..].to_vec(),
+    }
+}
+
+/// Returns where `needle` first occurs in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Asserts that the server has closed `s`: a read returns end-of-stream.
+/// Asserts that the server has closed `s`: a read returns end-of-stream
+/// (or a reset), and no byte arrives first.
 pub fn assert_closed(s: &mut TcpStream) {
     let mut b = [0u8; 1];
     match s.read(&mut b) {
         Ok(0) => {}
-        Ok(_) => panic!("expected the connection to be closed, got more bytes"),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Ok(_) => panic!(
+            "expected the connection to be closed, got more bytes: {:?}",
+            b[0] as char
+        ),
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
         Err(e) => panic!("expected the connection to be closed: {e}"),
     }
+}
+
+/// Gate lets a test hold a handler inside its call: the handler calls
+/// [`Gate::enter`], which announces it and waits until the test calls
+/// [`GateControl::release`] (or drops the control).
+pub struct Gate {
+    entered: Mutex<Sender<()>>,
+    release: Mutex<Receiver<()>>,
+}
+
+/// The test's side of a [`Gate`].
+pub struct GateControl {
+    entered: Receiver<()>,
+    release: Sender<()>,
+}
+
+pub fn gate() -> (Arc<Gate>, GateControl) {
+    let (entered_tx, entered_rx) = channel();
+    let (release_tx, release_rx) = channel();
+    let gate = Gate {
+        entered: Mutex::new(entered_tx),
+        release: Mutex::new(release_rx),
+    };
+    let control = GateControl {
+        entered: entered_rx,
+        release: release_tx,
+    };
+    (Arc::new(gate), control)
+}
+
+impl Gate {
+    /// Announces that a handler is in, then waits to be released.
+    pub fn enter(&self) {
+        let _ = self.entered.lock().unwrap().send(());
+        let _ = self.release.lock().unwrap().recv();
+    }
+}
+
+impl GateControl {
+    /// Waits until a handler has entered the gate.
+    pub fn wait_entered(&self) {
+        self.entered
+            .recv_timeout(FAILSAFE)
+            .expect("a handler entered the gate");
+    }
+
+    /// Lets one waiting handler go on.
+    pub fn release(&self) {
+        let _ = self.release.send(());
+    }
+}
+
+/// Dribbler is a slow client: a thread that writes bytes one at a time
+/// with a pause between them, until they run out, a write fails, or it
+/// is stopped.
+pub struct Dribbler {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Dribbler {
+    /// Starts writing `bytes` on (a clone of) `s`, one per `pause`.
+    pub fn start(
+        s: &TcpStream,
+        bytes: impl Iterator<Item = u8> + Send + 'static,
+        pause: Duration,
+    ) -> Dribbler {
+        let mut s = s.try_clone().expect("clone stream");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            for b in bytes {
+                if stopped.load(Ordering::SeqCst) || s.write_all(&[b]).is_err() {
+                    return;
+                }
+                // Being a slow client is the point of this thread.
+                thread::sleep(pause);
+            }
+        });
+        Dribbler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Dribbler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Asserts that `raw`, everything the server sent before closing, is
+/// exactly one error response with status line `want` (e.g.
+/// `"HTTP/1.1 400 Bad Request"`): `Connection: close`, a `Date`, and the
+/// plain-text body `"400 Bad Request\n"` framed by `Content-Length`.
+pub fn assert_error_then_close(name: &str, raw: &[u8], want: &str) {
+    let reply = parse_one(raw);
+    assert_eq!(
+        reply.status_line(),
+        want,
+        "{name}: status line of {:?}",
+        reply.head
+    );
+    let code_and_reason = want.strip_prefix("HTTP/1.1 ").expect("status line");
+    let body = format!("{code_and_reason}\n");
+    assert_eq!(
+        String::from_utf8_lossy(&reply.body),
+        body,
+        "{name}: body (a second response would show here)"
+    );
+    assert_eq!(
+        reply.header("content-length"),
+        Some(body.len().to_string().as_str()),
+        "{name}: Content-Length"
+    );
+    assert_eq!(
+        reply.header("transfer-encoding"),
+        None,
+        "{name}: Transfer-Encoding"
+    );
+    assert_eq!(
+        reply.header("connection"),
+        Some("close"),
+        "{name}: Connection"
+    );
+    assert_eq!(reply.count("connection"), 1, "{name}: one Connection field");
+    assert!(reply.header("date").is_some(), "{name}: Date");
 }

@@ -1,0 +1,215 @@
+//! The server around the protocol: binding port 0, graceful shutdown
+//! (in-flight requests finish, idle connections close, the listener
+//! stops, the deadline closes what is stuck), and overload (503 with
+//! `Retry-After` when every worker is busy and the queue is full).
+
+mod support;
+
+use sockhttp::{Request, Response};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::sync::mpsc::channel;
+use std::thread;
+use std::time::Duration;
+use support::*;
+
+#[test]
+fn binding_port_0_exposes_the_real_address() {
+    let server = server();
+    let addr = server.local_addr();
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    assert_ne!(addr.port(), 0);
+    let srv = TestServer::with(server, |_req: &mut Request| Response::text("here"));
+    assert_eq!(srv.addr(), addr);
+    let mut s = connect(addr);
+    s.write_all(&get("/")).unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "here");
+}
+
+#[test]
+fn serve_returns_when_a_shutdown_handle_is_used() {
+    let server = server();
+    let addr = server.local_addr();
+    let handle = server.shutdown_handle();
+    assert!(!handle.is_shutting_down());
+    let (done_tx, done_rx) = channel();
+    thread::spawn(move || {
+        let _ = done_tx.send(server.serve(|_req: &mut Request| "up"));
+    });
+    let mut s = connect(addr);
+    s.write_all(&get("/")).unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "up");
+    drop(s);
+    handle.shutdown();
+    assert!(handle.is_shutting_down());
+    done_rx
+        .recv_timeout(FAILSAFE)
+        .expect("serve returned")
+        .expect("serve returned Ok");
+    // Asking twice is harmless.
+    handle.shutdown();
+}
+
+#[test]
+fn graceful_shutdown_finishes_in_flight_requests_and_closes_idle_connections() {
+    let (gate, control) = gate();
+    let srv = TestServer::with(server().threads(4), move |req: &mut Request| {
+        if req.path() == "/slow" {
+            gate.enter();
+        }
+        Response::text(format!("done {}", req.path()))
+    });
+    let addr = srv.addr();
+
+    // One connection has been served and is now idle between requests.
+    let mut idle = srv.connect();
+    idle.write_all(&get("/fast")).unwrap();
+    assert_eq!(read_reply(&mut idle, false).text(), "done /fast");
+
+    // Another is inside its handler.
+    let mut busy = srv.connect();
+    busy.write_all(&get("/slow")).unwrap();
+    control.wait_entered();
+
+    srv.shutdown_handle().shutdown();
+
+    // The idle connection is closed without a response...
+    assert_eq!(
+        read_to_end(&mut idle),
+        b"",
+        "idle connection closed quietly"
+    );
+    // ...by then the listener is closed: new connections are refused.
+    let refused = TcpStream::connect(addr).expect_err("no longer accepting");
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+
+    // The in-flight request finishes, announcing the close.
+    control.release();
+    let reply = read_reply(&mut busy, false);
+    assert_eq!(reply.status_line(), "HTTP/1.1 200 OK");
+    assert_eq!(reply.text(), "done /slow");
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert_closed(&mut busy);
+
+    // Every thread is joined.
+    srv.shutdown();
+}
+
+#[test]
+fn shutdown_deadline_closes_a_connection_stuck_writing() {
+    let mut timeouts = sockhttp::Timeouts::default();
+    timeouts.shutdown = Duration::from_millis(500);
+    // Far past the failsafe: only the shutdown deadline can end the write.
+    timeouts.write = Duration::from_secs(3600);
+    let (started_tx, started_rx) = channel();
+    let srv = TestServer::with(
+        server().threads(1).timeouts(timeouts),
+        move |_req: &mut Request| {
+            let started = started_tx.clone();
+            Response::writer(move |w| {
+                let _ = started.send(());
+                loop {
+                    w.write_all(&[b'x'; 16 * 1024])?;
+                }
+            })
+        },
+    );
+    // The client asks for an endless body and does not read it, so the
+    // server's writes block.
+    let mut s = srv.connect();
+    s.write_all(&get("/")).unwrap();
+    started_rx.recv_timeout(FAILSAFE).expect("handler started");
+    // Returns (within the failsafe) once the shutdown deadline has closed
+    // the stuck socket.
+    srv.shutdown();
+    let received = read_to_end(&mut s);
+    assert!(received.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(!received.ends_with(b"0\r\n\r\n"), "the body was cut short");
+}
+
+#[test]
+fn shutdown_with_no_connections_returns_and_stops_listening() {
+    let srv = TestServer::start(|_req: &mut Request| "up");
+    let addr = srv.addr();
+    srv.shutdown();
+    let refused = TcpStream::connect(addr).expect_err("no longer accepting");
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn full_queue_gets_503_with_retry_after_and_close() {
+    let (gate, control) = gate();
+    let srv = TestServer::with(server().threads(1).queue(1), move |req: &mut Request| {
+        if req.path() == "/block" {
+            gate.enter();
+        }
+        Response::text(format!("served {}", req.path()))
+    });
+    // The only worker is busy. (`Connection: close`, so that afterwards
+    // the worker does not wait on this connection for a next request.)
+    let mut busy = srv.connect();
+    busy.write_all(b"GET /block HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    control.wait_entered();
+
+    // Two more clients: one fits the queue, the other is refused. Which
+    // one the kernel hands over first is its business, so each is
+    // watched by a thread that reports the first response it gets.
+    let (tx, rx) = channel();
+    let mut clients = Vec::new();
+    for id in 0..2 {
+        let s = srv.connect();
+        let mut reader = s.try_clone().unwrap();
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let reply = read_reply(&mut reader, false);
+            let closed_after = reply.status == 503 && matches!(reader.read(&mut [0u8; 1]), Ok(0));
+            let _ = tx.send((id, reply, closed_after));
+        });
+        clients.push(s);
+    }
+    let (refused_id, refused, closed) = rx.recv_timeout(FAILSAFE).expect("one client refused");
+    assert_eq!(refused.status_line(), "HTTP/1.1 503 Service Unavailable");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(refused.header("connection"), Some("close"));
+    assert_eq!(refused.text(), "503 Service Unavailable\n");
+    assert_eq!(refused.header("content-length"), Some("24"));
+    assert!(
+        refused.header("date").is_some(),
+        "every response has a Date"
+    );
+    assert!(closed, "the refused connection is closed");
+
+    // The worker comes free, and the queued client is served.
+    control.release();
+    assert_eq!(read_reply(&mut busy, false).text(), "served /block");
+    let queued = &mut clients[1 - refused_id];
+    queued.write_all(&get("/queued")).unwrap();
+    let (id, reply, _) = rx.recv_timeout(FAILSAFE).expect("queued client served");
+    assert_eq!(id, 1 - refused_id);
+    assert_eq!(reply.status_line(), "HTTP/1.1 200 OK");
+    assert_eq!(reply.text(), "served /queued");
+}
+
+#[test]
+fn busy_workers_do_not_stop_other_connections_from_being_served() {
+    // Two workers: one held in a handler, the other serves everyone else.
+    let (gate, control) = gate();
+    let srv = TestServer::with(server().threads(2), move |req: &mut Request| {
+        if req.path() == "/block" {
+            gate.enter();
+        }
+        Response::text("ok")
+    });
+    let mut busy = srv.connect();
+    busy.write_all(&get("/block")).unwrap();
+    control.wait_entered();
+    for _ in 0..5 {
+        let mut s = srv.connect();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_reply(&mut s, false).text(), "ok");
+    }
+    control.release();
+    assert_eq!(read_reply(&mut busy, false).text(), "ok");
+}

@@ -1,0 +1,289 @@
+//! The router over real sockets: 404, 405 with `Allow`, OPTIONS, HEAD
+//! answered by GET routes, parameters, wildcards, mounts, fallbacks, and
+//! what a handler sees of a request (query, headers, peer address).
+//!
+//! The router's own answers keep the connection open: each test goes on
+//! with a next request on the same socket.
+
+mod support;
+
+use sockhttp::{Error, Request, Response, Router, StatusCode};
+use std::io::Write;
+use std::net::TcpStream;
+use support::*;
+
+fn params(req: &mut Request) -> Response {
+    let params: Vec<String> = req.params().map(|(k, v)| format!("{k}={v}")).collect();
+    Response::text(format!("{} [{}]", req.path(), params.join(",")))
+}
+
+fn api() -> Router {
+    Router::new()
+        .get("/v1/{thing}", params)
+        .get("/", |req: &mut Request| {
+            Response::text(format!("api root {:?}", req.path()))
+        })
+}
+
+fn app() -> Router {
+    Router::new()
+        .get("/", |_req: &mut Request| Response::text("home"))
+        .get("/users/{id}", |req: &mut Request| {
+            Response::text(format!("user {}", req.param("id").unwrap_or("?")))
+        })
+        .get("/users/me", |_req: &mut Request| Response::text("me"))
+        .put("/users/{id}", |_req: &mut Request| Response::text("put"))
+        .get("/files/{*rest}", params)
+        .post("/items", |_req: &mut Request| Response::text("created"))
+        .route(
+            sockhttp::Method::Options,
+            "/custom-options",
+            |_req: &mut Request| Response::text("my options"),
+        )
+        .get("/custom-options", |_req: &mut Request| {
+            Response::text("get")
+        })
+        .get("/search", |req: &mut Request| {
+            Response::text(format!(
+                "q={:?} raw={:?}",
+                req.query_param("q"),
+                req.query()
+            ))
+        })
+        .get("/headers", |req: &mut Request| {
+            let tags: Vec<&str> = req.headers().get_all("x-tag").collect();
+            Response::text(format!(
+                "{} {}",
+                req.header("X-ONE").unwrap_or("-"),
+                tags.join("|")
+            ))
+        })
+        .get("/peer", |req: &mut Request| {
+            Response::text(req.peer_addr().map(|a| a.to_string()).unwrap_or_default())
+        })
+        .get(
+            "/not-found",
+            |_req: &mut Request| -> sockhttp::Result<Response> { Err(Error::NotFound) },
+        )
+        .get(
+            "/refused",
+            |_req: &mut Request| -> sockhttp::Result<Response> {
+                Err(Error::with_status(
+                    StatusCode::UNPROCESSABLE_CONTENT,
+                    "secret detail",
+                ))
+            },
+        )
+        .get(
+            "/failed",
+            |_req: &mut Request| -> sockhttp::Result<Response> {
+                let e = std::io::Error::other("secret detail");
+                Err(Error::handler(e))
+            },
+        )
+        .mount("/api", api())
+}
+
+fn request(s: &mut TcpStream, method: &str, target: &str) -> Reply {
+    s.write_all(format!("{method} {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    read_reply(s, method == "HEAD")
+}
+
+#[test]
+fn routes_answer_over_one_kept_alive_connection() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("GET", "/", "HTTP/1.1 200 OK", "home"),
+        ("GET", "/users/42", "HTTP/1.1 200 OK", "user 42"),
+        ("GET", "/users/me", "HTTP/1.1 200 OK", "me"),
+        ("GET", "/users/a%20b", "HTTP/1.1 200 OK", "user a b"),
+        ("GET", "/users/a%2Fb", "HTTP/1.1 200 OK", "user a/b"),
+        ("GET", "/users/7?x=1", "HTTP/1.1 200 OK", "user 7"),
+        ("PUT", "/users/7", "HTTP/1.1 200 OK", "put"),
+        (
+            "GET",
+            "/files/a/b/c.txt",
+            "HTTP/1.1 200 OK",
+            "/files/a/b/c.txt [rest=a/b/c.txt]",
+        ),
+        ("GET", "/files/", "HTTP/1.1 200 OK", "/files/ [rest=]"),
+        (
+            "GET",
+            "/api/v1/x%21",
+            "HTTP/1.1 200 OK",
+            "/v1/x%21 [thing=x!]",
+        ),
+        ("GET", "/api/", "HTTP/1.1 200 OK", "api root \"/\""),
+        (
+            "GET",
+            "/missing",
+            "HTTP/1.1 404 Not Found",
+            "404 Not Found\n",
+        ),
+        (
+            "GET",
+            "/users/",
+            "HTTP/1.1 404 Not Found",
+            "404 Not Found\n",
+        ),
+        (
+            "GET",
+            "/users/1/extra",
+            "HTTP/1.1 404 Not Found",
+            "404 Not Found\n",
+        ),
+        ("GET", "/apix", "HTTP/1.1 404 Not Found", "404 Not Found\n"),
+        (
+            "GET",
+            "/api/v2/x",
+            "HTTP/1.1 404 Not Found",
+            "404 Not Found\n",
+        ),
+        (
+            "POST",
+            "/",
+            "HTTP/1.1 405 Method Not Allowed",
+            "405 Method Not Allowed\n",
+        ),
+        (
+            "BREW",
+            "/",
+            "HTTP/1.1 501 Not Implemented",
+            "501 Not Implemented\n",
+        ),
+        (
+            "GET",
+            "/not-found",
+            "HTTP/1.1 404 Not Found",
+            "404 Not Found\n",
+        ),
+        (
+            "GET",
+            "/refused",
+            "HTTP/1.1 422 Unprocessable Content",
+            "422 Unprocessable Content\n",
+        ),
+        (
+            "GET",
+            "/failed",
+            "HTTP/1.1 500 Internal Server Error",
+            "500 Internal Server Error\n",
+        ),
+    ];
+    let srv = TestServer::start(app());
+    let mut s = srv.connect();
+    for &(method, target, status_line, body) in cases {
+        let reply = request(&mut s, method, target);
+        assert_eq!(reply.status_line(), status_line, "{method} {target}");
+        assert_eq!(reply.text(), body, "{method} {target}");
+        assert_eq!(
+            reply.header("content-length"),
+            Some(body.len().to_string().as_str()),
+            "{method} {target}"
+        );
+        assert_eq!(reply.header("connection"), None, "{method} {target}");
+    }
+}
+
+#[test]
+fn wrong_method_gets_405_with_allow() {
+    let srv = TestServer::start(app());
+    let mut s = srv.connect();
+    for (method, target, allow) in [
+        ("DELETE", "/users/1", "GET, HEAD, PUT, OPTIONS"),
+        ("POST", "/users/me", "GET, HEAD, OPTIONS"),
+        ("GET", "/items", "POST, OPTIONS"),
+    ] {
+        let reply = request(&mut s, method, target);
+        assert_eq!(
+            reply.status_line(),
+            "HTTP/1.1 405 Method Not Allowed",
+            "{method} {target}"
+        );
+        assert_eq!(reply.header("allow"), Some(allow), "{method} {target}");
+    }
+    assert_eq!(request(&mut s, "GET", "/").text(), "home");
+}
+
+#[test]
+fn options_is_answered_with_allow_and_no_content() {
+    let srv = TestServer::start(app());
+    let mut s = srv.connect();
+    let reply = request(&mut s, "OPTIONS", "/users/1");
+    assert_eq!(reply.status_line(), "HTTP/1.1 204 No Content");
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, PUT, OPTIONS"));
+    assert_eq!(reply.header("content-length"), None);
+    assert_eq!(reply.header("transfer-encoding"), None);
+    // A route's own OPTIONS handler wins.
+    let reply = request(&mut s, "OPTIONS", "/custom-options");
+    assert_eq!(reply.text(), "my options");
+    assert_eq!(request(&mut s, "GET", "/").text(), "home");
+}
+
+#[test]
+fn head_is_answered_by_the_get_route_without_a_body() {
+    let srv = TestServer::start(app());
+    let mut s = srv.connect();
+    let reply = request(&mut s, "HEAD", "/users/7");
+    assert_eq!(reply.status_line(), "HTTP/1.1 200 OK");
+    assert_eq!(reply.header("content-length"), Some("6"));
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    // The next reply starts right after the head: no body was sent.
+    assert_eq!(request(&mut s, "GET", "/users/7").text(), "user 7");
+    let reply = request(&mut s, "HEAD", "/missing");
+    assert_eq!(reply.status_line(), "HTTP/1.1 404 Not Found");
+    assert_eq!(reply.header("content-length"), Some("14"));
+    assert_eq!(request(&mut s, "GET", "/").text(), "home");
+}
+
+#[test]
+fn mount_sees_the_path_below_its_prefix() {
+    let srv = TestServer::start(app());
+    let mut s = srv.connect();
+    assert_eq!(request(&mut s, "GET", "/api").text(), "404 Not Found\n");
+    assert_eq!(
+        request(&mut s, "GET", "/api/v1/users").text(),
+        "/v1/users [thing=users]"
+    );
+}
+
+#[test]
+fn fallback_answers_what_nothing_else_matches() {
+    let app = Router::new()
+        .get("/", |_req: &mut Request| "home")
+        .fallback(|req: &mut Request| {
+            Response::text(format!("fallback {}", req.path())).with_status(StatusCode::NOT_FOUND)
+        });
+    let srv = TestServer::start(app);
+    let mut s = srv.connect();
+    let reply = request(&mut s, "GET", "/nowhere");
+    assert_eq!(reply.status_line(), "HTTP/1.1 404 Not Found");
+    assert_eq!(reply.text(), "fallback /nowhere");
+}
+
+#[test]
+fn invalid_percent_escape_in_a_parameter_gets_400() {
+    let srv = TestServer::start(app());
+    let raw = srv.exchange(b"GET /users/%zz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_error_then_close("bad escape", &raw, "HTTP/1.1 400 Bad Request");
+}
+
+#[test]
+fn handlers_see_query_headers_and_peer() {
+    let srv = TestServer::start(app());
+    let mut s = srv.connect();
+    let reply = request(&mut s, "GET", "/search?q=a+b%21&x=1");
+    assert_eq!(reply.text(), "q=Some(\"a b!\") raw=Some(\"q=a+b%21&x=1\")");
+
+    s.write_all(
+        b"GET /headers HTTP/1.1\r\nHost: x\r\nx-one: 1\r\nX-Tag: a\r\nx-tag: b\r\nX-TAG: c\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "1 a|b|c");
+
+    let reply = request(&mut s, "GET", "/peer");
+    assert_eq!(reply.text(), s.local_addr().unwrap().to_string());
+}
