@@ -39,6 +39,8 @@ pub struct Request {
     /// Bytes of the path hidden by the mounts this request went through.
     mount: usize,
     peer: Option<SocketAddr>,
+    /// The client behind trusted proxies, when the server trusts any.
+    forwarded: Option<crate::forwarded::Forwarded>,
     body: RequestBody,
     max_buffered_body_bytes: usize,
 }
@@ -56,6 +58,7 @@ impl Request {
             params: Vec::new(),
             mount: 0,
             peer,
+            forwarded: None,
             body,
             max_buffered_body_bytes,
         }
@@ -159,6 +162,26 @@ impl Request {
     /// requests built by hand, the one given to the builder, if any).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
+    }
+
+    /// Returns the address of the client: the peer, or, when the peer is a
+    /// proxy the server trusts ([`Server::trusted_proxies`](crate::Server::trusted_proxies)),
+    /// the client it forwarded for (`Forwarded` or `X-Forwarded-For`; see
+    /// [`forwarded`](crate::forwarded)). A forwarded address has port 0
+    /// when the proxy gave none.
+    pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.forwarded.as_ref().map(|f| f.client).or(self.peer)
+    }
+
+    /// Returns the scheme the client used (`http` or `https`) as a trusted
+    /// proxy reported it (`Forwarded: proto=` or `X-Forwarded-Proto`).
+    pub fn forwarded_proto(&self) -> Option<&str> {
+        self.forwarded.as_ref().and_then(|f| f.proto.as_deref())
+    }
+
+    /// Records what trusted proxies said about the client.
+    pub(crate) fn set_forwarded(&mut self, f: crate::forwarded::Forwarded) {
+        self.forwarded = Some(f);
     }
 
     /// Returns the body's declared length (`Content-Length`), if any.

@@ -214,18 +214,22 @@ impl BodyDecoder {
     fn decode_trailers(&mut self, buf: &mut BytesMut) -> Result<Option<Headers>> {
         let mut pos = 0;
         loop {
+            // The section may take `max_trailer_bytes` plus its final
+            // CRLF. The size is checked before the line ending, and an
+            // unfinished line only once even its LF could not fit, so the
+            // answer does not depend on how the bytes were split.
             let Some(lf) = buf[pos..].iter().position(|&b| b == b'\n') else {
-                if buf.len() > self.max_trailer_bytes {
+                if buf.len() > self.max_trailer_bytes.saturating_add(1) {
                     return Err(Error::HeadTooLarge);
                 }
                 return Ok(None);
             };
             let end = pos + lf;
-            if end == 0 || buf[end - 1] != b'\r' {
-                return Err(Error::BadFraming("trailer line not ended by CRLF"));
-            }
             if end + 1 > self.max_trailer_bytes.saturating_add(2) {
                 return Err(Error::HeadTooLarge);
+            }
+            if end == 0 || buf[end - 1] != b'\r' {
+                return Err(Error::BadFraming("trailer line not ended by CRLF"));
             }
             if end - pos == 1 {
                 // The empty line: the section is complete.

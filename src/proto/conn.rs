@@ -20,7 +20,7 @@
 
 use super::BodyKind;
 use super::body::{BodyDecoder, Decoded};
-use super::head::{RequestHead, parse_head};
+use super::head::{RequestHead, limit_error, parse_head};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::types::Headers;
@@ -270,17 +270,12 @@ impl Conn {
 
     /// A head that has not completed may already break a limit.
     fn check_incomplete_head(&self) -> Result<()> {
-        if self.buf.len() > self.limits.max_request_line_bytes {
-            // No LF at all yet: the request line alone is over the limit.
-            let has_lf = self.buf.contains(&b'\n');
-            if !has_lf {
-                return Err(Error::UriTooLong);
-            }
+        // The same judgement as `parse_head`'s, so that whichever of the two
+        // sees a limit first gives the same answer.
+        match limit_error(&self.buf, self.buf.len(), &self.limits) {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        if self.buf.len() > self.limits.max_head_bytes {
-            return Err(Error::HeadTooLarge);
-        }
-        Ok(())
     }
 
     fn need_data(&mut self) -> Result<Event> {

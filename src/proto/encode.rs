@@ -151,7 +151,16 @@ fn is_framing_field(name: &str) -> bool {
 fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
+    // RFC 9110 §5.5: a field value is visible characters, obs-text, SP and
+    // HTAB. `Headers` already turns CR, LF and NUL into spaces; any other
+    // control character would make the whole response unparseable for the
+    // client (httparse refuses it), so it becomes a space here too.
+    let is_ctl = |c: &u8| (*c < 0x20 && *c != b'\t') || *c == 0x7f;
+    if value.iter().any(is_ctl) {
+        out.extend(value.iter().map(|c| if is_ctl(c) { b' ' } else { *c }));
+    } else {
+        out.extend_from_slice(value);
+    }
     out.extend_from_slice(b"\r\n");
 }
 

@@ -96,21 +96,16 @@ pub fn parse_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RequestH
             check_partial(buf, limits)?;
             return Ok(None);
         }
-        Err(httparse::Error::TooManyHeaders) => return Err(Error::HeadTooLarge),
-        Err(httparse::Error::Version) => return Err(classify_version_error(buf, limits)),
-        Err(e) => {
-            // A request line over the limit is 414 even when its grammar is
-            // also broken: the size is the first thing the RFC asks about.
-            check_partial(buf, limits)?;
-            return Err(Error::Malformed(httparse_detail(e)));
-        }
+        Err(_) => return first_error(buf, limits),
     };
-    if n > limits.max_head_bytes {
-        return Err(Error::HeadTooLarge);
+    // A head over a limit is refused even when it is complete; the extra
+    // slot above lets httparse accept one field too many, so the count is
+    // checked here.
+    if let Some(e) = limit_error(buf, n, limits) {
+        return Err(e);
     }
-    let line_len = line_end(buf).unwrap_or(n);
-    if line_len > limits.max_request_line_bytes {
-        return Err(Error::UriTooLong);
+    if req.headers.len() > limits.max_headers {
+        return Err(Error::HeadTooLarge);
     }
     let method = Method::from_token(req.method.expect("httparse: complete request has a method"));
     let target = req.path.expect("httparse: complete request has a path").to_owned();
@@ -355,12 +350,52 @@ pub(crate) fn parse_decimal(s: &[u8]) -> Option<u64> {
 /// Called when the head is incomplete: errors if the limits rule out
 /// ever completing it.
 fn check_partial(buf: &[u8], limits: &Limits) -> Result<()> {
-    match line_end(buf) {
-        None if buf.len() > limits.max_request_line_bytes => Err(Error::UriTooLong),
-        Some(n) if n > limits.max_request_line_bytes => Err(Error::UriTooLong),
-        _ if buf.len() > limits.max_head_bytes => Err(Error::HeadTooLarge),
-        _ => Ok(()),
+    limit_error(buf, buf.len(), limits).map_or(Ok(()), Err)
+}
+
+/// Returns the limit that a reader receiving `buf` one byte at a time
+/// would have seen broken by the time it held `len` bytes: 414 once the
+/// request line has run past its limit without ending, 431 once the head
+/// has passed its limit, whichever happened first. Judged this way, and
+/// not on however many bytes one read happened to bring, the answer does
+/// not depend on how the network split the bytes.
+pub(crate) fn limit_error(buf: &[u8], len: usize, limits: &Limits) -> Option<Error> {
+    let line_limit = limits.max_request_line_bytes;
+    let line_too_long = !buf[..line_limit.min(buf.len())].contains(&b'\n');
+    let at_414 = if line_too_long { line_limit.saturating_add(1) } else { usize::MAX };
+    let at_431 = limits.max_head_bytes.saturating_add(1);
+    if at_414 <= at_431 {
+        (at_414 <= len).then_some(Error::UriTooLong)
+    } else {
+        (at_431 <= len).then_some(Error::HeadTooLarge)
     }
+}
+
+/// Classifies a head in which httparse found an error. A connection
+/// parses again only when a line end arrives, so the error is decided at
+/// the first line end at which the bytes so far stop parsing: a limit
+/// broken before that point answers instead, and an error after the last
+/// line end is not known yet ("need more", as it would be had the bytes
+/// arrived one at a time). Once a prefix fails every longer one does, so
+/// a binary search finds that line end.
+fn first_error(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>> {
+    let ends: Vec<usize> = (0..buf.len()).filter(|&i| buf[i] == b'\n').map(|i| i + 1).collect();
+    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers.saturating_add(1)];
+    let mut parse = |end: usize| httparse::Request::new(&mut slots).parse(&buf[..end]).err();
+    let first = ends.partition_point(|&end| parse(end).is_none());
+    let Some(&end) = ends.get(first) else {
+        check_partial(buf, limits)?;
+        return Ok(None);
+    };
+    // A request line over the limit is 414 even when its grammar is also
+    // broken: the size is the first thing the RFC asks about.
+    check_partial(&buf[..end], limits)?;
+    Err(match parse(end) {
+        Some(httparse::Error::TooManyHeaders) => Error::HeadTooLarge,
+        Some(httparse::Error::Version) => classify_version_error(&buf[..end], limits),
+        Some(e) => Error::Malformed(httparse_detail(e)),
+        None => Error::Malformed("invalid request head"),
+    })
 }
 
 /// Length of the request line, through its LF, if it is complete.
@@ -377,7 +412,16 @@ fn classify_version_error(buf: &[u8], limits: &Limits) -> Error {
     let line = &buf[..line_end(buf).unwrap_or(buf.len())];
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let version = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
+    // Only a well-formed `method SP target SP version` line names a
+    // version at all: in `GE T / HTTP/1.1` the version field is `/`, and
+    // the answer is 400, not 505.
+    let mut fields = line.split(|&b| b == b' ');
+    let version = match (fields.next(), fields.next(), fields.next(), fields.next()) {
+        (Some(method), Some(target), Some(version), None) if !method.is_empty() && !target.is_empty() => {
+            version
+        }
+        _ => return Error::Malformed("invalid request line"),
+    };
     match version {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
@@ -407,6 +451,10 @@ fn httparse_detail(e: httparse::Error) -> &'static str {
 pub(crate) fn parse_trailers(bytes: Bytes, limits: &Limits) -> Result<Headers> {
     let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers.saturating_add(1)];
     match httparse::parse_headers(&bytes, &mut slots) {
+        // One slot more than allowed: meeting the limit is fine, passing it is not.
+        Ok(httparse::Status::Complete((_, fields))) if fields.len() > limits.max_headers => {
+            Err(Error::HeadTooLarge)
+        }
         Ok(httparse::Status::Complete((_, fields))) => {
             let base = bytes.as_ptr() as usize;
             let mut headers = Headers::with_capacity(fields.len());

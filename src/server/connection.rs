@@ -22,7 +22,7 @@ use super::wire::{Slot, WireBody};
 use super::writer::{Outcome, write_response};
 use super::Shared;
 use crate::error::{Error, Phase, Result};
-use crate::proto::conn::{Conn, Event};
+use crate::proto::conn::{Conn, Event, Reading};
 use crate::proto::head::RequestHead;
 use crate::request::{Request, RequestBody};
 use crate::response::Response;
@@ -142,7 +142,7 @@ impl Connection<'_> {
         let start = Instant::now();
         let resp = Response::from_error(e);
         let outcome = write_response(&self.link, self.shared, resp, false, Version::Http11, true, None);
-        self.access_log("-", "-", "-", &outcome, start);
+        self.access_log(self.peer, "-", "-", "-", &outcome, start);
     }
 
     /// Steps 3–5 for one request.
@@ -157,6 +157,9 @@ impl Connection<'_> {
             RequestBody::from_wire(Box::new(wire))
         };
         let mut req = Request::new(head, Some(self.peer), body, self.shared.limits.max_buffered_body_bytes);
+        if !self.shared.trusted.is_empty() {
+            req.set_forwarded(crate::forwarded::resolve(self.peer, req.headers(), &self.shared.trusted));
+        }
 
         let called = catch_unwind(AssertUnwindSafe(|| self.shared.handler.call(&mut req)));
         let (resp, panicked) = match called {
@@ -187,17 +190,23 @@ impl Connection<'_> {
 
         let head = req.head();
         let is_head = *req.method() == crate::Method::Head;
+        // When the body was taken into the response, the state is lent and
+        // cannot decide for itself: the client's own wish to close must
+        // still be announced (`Connection: close`, never a keep-alive the
+        // server will not honour).
+        let force_close = panicked || !head.keep_alive;
         let outcome = write_response(
             &self.link,
             self.shared,
             resp,
             is_head,
             head.version,
-            panicked,
+            force_close,
             self.conn.as_mut(),
         );
         self.reclaim();
-        self.access_log(req.method().as_str(), req.target(), req.version().as_str(), &outcome, start);
+        let client = req.client_addr().unwrap_or(self.peer);
+        self.access_log(client, req.method().as_str(), req.target(), req.version().as_str(), &outcome, start);
 
         let Some(conn) = self.conn.as_mut() else {
             log::debug!("{}: request body was kept past the response; closing", self.peer);
@@ -208,9 +217,13 @@ impl Connection<'_> {
             // closing a connection the response did not announce closing.
             conn.decide_keep_alive(outcome.keep_alive);
         }
+        // Whether the request was read to its end must be asked before
+        // `finish_exchange`, which closes the state: unread body bytes mean
+        // the close must linger, or they would turn it into a reset.
+        let request_read = matches!(conn.reading(), Reading::Responding);
         if conn.finish_exchange(outcome.result.is_ok()) {
             Next::KeepAlive
-        } else if outcome.result.is_ok() && conn.body_finished() {
+        } else if outcome.result.is_ok() && request_read {
             Next::Close
         } else {
             Next::Linger
@@ -224,23 +237,25 @@ impl Connection<'_> {
         }
     }
 
-    fn access_log(&self, method: &str, target: &str, version: &str, o: &Outcome, start: Instant) {
+    /// Logs one access-log line: `client "METHOD target VERSION" status
+    /// body-bytes duration`, with `via PROXY` when the client was resolved
+    /// through a trusted proxy.
+    fn access_log(&self, client: SocketAddr, method: &str, target: &str, version: &str, o: &Outcome, start: Instant) {
+        if !log::log_enabled!(target: "sockhttp::access", log::Level::Info) {
+            return;
+        }
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let status = o.status.as_u16();
-        match &o.result {
-            Ok(()) => log::info!(
-                target: "sockhttp::access",
-                "{} \"{method} {target} {version}\" {status} {} {ms:.3}ms",
-                self.peer,
-                o.body_bytes
-            ),
-            Err(e) => log::info!(
-                target: "sockhttp::access",
-                "{} \"{method} {target} {version}\" {status} {} {ms:.3}ms (aborted: {e})",
-                self.peer,
-                o.body_bytes
-            ),
-        }
+        let via = if client == self.peer { String::new() } else { format!(" via {}", self.peer) };
+        let aborted = match &o.result {
+            Ok(()) => String::new(),
+            Err(e) => format!(" (aborted: {e})"),
+        };
+        log::info!(
+            target: "sockhttp::access",
+            "{client}{via} \"{method} {target} {version}\" {status} {} {ms:.3}ms{aborted}",
+            o.body_bytes
+        );
     }
 
     /// Step 6: closes the connection, lingering if the peer may still be

@@ -16,7 +16,11 @@ use super::Shared;
 use super::connection;
 use super::io::Link;
 use super::pool::ThreadPool;
-use std::io::{self, Read, Write};
+use super::writer::write_response;
+use crate::error::Error;
+use crate::response::Response;
+use crate::types::{StatusCode, Version};
+use std::io::{self, Read};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,15 +29,6 @@ use std::time::{Duration, Instant};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
-
-/// The whole 503 answer to a connection the pool has no room for.
-pub(crate) const OVERLOADED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-Content-Type: text/plain; charset=utf-8\r\n\
-Retry-After: 1\r\n\
-Content-Length: 24\r\n\
-Connection: close\r\n\
-\r\n\
-503 Service Unavailable\n";
 
 /// Accepts connections until the server shuts down.
 pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, pool: &ThreadPool) {
@@ -85,19 +80,26 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, pool: &T
             if last_warn.swap(now, Ordering::Relaxed) != now {
                 log::warn!("all workers busy and queue full; answering 503");
             }
-            refuse(link);
+            refuse(link, shared);
         }
     }
 }
 
 /// Answers 503 and closes, without blocking the accept loop.
-fn refuse(link: Arc<Link>) {
+fn refuse(link: Arc<Link>, shared: &Shared) {
     let stream: &TcpStream = &link.stream;
     if stream.set_nonblocking(true).is_err() {
         return;
     }
-    // A new socket's send buffer is empty, so this small write completes.
-    let _ = (&*stream).write_all(OVERLOADED);
+    // Built and written like every other response (so it has `Date` and
+    // `Server`); a new socket's send buffer is empty, so this small write
+    // completes without blocking.
+    let resp = Response::from_error(&Error::with_status(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "all workers busy and queue full",
+    ))
+    .with_header("Retry-After", "1");
+    let _ = write_response(&link, shared, resp, false, Version::Http11, true, None);
     let _ = stream.shutdown(Shutdown::Write);
     // Read what the client already sent, so closing does not reset the
     // connection and destroy the answer before it is read.

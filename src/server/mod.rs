@@ -17,6 +17,7 @@ mod pool;
 mod wire;
 mod writer;
 
+use crate::forwarded::TrustedProxies;
 use crate::handler::Handler;
 use crate::limits::{Limits, Timeouts};
 use io::Link;
@@ -62,6 +63,7 @@ pub struct Server {
     limits: Limits,
     timeouts: Timeouts,
     server_header: Option<String>,
+    trusted: TrustedProxies,
     state: Arc<ShutdownState>,
 }
 
@@ -104,6 +106,7 @@ impl Server {
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             server_header: Some("sockhttp".to_owned()),
+            trusted: TrustedProxies::none(),
             state: Arc::new(ShutdownState::default()),
         })
     }
@@ -177,6 +180,17 @@ impl Server {
         self
     }
 
+    /// Sets the reverse proxies whose `Forwarded`, `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` headers are believed (none by default: a peer
+    /// can claim anything). With proxies set, [`Request::client_addr`]
+    /// and the access log show the client behind them.
+    ///
+    /// [`Request::client_addr`]: crate::Request::client_addr
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Server {
+        self.trusted = proxies;
+        self
+    }
+
     /// Returns a handle that can stop the server from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
@@ -203,6 +217,7 @@ impl Server {
             limits: self.limits,
             timeouts: self.timeouts,
             server_header: self.server_header,
+            trusted: self.trusted,
             state: Arc::clone(&self.state),
             registry: Registry::default(),
         });
@@ -353,6 +368,7 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     pub(crate) timeouts: Timeouts,
     pub(crate) server_header: Option<String>,
+    pub(crate) trusted: TrustedProxies,
     state: Arc<ShutdownState>,
     pub(crate) registry: Registry,
 }

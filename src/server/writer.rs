@@ -75,14 +75,34 @@ pub(crate) fn write_response(
         shared.server_header.as_deref(),
     );
     let mut enc = BodyEncoder::new(framing);
+    // The head stays here until it is handed to the socket, so that a body
+    // that fails before that can still be answered properly.
+    let mut head = Some(head);
     let result = if enc.sends_body() {
-        send_body(link, head, &mut enc, body)
+        send_body(link, &mut head, &mut enc, body)
     } else {
         drop(body);
-        link.write_all(&[&head])
+        link.write_all(&[&take(&mut head)])
     };
     if let Err(e) = &result {
         log::debug!("response aborted after {} body bytes: {e}", enc.written());
+        if head.is_some() {
+            // Nothing was sent: the body (a stream, a writer, a file)
+            // failed or panicked before its first byte. The client gets a
+            // 500 rather than an empty reply; the connection still closes.
+            let fallback = Response::from_error(&Error::with_status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "response body failed before any output",
+            ));
+            let sent = write_response(link, shared, fallback, is_head, version, true, None);
+            return Outcome {
+                status: sent.status,
+                body_bytes: sent.body_bytes,
+                result,
+                keep_alive: false,
+                decided,
+            };
+        }
     }
     Outcome {
         status,
@@ -102,19 +122,24 @@ fn overrun(o: Overrun) -> Error {
     Error::handler(format!("body length {} differs from declared {}", o.actual, o.declared))
 }
 
-fn send_body(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, body: Body) -> Result<()> {
+/// Takes the head out of `head` to send it (empty once it has been sent).
+fn take(head: &mut Option<Vec<u8>>) -> Vec<u8> {
+    head.take().unwrap_or_default()
+}
+
+fn send_body(link: &Link, head: &mut Option<Vec<u8>>, enc: &mut BodyEncoder, body: Body) -> Result<()> {
     match body {
         Body::Empty => {
-            link.write_all(&[&head])?;
+            link.write_all(&[&take(head)])?;
             link.write_all(&[enc.finish().map_err(overrun)?])
         }
         Body::Bytes(b) => {
             if b.is_empty() {
-                return link.write_all(&[&head, enc.finish().map_err(overrun)?]);
+                return link.write_all(&[&take(head), enc.finish().map_err(overrun)?]);
             }
             let (chunk, tail) = enc.frame(b.len()).map_err(overrun)?;
             let end = enc.finish().map_err(overrun)?;
-            link.write_all(&[&head, chunk.as_bytes(), &b, tail, end])
+            link.write_all(&[&take(head), chunk.as_bytes(), &b, tail, end])
         }
         Body::File { file, offset, len } => send_file(link, head, enc, file, offset, len),
         Body::Reader { reader, .. } => guarded(|| send_reader(link, head, enc, reader)),
@@ -135,10 +160,16 @@ fn guarded(f: impl FnOnce() -> Result<()>) -> Result<()> {
 }
 
 /// Sends `len` bytes of `file` from `offset`, one piece at a time.
-fn send_file(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, mut file: File, offset: u64, len: u64) -> Result<()> {
+fn send_file(
+    link: &Link,
+    head: &mut Option<Vec<u8>>,
+    enc: &mut BodyEncoder,
+    mut file: File,
+    offset: u64,
+    len: u64,
+) -> Result<()> {
     file.seek(SeekFrom::Start(offset))?;
     let mut buf = vec![0u8; PIECE.min(usize::try_from(len).unwrap_or(PIECE)).max(1)];
-    let mut head = Some(head);
     let mut left = len;
     while left > 0 {
         let want = buf.len().min(usize::try_from(left).unwrap_or(buf.len()));
@@ -156,12 +187,16 @@ fn send_file(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, mut file: File, 
         left -= n as u64;
     }
     let end = enc.finish().map_err(overrun)?;
-    link.write_all(&[head.as_deref().unwrap_or(&[]), end])
+    link.write_all(&[&take(head), end])
 }
 
-fn send_reader(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, mut reader: Box<dyn Read + Send>) -> Result<()> {
+fn send_reader(
+    link: &Link,
+    head: &mut Option<Vec<u8>>,
+    enc: &mut BodyEncoder,
+    mut reader: Box<dyn Read + Send>,
+) -> Result<()> {
     let mut buf = vec![0u8; PIECE];
-    let mut head = Some(head);
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -173,16 +208,16 @@ fn send_reader(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, mut reader: Bo
         link.write_all(&[head.take().as_deref().unwrap_or(&[]), chunk.as_bytes(), &buf[..n], tail])?;
     }
     let end = enc.finish().map_err(overrun)?;
-    link.write_all(&[head.as_deref().unwrap_or(&[]), end])
+    link.write_all(&[&take(head), end])
 }
 
 type WriterFn = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
 
-fn send_writer(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, f: WriterFn) -> Result<()> {
+fn send_writer(link: &Link, head: &mut Option<Vec<u8>>, enc: &mut BodyEncoder, f: WriterFn) -> Result<()> {
     let mut w = ChunkWriter {
         link,
         enc,
-        head: Some(head),
+        head,
         buf: Vec::with_capacity(WRITER_BUFFER),
         failed: None,
     };
@@ -193,7 +228,7 @@ fn send_writer(link: &Link, head: Vec<u8>, enc: &mut BodyEncoder, f: WriterFn) -
     produced?;
     w.send()?;
     let end = w.enc.finish().map_err(overrun)?;
-    w.link.write_all(&[w.head.as_deref().unwrap_or(&[]), end])
+    w.link.write_all(&[&take(w.head), end])
 }
 
 /// ChunkWriter is the `Write` a [`Body::Writer`] function writes to: it
@@ -202,7 +237,7 @@ struct ChunkWriter<'a> {
     link: &'a Link,
     enc: &'a mut BodyEncoder,
     /// The response head, until it goes out with the first piece.
-    head: Option<Vec<u8>>,
+    head: &'a mut Option<Vec<u8>>,
     buf: Vec<u8>,
     /// The first socket error; later writes fail fast with it.
     failed: Option<Error>,
