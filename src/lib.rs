@@ -170,6 +170,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod error;
+pub mod forwarded;
 mod handler;
 pub mod limits;
 mod proto;
@@ -182,6 +183,7 @@ mod types;
 pub mod uri;
 
 pub use error::{Error, Phase, Result};
+pub use forwarded::TrustedProxies;
 pub use handler::Handler;
 pub use limits::{Limits, Timeouts};
 pub use request::{Request, RequestBody, RequestBuilder};
