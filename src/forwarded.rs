@@ -257,6 +257,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn resolves_the_client_table() {
         let trusted: TrustedProxies = "127.0.0.1, 10.0.0.0/8".parse().unwrap();
         let proxy: SocketAddr = "127.0.0.1:5000".parse().unwrap();

@@ -187,7 +187,7 @@ pub use forwarded::TrustedProxies;
 pub use handler::Handler;
 pub use limits::{Limits, Timeouts};
 pub use request::{Request, RequestBody, RequestBuilder};
-pub use response::{Body, IntoResponse, Response};
+pub use response::{Body, IntoResponse, Response, WriteFn};
 pub use router::Router;
 pub use server::{DEFAULT_QUEUE, RunningServer, Server, ShutdownHandle, default_threads};
 pub use static_files::StaticFiles;

@@ -33,6 +33,10 @@ pub struct Response {
     body: Body,
 }
 
+/// WriteFn is a function that writes a response body as it is produced
+/// (see [`Body::Writer`]).
+pub type WriteFn = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
+
 /// Body is the content of a [`Response`].
 pub enum Body {
     /// No content (`Content-Length: 0`, or none at all for 204 and 304).
@@ -61,7 +65,7 @@ pub enum Body {
     /// Bytes written by a function as they are produced, sent chunked
     /// (or close-delimited to HTTP/1.0 clients). Each `flush` of the
     /// writer sends what was written so far.
-    Writer(Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>),
+    Writer(WriteFn),
 }
 
 impl Body {

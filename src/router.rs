@@ -77,6 +77,9 @@ enum Segment {
     Wildcard(String),
 }
 
+/// Parameter names and their raw (still encoded) values.
+type Captures<'n, 'p> = Vec<(&'n str, &'p str)>;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Pattern {
     source: String,
@@ -122,7 +125,7 @@ impl Pattern {
 
     /// Matches `path` (raw, starting with `/`); returns raw captures and
     /// the pattern's rank (higher is more specific).
-    fn matches<'p>(&self, path: &'p str) -> Option<(Vec<(&str, &'p str)>, Vec<u8>)> {
+    fn matches<'p>(&self, path: &'p str) -> Option<(Captures<'_, 'p>, Vec<u8>)> {
         let rest = path.strip_prefix('/')?;
         let mut parts = rest.split('/');
         let mut rest_at = 1; // byte offset in `path` of the current part
@@ -219,7 +222,7 @@ impl Router {
             prefix,
             handler: Arc::new(handler),
         });
-        self.mounts.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        self.mounts.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
         self
     }
 

@@ -810,3 +810,20 @@ fn every_response_has_a_date_and_the_configured_server_header() {
     assert_eq!(reply.header("server"), None);
     assert!(reply.header("date").is_some());
 }
+
+#[test]
+fn head_request_whose_body_was_streamed_into_the_response_is_drained_and_kept_alive() {
+    let app = sockhttp::Router::new()
+        .any("/e", |req: &mut sockhttp::Request| {
+            sockhttp::Response::stream(req.take_body())
+        })
+        .get("/ok", |_req: &mut sockhttp::Request| "ok");
+    let srv = TestServer::start(app);
+    let mut s = srv.connect();
+    s.write_all(b"HEAD /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let head = read_reply(&mut s, true);
+    assert_eq!(head.status, 200);
+    let ok = read_reply(&mut s, false);
+    assert_eq!((ok.status, &ok.body[..]), (200, &b"ok"[..]));
+}

@@ -333,6 +333,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn framing_follows_rfc_9112() {
         use Framing::*;
         let v11 = Version::Http11;

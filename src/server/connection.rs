@@ -187,6 +187,13 @@ impl Connection<'_> {
         }
         drop(body);
         self.reclaim();
+        if self.conn.as_ref().is_some_and(|c| c.is_eof() && matches!(c.reading(), Reading::Closed)) {
+            // The peer closed its side in the middle of the request
+            // (`Error::UnexpectedEof`): there is no request to answer, and
+            // a 5xx here would let any client fake server errors.
+            log::debug!("{}: peer closed mid-request; closing without a response", self.peer);
+            return Next::Close;
+        }
 
         let head = req.head();
         let is_head = *req.method() == crate::Method::Head;
@@ -215,6 +222,12 @@ impl Connection<'_> {
         if !outcome.decided {
             // The state was lent during the head: decide now, at worst
             // closing a connection the response did not announce closing.
+            // A body the response did not consume (a HEAD response drops
+            // its stream) is drained first, as after any handler.
+            if !conn.body_finished() {
+                let limit = self.shared.limits.max_drain_bytes;
+                super::wire::drain(conn, &self.link, &self.shared.timeouts, start, limit);
+            }
             conn.decide_keep_alive(outcome.keep_alive);
         }
         // Whether the request was read to its end must be asked before

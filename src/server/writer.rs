@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::proto::conn::Conn;
 use crate::proto::encode::{BodyEncoder, ConnectionHeader, Framing, Overrun, decide_framing, encode_head};
 use crate::proto::head::parse_decimal;
-use crate::response::{Body, Response};
+use crate::response::{Body, Response, WriteFn};
 use crate::types::{StatusCode, Version};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -211,9 +211,7 @@ fn send_reader(
     link.write_all(&[&take(head), end])
 }
 
-type WriterFn = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
-
-fn send_writer(link: &Link, head: &mut Option<Vec<u8>>, enc: &mut BodyEncoder, f: WriterFn) -> Result<()> {
+fn send_writer(link: &Link, head: &mut Option<Vec<u8>>, enc: &mut BodyEncoder, f: WriteFn) -> Result<()> {
     let mut w = ChunkWriter {
         link,
         enc,
