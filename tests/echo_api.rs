@@ -283,6 +283,9 @@ fn inspect_describes_the_request_with_headers_as_received() {
             ["Content-Length", "5"],
         ],
         "body_len": 5,
+        // No trusted proxy: the client is the peer itself.
+        "client": s.local_addr().unwrap().to_string(),
+        "proto": null,
     });
     assert_eq!(json_of(&r), want);
 

@@ -83,7 +83,9 @@ fn echo(req: &mut Request) -> Response {
 /// `/inspect`: the request as JSON. Header names are as received, in
 /// order, repeated fields included; values that are not UTF-8 are shown
 /// with U+FFFD in place of the bad bytes. The body is read and counted,
-/// not kept.
+/// not kept. `client` is the client's address (the peer, or the client a
+/// trusted proxy forwarded for, with port 0 when the proxy gave none) and
+/// `proto` the scheme a trusted proxy reported, or null.
 fn inspect(req: &mut Request) -> sockhttp::Result<Response> {
     let body_len = io::copy(req.body(), &mut io::sink())?;
     let headers: Vec<[String; 2]> = req
@@ -98,6 +100,8 @@ fn inspect(req: &mut Request) -> sockhttp::Result<Response> {
         "version": req.version().as_str(),
         "headers": headers,
         "body_len": body_len,
+        "client": req.client_addr().map(|a| a.to_string()),
+        "proto": req.forwarded_proto(),
     });
     Ok(Response::json(doc.to_string()))
 }
@@ -363,7 +367,7 @@ pre { background: #f4f4f4; padding: .8em; overflow: auto; }
 <table>
 <tr><td><code>GET /</code></td><td>this page</td></tr>
 <tr><td><code>* /echo</code></td><td>the request body, streamed back verbatim (same Content-Type)</td></tr>
-<tr><td><code>* /inspect</code></td><td>JSON: method, path, query, version, headers, body_len</td></tr>
+<tr><td><code>* /inspect</code></td><td>JSON: method, path, query, version, headers, body_len, client, proto</td></tr>
 <tr><td><code>GET /sleep?ms=N</code></td><td>200 after N ms (at most 10000)</td></tr>
 <tr><td><code>GET /stream?n=N</code></td><td>N lines, chunked, one chunk per line (at most 100000)</td></tr>
 <tr><td><code>* /panic</code></td><td>a handler that panics: one 500, and the server keeps serving</td></tr>

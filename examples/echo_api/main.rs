@@ -6,6 +6,7 @@
 //! cargo run --example echo_api                          # 127.0.0.1:8080
 //! cargo run --example echo_api -- --addr 127.0.0.1:0    # any free port
 //! RUST_LOG=info cargo run --example echo_api            # with the access log
+//! cargo run --example echo_api -- --trusted-proxies 127.0.0.1   # behind nginx
 //! ```
 //!
 //! It prints exactly one line on stdout, `listening on http://HOST:PORT`,
@@ -18,18 +19,21 @@
 
 mod app;
 
-use sockhttp::Server;
+use sockhttp::{Server, TrustedProxies};
 use std::io::Write;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-Usage: echo_api [--addr HOST:PORT] [--threads N]
+Usage: echo_api [--addr HOST:PORT] [--threads N] [--trusted-proxies LIST]
 
 Serves the echo_api example routes (open http://HOST:PORT/ for the list).
 
 Options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port)
   --threads N       worker threads (default: four per CPU, at least eight)
+  --trusted-proxies LIST
+                    comma-separated proxy addresses or CIDR ranges (127.0.0.1,10.0.0.0/8)
+                    whose Forwarded / X-Forwarded-* headers are believed (default: none)
   --help            print this help and exit
 
 Environment:
@@ -41,6 +45,7 @@ Environment:
 struct Options {
     addr: String,
     threads: Option<usize>,
+    trusted_proxies: TrustedProxies,
 }
 
 /// Parses the flags after the program name; `Ok(None)` means `--help`.
@@ -49,6 +54,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
     let mut opts = Options {
         addr: "127.0.0.1:8080".to_owned(),
         threads: None,
+        trusted_proxies: TrustedProxies::none(),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -71,6 +77,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
                     Ok(n) if n > 0 => opts.threads = Some(n),
                     _ => return Err(format!("--threads needs a positive integer, not {v:?}")),
                 }
+            }
+            "--trusted-proxies" => {
+                let v = value("--trusted-proxies")?;
+                opts.trusted_proxies = v.parse().map_err(|e| format!("--trusted-proxies: {e}"))?;
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -104,6 +114,9 @@ fn main() -> ExitCode {
     if let Some(n) = opts.threads {
         server = server.threads(n);
     }
+    // Behind nginx the peer is nginx; with it trusted, handlers and the
+    // access log see the client it forwarded for.
+    server = server.trusted_proxies(opts.trusted_proxies);
 
     // ctrlc runs this closure on its own thread (not inside the signal
     // handler), so it may do anything; `shutdown` only sets a flag and
