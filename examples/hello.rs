@@ -12,11 +12,16 @@ fn main() -> std::io::Result<()> {
         .get("/users/{id}", |req: &mut Request| {
             Response::text(format!("user {}", req.param("id").unwrap_or("?")))
         })
-        .post("/upload", |req: &mut Request| -> sockhttp::Result<Response> {
-            let body = req.body_bytes()?;
-            Ok(Response::text(format!("{} bytes", body.len())))
-        });
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into());
+        .post(
+            "/upload",
+            |req: &mut Request| -> sockhttp::Result<Response> {
+                let body = req.body_bytes()?;
+                Ok(Response::text(format!("{} bytes", body.len())))
+            },
+        );
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
     let server = Server::bind(addr)?.threads(8);
     println!("listening on http://{}", server.local_addr());
     server.serve(app)

@@ -100,9 +100,7 @@ impl Error {
             Error::UriTooLong => StatusCode::URI_TOO_LONG,
             Error::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::BodyTooLarge => StatusCode::CONTENT_TOO_LARGE,
-            Error::UnsupportedTransferCoding | Error::NotImplemented => {
-                StatusCode::NOT_IMPLEMENTED
-            }
+            Error::UnsupportedTransferCoding | Error::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Error::UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             Error::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
             Error::Timeout(Phase::Head | Phase::Body) => StatusCode::REQUEST_TIMEOUT,

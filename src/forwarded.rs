@@ -83,7 +83,9 @@ impl TrustedProxies {
     /// addresses (`::ffff:127.0.0.1`) match their IPv4 form.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.nets.iter().any(|&(net, bits)| in_net(ip, canonical(net), bits))
+        self.nets
+            .iter()
+            .any(|&(net, bits)| in_net(ip, canonical(net), bits))
     }
 }
 
@@ -151,12 +153,18 @@ pub struct Forwarded {
 /// parse (`unknown`, an obfuscated name, garbage) stops the walk at the
 /// last address known good.
 pub fn resolve(peer: SocketAddr, headers: &Headers, trusted: &TrustedProxies) -> Forwarded {
-    let mut out = Forwarded { client: peer, proto: None };
+    let mut out = Forwarded {
+        client: peer,
+        proto: None,
+    };
     if trusted.is_empty() || !trusted.contains(peer.ip()) {
         return out;
     }
     let chain: Vec<(Option<SocketAddr>, Option<String>)> = if headers.contains("forwarded") {
-        headers.get_all("forwarded").flat_map(parse_forwarded).collect()
+        headers
+            .get_all("forwarded")
+            .flat_map(parse_forwarded)
+            .collect()
     } else {
         let protos: Vec<String> = headers
             .get_all("x-forwarded-proto")
@@ -173,7 +181,16 @@ pub fn resolve(peer: SocketAddr, headers: &Headers, trusted: &TrustedProxies) ->
         let n = fors.len();
         fors.into_iter()
             .enumerate()
-            .map(|(i, a)| (a, if i + 1 == n { protos.last().cloned() } else { None }))
+            .map(|(i, a)| {
+                (
+                    a,
+                    if i + 1 == n {
+                        protos.last().cloned()
+                    } else {
+                        None
+                    },
+                )
+            })
             .collect()
     };
     for (addr, proto) in chain.into_iter().rev() {
@@ -240,7 +257,10 @@ fn parse_node(s: &str) -> Option<SocketAddr> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Some(a);
     }
-    let bare = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
     bare.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0))
 }
 
@@ -263,17 +283,83 @@ mod tests {
         let proxy: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let stranger: SocketAddr = "198.51.100.7:5000".parse().unwrap();
         let cases: &[(&str, SocketAddr, &[(&str, &str)], &str, Option<&str>)] = &[
-            ("untrusted peer is the client", stranger, &[("X-Forwarded-For", "1.2.3.4")], "198.51.100.7:5000", None),
-            ("trusted proxy, one hop", proxy, &[("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "https")], "203.0.113.9:0", Some("https")),
-            ("spoofed left part ignored", proxy, &[("X-Forwarded-For", "6.6.6.6, 203.0.113.9")], "203.0.113.9:0", None),
-            ("trusted hops skipped", proxy, &[("X-Forwarded-For", "203.0.113.9, 10.1.1.1")], "203.0.113.9:0", None),
-            ("all trusted: leftmost", proxy, &[("X-Forwarded-For", "10.0.0.2, 10.1.1.1")], "10.0.0.2:0", None),
-            ("garbage stops the walk", proxy, &[("X-Forwarded-For", "evil, 10.1.1.1")], "10.1.1.1:0", None),
+            (
+                "untrusted peer is the client",
+                stranger,
+                &[("X-Forwarded-For", "1.2.3.4")],
+                "198.51.100.7:5000",
+                None,
+            ),
+            (
+                "trusted proxy, one hop",
+                proxy,
+                &[
+                    ("X-Forwarded-For", "203.0.113.9"),
+                    ("X-Forwarded-Proto", "https"),
+                ],
+                "203.0.113.9:0",
+                Some("https"),
+            ),
+            (
+                "spoofed left part ignored",
+                proxy,
+                &[("X-Forwarded-For", "6.6.6.6, 203.0.113.9")],
+                "203.0.113.9:0",
+                None,
+            ),
+            (
+                "trusted hops skipped",
+                proxy,
+                &[("X-Forwarded-For", "203.0.113.9, 10.1.1.1")],
+                "203.0.113.9:0",
+                None,
+            ),
+            (
+                "all trusted: leftmost",
+                proxy,
+                &[("X-Forwarded-For", "10.0.0.2, 10.1.1.1")],
+                "10.0.0.2:0",
+                None,
+            ),
+            (
+                "garbage stops the walk",
+                proxy,
+                &[("X-Forwarded-For", "evil, 10.1.1.1")],
+                "10.1.1.1:0",
+                None,
+            ),
             ("no header", proxy, &[], "127.0.0.1:5000", None),
-            ("Forwarded wins", proxy, &[("Forwarded", "for=192.0.2.60;proto=HTTPS;by=203.0.113.43"), ("X-Forwarded-For", "6.6.6.6")], "192.0.2.60:0", Some("https")),
-            ("Forwarded ipv6 with port", proxy, &[("Forwarded", "for=\"[2001:db8:cafe::17]:4711\"")], "[2001:db8:cafe::17]:4711", None),
-            ("Forwarded list", proxy, &[("Forwarded", "for=6.6.6.6, for=192.0.2.43")], "192.0.2.43:0", None),
-            ("Forwarded unknown", proxy, &[("Forwarded", "for=unknown")], "127.0.0.1:5000", None),
+            (
+                "Forwarded wins",
+                proxy,
+                &[
+                    ("Forwarded", "for=192.0.2.60;proto=HTTPS;by=203.0.113.43"),
+                    ("X-Forwarded-For", "6.6.6.6"),
+                ],
+                "192.0.2.60:0",
+                Some("https"),
+            ),
+            (
+                "Forwarded ipv6 with port",
+                proxy,
+                &[("Forwarded", "for=\"[2001:db8:cafe::17]:4711\"")],
+                "[2001:db8:cafe::17]:4711",
+                None,
+            ),
+            (
+                "Forwarded list",
+                proxy,
+                &[("Forwarded", "for=6.6.6.6, for=192.0.2.43")],
+                "192.0.2.43:0",
+                None,
+            ),
+            (
+                "Forwarded unknown",
+                proxy,
+                &[("Forwarded", "for=unknown")],
+                "127.0.0.1:5000",
+                None,
+            ),
         ];
         for (name, peer, h, want, proto) in cases {
             let got = resolve(*peer, &headers(h), &trusted);

@@ -189,7 +189,10 @@ pub use limits::{Limits, Timeouts};
 pub use request::{Request, RequestBody, RequestBuilder};
 pub use response::{Body, IntoResponse, Response, WriteFn};
 pub use router::Router;
-pub use server::{DEFAULT_QUEUE, RunningServer, Server, ShutdownHandle, default_threads};
+pub use server::{
+    DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE, RunningServer, Server, ShutdownHandle,
+    default_threads,
+};
 pub use static_files::StaticFiles;
 pub use types::{Headers, HttpDate, Method, StatusCode, Version};
 

@@ -273,8 +273,10 @@ pub struct RequestBuilder {
 impl RequestBuilder {
     /// Appends a header field.
     pub fn header(mut self, name: &str, value: &str) -> RequestBuilder {
-        self.headers
-            .append(Bytes::copy_from_slice(name.as_bytes()), Bytes::copy_from_slice(value.as_bytes()));
+        self.headers.append(
+            Bytes::copy_from_slice(name.as_bytes()),
+            Bytes::copy_from_slice(value.as_bytes()),
+        );
         self
     }
 
@@ -293,7 +295,8 @@ impl RequestBuilder {
     /// Sets an in-memory body and its `Content-Length`.
     pub fn body(mut self, body: impl Into<Bytes>) -> RequestBuilder {
         let body = body.into();
-        self.headers.insert("Content-Length", body.len().to_string());
+        self.headers
+            .insert("Content-Length", body.len().to_string());
         self.body = RequestBody::from_bytes(body);
         self
     }
@@ -501,6 +504,8 @@ impl fmt::Debug for RequestBody {
             Inner::Reader(_) => "reader",
             Inner::Wire(_) => "wire",
         };
-        f.debug_struct("RequestBody").field("kind", &kind).finish_non_exhaustive()
+        f.debug_struct("RequestBody")
+            .field("kind", &kind)
+            .finish_non_exhaustive()
     }
 }

@@ -128,8 +128,10 @@ impl Response {
     /// Makes a 200 response with in-memory content of type `content_type`.
     pub fn bytes(content_type: &str, body: impl Into<Bytes>) -> Response {
         let mut resp = Response::new(StatusCode::OK);
-        resp.headers
-            .insert("Content-Type", Bytes::copy_from_slice(content_type.as_bytes()));
+        resp.headers.insert(
+            "Content-Type",
+            Bytes::copy_from_slice(content_type.as_bytes()),
+        );
         resp.body = Body::Bytes(body.into());
         resp
     }
@@ -140,7 +142,11 @@ impl Response {
     /// The file's metadata could not be read.
     pub fn file(file: File) -> io::Result<Response> {
         let len = file.metadata()?.len();
-        Ok(Response::new(StatusCode::OK).with_body(Body::File { file, offset: 0, len }))
+        Ok(Response::new(StatusCode::OK).with_body(Body::File {
+            file,
+            offset: 0,
+            len,
+        }))
     }
 
     /// Makes a 200 response that streams from `reader` (chunked, since the

@@ -91,14 +91,21 @@ impl Pattern {
     /// If the pattern does not start with `/`, has an empty or repeated
     /// parameter name, or a wildcard that is not last.
     fn parse(source: &str) -> Pattern {
-        assert!(source.starts_with('/'), "route pattern {source:?} must start with '/'");
+        assert!(
+            source.starts_with('/'),
+            "route pattern {source:?} must start with '/'"
+        );
         let parts: Vec<&str> = source[1..].split('/').collect();
         let mut segments = Vec::with_capacity(parts.len());
         let mut names = Vec::new();
         for (i, part) in parts.iter().enumerate() {
-            let seg = if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            let seg = if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}'))
+            {
                 if let Some(name) = inner.strip_prefix('*') {
-                    assert!(i == parts.len() - 1, "wildcard must be the last segment in {source:?}");
+                    assert!(
+                        i == parts.len() - 1,
+                        "wildcard must be the last segment in {source:?}"
+                    );
                     Segment::Wildcard(name.to_owned())
                 } else {
                     Segment::Param(inner.to_owned())
@@ -212,7 +219,10 @@ impl Router {
     /// # Panics
     /// If `prefix` does not start with `/` or is mounted twice.
     pub fn mount(mut self, prefix: &str, handler: impl Handler) -> Router {
-        assert!(prefix.starts_with('/'), "mount prefix {prefix:?} must start with '/'");
+        assert!(
+            prefix.starts_with('/'),
+            "mount prefix {prefix:?} must start with '/'"
+        );
         let prefix = prefix.trim_end_matches('/').to_owned();
         assert!(
             !self.mounts.iter().any(|m| m.prefix == prefix),
@@ -222,7 +232,8 @@ impl Router {
             prefix,
             handler: Arc::new(handler),
         });
-        self.mounts.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
+        self.mounts
+            .sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
         self
     }
 
@@ -235,7 +246,11 @@ impl Router {
 
     fn add(mut self, method: Option<Method>, pattern: &str, handler: Arc<dyn Handler>) -> Router {
         let parsed = Pattern::parse(pattern);
-        let route = match self.routes.iter_mut().find(|r| r.pattern.segments == parsed.segments) {
+        let route = match self
+            .routes
+            .iter_mut()
+            .find(|r| r.pattern.segments == parsed.segments)
+        {
             Some(r) => r,
             None => {
                 self.routes.push(Route {
@@ -267,9 +282,7 @@ impl Router {
             Method::Delete,
             Method::Options,
         ] {
-            let yes = has(&m)
-                || (m == Method::Head && has(&Method::Get))
-                || m == Method::Options;
+            let yes = has(&m) || (m == Method::Head && has(&Method::Get)) || m == Method::Options;
             if yes {
                 out.push(m);
             }
@@ -298,9 +311,17 @@ impl Router {
                     .find(|(h, _)| h.as_ref() == Some(m))
                     .map(|(_, h)| h)
             };
-            let any = route.handlers.iter().find(|(h, _)| h.is_none()).map(|(_, h)| h);
+            let any = route
+                .handlers
+                .iter()
+                .find(|(h, _)| h.is_none())
+                .map(|(_, h)| h);
             let handler = find(&method)
-                .or_else(|| (method == Method::Head).then(|| find(&Method::Get)).flatten())
+                .or_else(|| {
+                    (method == Method::Head)
+                        .then(|| find(&Method::Get))
+                        .flatten()
+                })
                 .or(any);
             let Some(handler) = handler else {
                 return match method {
@@ -349,7 +370,11 @@ impl Handler for Router {
 
 impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let routes: Vec<&str> = self.routes.iter().map(|r| r.pattern.source.as_str()).collect();
+        let routes: Vec<&str> = self
+            .routes
+            .iter()
+            .map(|r| r.pattern.source.as_str())
+            .collect();
         let mounts: Vec<&str> = self.mounts.iter().map(|m| m.prefix.as_str()).collect();
         f.debug_struct("Router")
             .field("routes", &routes)
@@ -396,21 +421,105 @@ mod tests {
         let app = app();
         let cases: &[(&str, Method, &str, u16, &str)] = &[
             ("root", Method::Get, "/", 200, "root  /"),
-            ("param", Method::Get, "/users/42", 200, "user id=42 /users/42"),
-            ("literal beats param", Method::Get, "/users/me", 200, "me  /users/me"),
-            ("param decoded", Method::Get, "/users/a%2Fb", 200, "user id=a/b /users/a%2Fb"),
-            ("empty param no match", Method::Get, "/users/", 404, "404 Not Found\n"),
-            ("extra segment", Method::Get, "/users/1/x", 404, "404 Not Found\n"),
-            ("wildcard", Method::Get, "/files/a/b.txt", 200, "files rest=a/b.txt /files/a/b.txt"),
-            ("wildcard empty", Method::Get, "/files/", 200, "files rest= /files/"),
-            ("head uses get", Method::Head, "/users/1", 200, "user id=1 /users/1"),
-            ("any method", Method::Other("BREW".into()), "/any", 200, "any  /any"),
-            ("mount strips", Method::Post, "/static/app.js", 200, "static  /app.js"),
+            (
+                "param",
+                Method::Get,
+                "/users/42",
+                200,
+                "user id=42 /users/42",
+            ),
+            (
+                "literal beats param",
+                Method::Get,
+                "/users/me",
+                200,
+                "me  /users/me",
+            ),
+            (
+                "param decoded",
+                Method::Get,
+                "/users/a%2Fb",
+                200,
+                "user id=a/b /users/a%2Fb",
+            ),
+            (
+                "empty param no match",
+                Method::Get,
+                "/users/",
+                404,
+                "404 Not Found\n",
+            ),
+            (
+                "extra segment",
+                Method::Get,
+                "/users/1/x",
+                404,
+                "404 Not Found\n",
+            ),
+            (
+                "wildcard",
+                Method::Get,
+                "/files/a/b.txt",
+                200,
+                "files rest=a/b.txt /files/a/b.txt",
+            ),
+            (
+                "wildcard empty",
+                Method::Get,
+                "/files/",
+                200,
+                "files rest= /files/",
+            ),
+            (
+                "head uses get",
+                Method::Head,
+                "/users/1",
+                200,
+                "user id=1 /users/1",
+            ),
+            (
+                "any method",
+                Method::Other("BREW".into()),
+                "/any",
+                200,
+                "any  /any",
+            ),
+            (
+                "mount strips",
+                Method::Post,
+                "/static/app.js",
+                200,
+                "static  /app.js",
+            ),
             ("mount exact", Method::Get, "/static", 200, "static  "),
-            ("longest mount", Method::Get, "/static/deep/x", 200, "deep  /x"),
-            ("mount boundary", Method::Get, "/staticx", 404, "404 Not Found\n"),
-            ("query ignored", Method::Get, "/users/5?x=1", 200, "user id=5 /users/5"),
-            ("bad escape", Method::Get, "/users/%zz", 400, "400 Bad Request\n"),
+            (
+                "longest mount",
+                Method::Get,
+                "/static/deep/x",
+                200,
+                "deep  /x",
+            ),
+            (
+                "mount boundary",
+                Method::Get,
+                "/staticx",
+                404,
+                "404 Not Found\n",
+            ),
+            (
+                "query ignored",
+                Method::Get,
+                "/users/5?x=1",
+                200,
+                "user id=5 /users/5",
+            ),
+            (
+                "bad escape",
+                Method::Get,
+                "/users/%zz",
+                400,
+                "400 Bad Request\n",
+            ),
         ];
         for &(name, ref method, target, status, body) in cases {
             let (s, b, _) = call(&app, method.clone(), target);

@@ -85,10 +85,13 @@ pub fn percent_encode(input: &str) -> String {
 ///                    ("c".into(), "".into()), ("d".into(), "A".into())]);
 /// ```
 pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|s| !s.is_empty()).filter_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        Some((form_decode(k)?, form_decode(v)?))
-    })
+    query
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((form_decode(k)?, form_decode(v)?))
+        })
 }
 
 fn form_decode(s: &str) -> Option<String> {

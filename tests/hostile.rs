@@ -296,6 +296,10 @@ fn connection_flood_is_answered_or_refused_and_leaks_no_fd_or_thread() {
     // Declared after the server so it is dropped first: a failing test
     // releases the held workers, and the server's shutdown can join them.
     let _release = OpenOnDrop(latch.clone());
+    // The baseline is taken once the server has answered a request, so
+    // every descriptor it keeps for its life (the listener, the poller's
+    // epoll and eventfd) is already open.
+    assert_serves(&srv);
     let fds_before = open_fds();
 
     // Wave 1, overload for sure: both workers are held by a request each,

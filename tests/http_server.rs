@@ -152,13 +152,16 @@ fn full_queue_gets_503_with_retry_after_and_close() {
         .unwrap();
     control.wait_entered();
 
-    // Two more clients: one fits the queue, the other is refused. Which
-    // one the kernel hands over first is its business, so each is
-    // watched by a thread that reports the first response it gets.
+    // Two more clients send requests: one fits the queue, the other is
+    // refused. (A client that connects and says nothing waits parked, not
+    // in the queue, so only requests compete for it.) Which one reaches
+    // the queue first is the scheduler's business, so each is watched by
+    // a thread that reports the first response it gets.
     let (tx, rx) = channel();
     let mut clients = Vec::new();
     for id in 0..2 {
-        let s = srv.connect();
+        let mut s = srv.connect();
+        s.write_all(&get("/queued")).unwrap();
         let mut reader = s.try_clone().unwrap();
         let tx = tx.clone();
         thread::spawn(move || {
@@ -183,8 +186,6 @@ fn full_queue_gets_503_with_retry_after_and_close() {
     // The worker comes free, and the queued client is served.
     control.release();
     assert_eq!(read_reply(&mut busy, false).text(), "served /block");
-    let queued = &mut clients[1 - refused_id];
-    queued.write_all(&get("/queued")).unwrap();
     let (id, reply, _) = rx.recv_timeout(FAILSAFE).expect("queued client served");
     assert_eq!(id, 1 - refused_id);
     assert_eq!(reply.status_line(), "HTTP/1.1 200 OK");

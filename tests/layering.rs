@@ -40,7 +40,10 @@ fn protocol_core_performs_no_io_and_reads_no_clock() {
     for f in ["error.rs", "limits.rs", "uri.rs"] {
         files.push(root.join(f));
     }
-    assert!(files.len() >= 10, "expected the core's files, found {files:?}");
+    assert!(
+        files.len() >= 10,
+        "expected the core's files, found {files:?}"
+    );
     let mut violations = Vec::new();
     for file in &files {
         let text = fs::read_to_string(file).unwrap();
@@ -53,5 +56,9 @@ fn protocol_core_performs_no_io_and_reads_no_clock() {
             }
         }
     }
-    assert!(violations.is_empty(), "the core must stay pure:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "the core must stay pure:\n{}",
+        violations.join("\n")
+    );
 }

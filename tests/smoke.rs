@@ -20,7 +20,8 @@ fn keep_alive_pipelining_and_body() {
     assert_eq!((r.status, &r.body[..]), (200, &b"3 bytes"[..]));
     let r = read_reply(&mut s, false);
     assert_eq!(r.status, 404);
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let r = read_reply(&mut s, false);
     assert_eq!(r.header("connection"), Some("close"));
     assert_closed(&mut s);

@@ -32,6 +32,9 @@ pub struct BodyDecoder {
     max_body_bytes: u64,
     max_chunk_line_bytes: usize,
     max_trailer_bytes: usize,
+    /// Where the unfinished trailer line starts: the complete lines
+    /// before it were checked already and are not scanned again.
+    trailer_scanned: usize,
     limits: Limits,
 }
 
@@ -65,6 +68,7 @@ impl BodyDecoder {
             max_body_bytes: limits.max_body_bytes,
             max_chunk_line_bytes: limits.max_chunk_line_bytes,
             max_trailer_bytes: limits.max_trailer_bytes,
+            trailer_scanned: 0,
             limits: *limits,
         }
     }
@@ -189,7 +193,9 @@ impl BodyDecoder {
         }
         let mut size: u64 = 0;
         for &d in &line[..digits] {
-            let v = (d as char).to_digit(16).expect("checked: is_ascii_hexdigit") as u64;
+            let v = (d as char)
+                .to_digit(16)
+                .expect("checked: is_ascii_hexdigit") as u64;
             size = size
                 .checked_mul(16)
                 .and_then(|s| s.checked_add(v))
@@ -212,7 +218,9 @@ impl BodyDecoder {
     /// `trailer-section CRLF`: field lines, each ended by CRLF, then an
     /// empty line. Returns `None` until the whole section is buffered.
     fn decode_trailers(&mut self, buf: &mut BytesMut) -> Result<Option<Headers>> {
-        let mut pos = 0;
+        // Resuming after the lines already checked keeps a section that
+        // arrives a byte at a time linear, not quadratic.
+        let mut pos = self.trailer_scanned.min(buf.len());
         loop {
             // The section may take `max_trailer_bytes` plus its final
             // CRLF. The size is checked before the line ending, and an
@@ -222,6 +230,7 @@ impl BodyDecoder {
                 if buf.len() > self.max_trailer_bytes.saturating_add(1) {
                     return Err(Error::HeadTooLarge);
                 }
+                self.trailer_scanned = pos;
                 return Ok(None);
             };
             let end = pos + lf;
@@ -303,27 +312,132 @@ mod tests {
     }
 
     const CHUNKED: &[Case] = &[
-        Case { name: "one chunk", input: b"5\r\nhello\r\n0\r\n\r\n", body: Some(b"hello"), rest: b"" },
-        Case { name: "two chunks and trailing request", input: b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET / HTTP/1.1\r\n", body: Some(b"abcde"), rest: b"GET / HTTP/1.1\r\n" },
-        Case { name: "uppercase hex, leading zeros", input: b"00A\r\n0123456789\r\n0\r\n\r\n", body: Some(b"0123456789"), rest: b"" },
-        Case { name: "extensions ignored", input: b"5;a=b;c=\"d e\"\r\nhello\r\n0;x\r\n\r\n", body: Some(b"hello"), rest: b"" },
-        Case { name: "space before extension", input: b"5 ;a\r\nhello\r\n0\r\n\r\n", body: Some(b"hello"), rest: b"" },
-        Case { name: "trailers", input: b"1\r\nx\r\n0\r\nX-Sum: 1\r\nX-Other: 2\r\n\r\nnext", body: Some(b"x"), rest: b"next" },
-        Case { name: "empty body", input: b"0\r\n\r\n", body: Some(b""), rest: b"" },
-        Case { name: "negative size", input: b"-1\r\n", body: None, rest: b"" },
-        Case { name: "0x prefix", input: b"0x5\r\nhello\r\n0\r\n\r\n", body: None, rest: b"" },
-        Case { name: "size overflow", input: b"10000000000000000\r\n", body: None, rest: b"" },
-        Case { name: "bare LF after size", input: b"5\nhello\r\n0\r\n\r\n", body: None, rest: b"" },
-        Case { name: "space after size, no extension", input: b"5 \r\nhello\r\n0\r\n\r\n", body: None, rest: b"" },
-        Case { name: "missing CRLF after data", input: b"5\r\nhelloX\r\n0\r\n\r\n", body: None, rest: b"" },
-        Case { name: "LF only after data", input: b"5\r\nhello\n0\r\n\r\n", body: None, rest: b"" },
-        Case { name: "bare LF in extension", input: b"5;a\nb\r\nhello\r\n0\r\n\r\n", body: None, rest: b"" },
-        Case { name: "bare CR in extension", input: b"5;a\rb\r\nhello\r\n0\r\n\r\n", body: None, rest: b"" },
-        Case { name: "empty size", input: b"\r\nhello\r\n", body: None, rest: b"" },
-        Case { name: "plus sign", input: b"+5\r\nhello\r\n0\r\n\r\n", body: None, rest: b"" },
-        Case { name: "trailer obs-fold", input: b"0\r\nX: a\r\n b\r\n\r\n", body: None, rest: b"" },
-        Case { name: "trailer without colon", input: b"0\r\nnocolon\r\n\r\n", body: None, rest: b"" },
-        Case { name: "trailer LF only", input: b"0\r\nX: a\n\r\n", body: None, rest: b"" },
+        Case {
+            name: "one chunk",
+            input: b"5\r\nhello\r\n0\r\n\r\n",
+            body: Some(b"hello"),
+            rest: b"",
+        },
+        Case {
+            name: "two chunks and trailing request",
+            input: b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET / HTTP/1.1\r\n",
+            body: Some(b"abcde"),
+            rest: b"GET / HTTP/1.1\r\n",
+        },
+        Case {
+            name: "uppercase hex, leading zeros",
+            input: b"00A\r\n0123456789\r\n0\r\n\r\n",
+            body: Some(b"0123456789"),
+            rest: b"",
+        },
+        Case {
+            name: "extensions ignored",
+            input: b"5;a=b;c=\"d e\"\r\nhello\r\n0;x\r\n\r\n",
+            body: Some(b"hello"),
+            rest: b"",
+        },
+        Case {
+            name: "space before extension",
+            input: b"5 ;a\r\nhello\r\n0\r\n\r\n",
+            body: Some(b"hello"),
+            rest: b"",
+        },
+        Case {
+            name: "trailers",
+            input: b"1\r\nx\r\n0\r\nX-Sum: 1\r\nX-Other: 2\r\n\r\nnext",
+            body: Some(b"x"),
+            rest: b"next",
+        },
+        Case {
+            name: "empty body",
+            input: b"0\r\n\r\n",
+            body: Some(b""),
+            rest: b"",
+        },
+        Case {
+            name: "negative size",
+            input: b"-1\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "0x prefix",
+            input: b"0x5\r\nhello\r\n0\r\n\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "size overflow",
+            input: b"10000000000000000\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "bare LF after size",
+            input: b"5\nhello\r\n0\r\n\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "space after size, no extension",
+            input: b"5 \r\nhello\r\n0\r\n\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "missing CRLF after data",
+            input: b"5\r\nhelloX\r\n0\r\n\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "LF only after data",
+            input: b"5\r\nhello\n0\r\n\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "bare LF in extension",
+            input: b"5;a\nb\r\nhello\r\n0\r\n\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "bare CR in extension",
+            input: b"5;a\rb\r\nhello\r\n0\r\n\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "empty size",
+            input: b"\r\nhello\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "plus sign",
+            input: b"+5\r\nhello\r\n0\r\n\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "trailer obs-fold",
+            input: b"0\r\nX: a\r\n b\r\n\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "trailer without colon",
+            input: b"0\r\nnocolon\r\n\r\n",
+            body: None,
+            rest: b"",
+        },
+        Case {
+            name: "trailer LF only",
+            input: b"0\r\nX: a\n\r\n",
+            body: None,
+            rest: b"",
+        },
     ];
 
     #[test]
@@ -336,7 +450,12 @@ mod tests {
                     assert_eq!(rest, c.rest, "{}: rest", c.name);
                 }
                 (None, Err(e)) => {
-                    assert_eq!(e.status().map(|s| s.as_u16()), Some(400), "{}: {e:?}", c.name)
+                    assert_eq!(
+                        e.status().map(|s| s.as_u16()),
+                        Some(400),
+                        "{}: {e:?}",
+                        c.name
+                    )
                 }
                 (want, got) => panic!("{}: decode({:?}) = {got:?}, want {want:?}", c.name, c.input),
             }
@@ -358,13 +477,22 @@ mod tests {
 
     #[test]
     fn truncated_bodies_need_more_data() {
-        assert!(matches!(run(BodyKind::Length(5), b"hel", 1), Err(Error::UnexpectedEof)));
-        assert!(matches!(run(BodyKind::Chunked, b"5\r\nhel", 1), Err(Error::UnexpectedEof)));
+        assert!(matches!(
+            run(BodyKind::Length(5), b"hel", 1),
+            Err(Error::UnexpectedEof)
+        ));
+        assert!(matches!(
+            run(BodyKind::Chunked, b"5\r\nhel", 1),
+            Err(Error::UnexpectedEof)
+        ));
     }
 
     #[test]
     fn chunked_body_over_limit_is_413() {
-        let limits = Limits { max_body_bytes: 4, ..Limits::default() };
+        let limits = Limits {
+            max_body_bytes: 4,
+            ..Limits::default()
+        };
         let mut dec = BodyDecoder::new(BodyKind::Chunked, &limits);
         let mut buf = BytesMut::from(&b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"[..]);
         assert!(matches!(dec.decode(&mut buf), Ok(Decoded::Data(_))));

@@ -452,7 +452,9 @@ mod tests {
     #[test]
     fn expect_continue_is_pending_until_taken() {
         let mut conn = Conn::new(Limits::default());
-        conn.receive(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+        conn.receive(
+            b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+        );
         assert!(matches!(conn.next_event(), Ok(Event::Head(_))));
         assert!(conn.continue_unsent());
         assert!(conn.take_continue());

@@ -221,7 +221,10 @@ impl ChunkHead {
 impl BodyEncoder {
     /// Makes an encoder for a body framed as `framing`.
     pub fn new(framing: Framing) -> BodyEncoder {
-        BodyEncoder { framing, written: 0 }
+        BodyEncoder {
+            framing,
+            written: 0,
+        }
     }
 
     /// Returns how many body bytes have been framed.
@@ -243,10 +246,16 @@ impl BodyEncoder {
     pub fn frame(&mut self, len: usize) -> Result<(ChunkHead, &'static [u8]), Overrun> {
         let len64 = len as u64;
         let total = self.written.saturating_add(len64);
-        let mut head = ChunkHead { buf: [0; 18], len: 0 };
+        let mut head = ChunkHead {
+            buf: [0; 18],
+            len: 0,
+        };
         let tail: &'static [u8] = match self.framing {
             Framing::Length(n) if total > n => {
-                return Err(Overrun { declared: n, actual: total });
+                return Err(Overrun {
+                    declared: n,
+                    actual: total,
+                });
             }
             Framing::Chunked => {
                 let mut i = 0;
@@ -289,9 +298,22 @@ mod tests {
 
     const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
-    fn head(status: StatusCode, headers: &Headers, framing: Framing, c: ConnectionHeader) -> String {
+    fn head(
+        status: StatusCode,
+        headers: &Headers,
+        framing: Framing,
+        c: ConnectionHeader,
+    ) -> String {
         let mut out = Vec::new();
-        encode_head(&mut out, status, headers, framing, c, DATE, Some("sockhttp"));
+        encode_head(
+            &mut out,
+            status,
+            headers,
+            framing,
+            c,
+            DATE,
+            Some("sockhttp"),
+        );
         String::from_utf8(out).unwrap()
     }
 
@@ -302,11 +324,21 @@ mod tests {
         h.append("Content-Length", "999");
         h.append("Connection", "keep-alive");
         assert_eq!(
-            head(StatusCode::OK, &h, Framing::Length(5), ConnectionHeader::None),
+            head(
+                StatusCode::OK,
+                &h,
+                Framing::Length(5),
+                ConnectionHeader::None
+            ),
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: sockhttp\r\nContent-Length: 5\r\n\r\n"
         );
         assert_eq!(
-            head(StatusCode::NOT_FOUND, &Headers::new(), Framing::Chunked, ConnectionHeader::Close),
+            head(
+                StatusCode::NOT_FOUND,
+                &Headers::new(),
+                Framing::Chunked,
+                ConnectionHeader::Close
+            ),
             "HTTP/1.1 404 Not Found\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: sockhttp\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         );
     }
@@ -316,20 +348,40 @@ mod tests {
         let mut h = Headers::new();
         h.append("Server", "mine");
         h.append("Date", "x");
-        let s = head(StatusCode::NO_CONTENT, &h, Framing::NoBody(None), ConnectionHeader::KeepAlive);
-        assert_eq!(s, "HTTP/1.1 204 No Content\r\nServer: mine\r\nDate: x\r\nConnection: keep-alive\r\n\r\n");
+        let s = head(
+            StatusCode::NO_CONTENT,
+            &h,
+            Framing::NoBody(None),
+            ConnectionHeader::KeepAlive,
+        );
+        assert_eq!(
+            s,
+            "HTTP/1.1 204 No Content\r\nServer: mine\r\nDate: x\r\nConnection: keep-alive\r\n\r\n"
+        );
     }
 
     #[test]
     fn encoded_heads_parse_back() {
         let mut h = Headers::new();
         h.append("X-A", "1");
-        let s = head(StatusCode::CREATED, &h, Framing::Length(12), ConnectionHeader::None);
+        let s = head(
+            StatusCode::CREATED,
+            &h,
+            Framing::Length(12),
+            ConnectionHeader::None,
+        );
         let mut fields = [httparse::EMPTY_HEADER; 8];
         let mut resp = httparse::Response::new(&mut fields);
         assert!(resp.parse(s.as_bytes()).unwrap().is_complete());
         assert_eq!(resp.code, Some(201));
-        assert_eq!(resp.headers.iter().find(|f| f.name == "Content-Length").unwrap().value, b"12");
+        assert_eq!(
+            resp.headers
+                .iter()
+                .find(|f| f.name == "Content-Length")
+                .unwrap()
+                .value,
+            b"12"
+        );
     }
 
     #[test]
@@ -338,17 +390,105 @@ mod tests {
         use Framing::*;
         let v11 = Version::Http11;
         let v10 = Version::Http10;
-        let cases: &[(&str, StatusCode, bool, Version, Option<u64>, Option<u64>, Framing)] = &[
-            ("sized body", StatusCode::OK, false, v11, Some(3), None, Length(3)),
-            ("body length beats declared", StatusCode::OK, false, v11, Some(3), Some(9), Length(3)),
-            ("declared stream length", StatusCode::OK, false, v11, None, Some(9), Length(9)),
-            ("unknown length 1.1", StatusCode::OK, false, v11, None, None, Chunked),
-            ("unknown length 1.0", StatusCode::OK, false, v10, None, None, CloseDelimited),
-            ("HEAD keeps length", StatusCode::OK, true, v11, Some(7), None, NoBody(Some(7))),
-            ("HEAD of stream", StatusCode::OK, true, v11, None, None, NoBody(None)),
-            ("204", StatusCode::NO_CONTENT, false, v11, Some(0), None, NoBody(None)),
-            ("304 keeps declared", StatusCode::NOT_MODIFIED, false, v11, Some(0), Some(5), NoBody(Some(5))),
-            ("100", StatusCode::CONTINUE, false, v11, None, None, NoBody(None)),
+        let cases: &[(
+            &str,
+            StatusCode,
+            bool,
+            Version,
+            Option<u64>,
+            Option<u64>,
+            Framing,
+        )] = &[
+            (
+                "sized body",
+                StatusCode::OK,
+                false,
+                v11,
+                Some(3),
+                None,
+                Length(3),
+            ),
+            (
+                "body length beats declared",
+                StatusCode::OK,
+                false,
+                v11,
+                Some(3),
+                Some(9),
+                Length(3),
+            ),
+            (
+                "declared stream length",
+                StatusCode::OK,
+                false,
+                v11,
+                None,
+                Some(9),
+                Length(9),
+            ),
+            (
+                "unknown length 1.1",
+                StatusCode::OK,
+                false,
+                v11,
+                None,
+                None,
+                Chunked,
+            ),
+            (
+                "unknown length 1.0",
+                StatusCode::OK,
+                false,
+                v10,
+                None,
+                None,
+                CloseDelimited,
+            ),
+            (
+                "HEAD keeps length",
+                StatusCode::OK,
+                true,
+                v11,
+                Some(7),
+                None,
+                NoBody(Some(7)),
+            ),
+            (
+                "HEAD of stream",
+                StatusCode::OK,
+                true,
+                v11,
+                None,
+                None,
+                NoBody(None),
+            ),
+            (
+                "204",
+                StatusCode::NO_CONTENT,
+                false,
+                v11,
+                Some(0),
+                None,
+                NoBody(None),
+            ),
+            (
+                "304 keeps declared",
+                StatusCode::NOT_MODIFIED,
+                false,
+                v11,
+                Some(0),
+                Some(5),
+                NoBody(Some(5)),
+            ),
+            (
+                "100",
+                StatusCode::CONTINUE,
+                false,
+                v11,
+                None,
+                None,
+                NoBody(None),
+            ),
         ];
         for &(name, status, is_head, v, body, declared, want) in cases {
             let got = decide_framing(status, is_head, v, body, declared);
@@ -359,7 +499,12 @@ mod tests {
     #[test]
     fn chunk_heads_are_hex() {
         let mut enc = BodyEncoder::new(Framing::Chunked);
-        for (len, want) in [(1usize, "1\r\n"), (15, "f\r\n"), (16, "10\r\n"), (4096, "1000\r\n")] {
+        for (len, want) in [
+            (1usize, "1\r\n"),
+            (15, "f\r\n"),
+            (16, "10\r\n"),
+            (4096, "1000\r\n"),
+        ] {
             let (h, tail) = enc.frame(len).unwrap();
             assert_eq!(h.as_bytes(), want.as_bytes());
             assert_eq!(tail, b"\r\n");
@@ -371,7 +516,19 @@ mod tests {
     fn declared_length_is_enforced() {
         let mut enc = BodyEncoder::new(Framing::Length(5));
         assert!(enc.frame(3).is_ok());
-        assert_eq!(enc.finish(), Err(Overrun { declared: 5, actual: 3 }));
-        assert_eq!(enc.frame(3).unwrap_err(), Overrun { declared: 5, actual: 6 });
+        assert_eq!(
+            enc.finish(),
+            Err(Overrun {
+                declared: 5,
+                actual: 3
+            })
+        );
+        assert_eq!(
+            enc.frame(3).unwrap_err(),
+            Overrun {
+                declared: 5,
+                actual: 6
+            }
+        );
     }
 }

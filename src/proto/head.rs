@@ -108,7 +108,10 @@ pub fn parse_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RequestH
         return Err(Error::HeadTooLarge);
     }
     let method = Method::from_token(req.method.expect("httparse: complete request has a method"));
-    let target = req.path.expect("httparse: complete request has a path").to_owned();
+    let target = req
+        .path
+        .expect("httparse: complete request has a path")
+        .to_owned();
     let version = match req.version {
         Some(0) => Version::Http10,
         Some(1) => Version::Http11,
@@ -147,7 +150,8 @@ fn build_head(
     let keep_alive = match version {
         Version::Http11 => !headers.has_token("connection", "close"),
         Version::Http10 => {
-            headers.has_token("connection", "keep-alive") && !headers.has_token("connection", "close")
+            headers.has_token("connection", "keep-alive")
+                && !headers.has_token("connection", "close")
         }
     };
     let expect_continue = match headers.get_bytes("expect") {
@@ -207,7 +211,10 @@ fn parse_target(method: &Method, target: &str) -> Result<(Span, Option<Span>, bo
     }
     // absolute-form: "A server MUST accept the absolute-form in requests"
     // (RFC 9112 §3.2.2).
-    let lower = target.get(..8).map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+    let lower = target
+        .get(..8)
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
     let after_scheme = if lower.starts_with("http://") {
         7
     } else if lower.starts_with("https://") {
@@ -223,7 +230,11 @@ fn parse_target(method: &Method, target: &str) -> Result<(Span, Option<Span>, bo
     }
     if target[authority_end..].starts_with('?') {
         // http://host?q has an empty path, which means "/".
-        return Ok((authority_end..authority_end, Some(authority_end + 1..target.len()), true));
+        return Ok((
+            authority_end..authority_end,
+            Some(authority_end + 1..target.len()),
+            true,
+        ));
     }
     let (p, q) = split(authority_end);
     Ok((p, q, true))
@@ -268,7 +279,9 @@ fn parse_framing(headers: &Headers, version: Version, limits: &Limits) -> Result
         // RFC 9112 §6.1: a request with both "ought to be handled as an
         // error"; §6.3 calls it a smuggling attempt. We refuse it.
         if has_cl {
-            return Err(Error::BadFraming("both Content-Length and Transfer-Encoding"));
+            return Err(Error::BadFraming(
+                "both Content-Length and Transfer-Encoding",
+            ));
         }
         return parse_transfer_coding(headers);
     }
@@ -277,7 +290,11 @@ fn parse_framing(headers: &Headers, version: Version, limits: &Limits) -> Result
         if len > limits.max_body_bytes {
             return Err(Error::BodyTooLarge);
         }
-        return Ok(if len == 0 { BodyKind::Empty } else { BodyKind::Length(len) });
+        return Ok(if len == 0 {
+            BodyKind::Empty
+        } else {
+            BodyKind::Length(len)
+        });
     }
     // RFC 9112 §6.3 rule 7: no Content-Length nor Transfer-Encoding means
     // a request body of length zero.
@@ -343,8 +360,9 @@ pub(crate) fn parse_decimal(s: &[u8]) -> Option<u64> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    s.iter()
-        .try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    s.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// Called when the head is incomplete: errors if the limits rule out
@@ -362,7 +380,11 @@ fn check_partial(buf: &[u8], limits: &Limits) -> Result<()> {
 pub(crate) fn limit_error(buf: &[u8], len: usize, limits: &Limits) -> Option<Error> {
     let line_limit = limits.max_request_line_bytes;
     let line_too_long = !buf[..line_limit.min(buf.len())].contains(&b'\n');
-    let at_414 = if line_too_long { line_limit.saturating_add(1) } else { usize::MAX };
+    let at_414 = if line_too_long {
+        line_limit.saturating_add(1)
+    } else {
+        usize::MAX
+    };
     let at_431 = limits.max_head_bytes.saturating_add(1);
     if at_414 <= at_431 {
         (at_414 <= len).then_some(Error::UriTooLong)
@@ -379,7 +401,10 @@ pub(crate) fn limit_error(buf: &[u8], len: usize, limits: &Limits) -> Option<Err
 /// arrived one at a time). Once a prefix fails every longer one does, so
 /// a binary search finds that line end.
 fn first_error(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>> {
-    let ends: Vec<usize> = (0..buf.len()).filter(|&i| buf[i] == b'\n').map(|i| i + 1).collect();
+    let ends: Vec<usize> = (0..buf.len())
+        .filter(|&i| buf[i] == b'\n')
+        .map(|i| i + 1)
+        .collect();
     let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers.saturating_add(1)];
     let mut parse = |end: usize| httparse::Request::new(&mut slots).parse(&buf[..end]).err();
     let first = ends.partition_point(|&end| parse(end).is_none());
@@ -417,7 +442,9 @@ fn classify_version_error(buf: &[u8], limits: &Limits) -> Error {
     // the answer is 400, not 505.
     let mut fields = line.split(|&b| b == b' ');
     let version = match (fields.next(), fields.next(), fields.next(), fields.next()) {
-        (Some(method), Some(target), Some(version), None) if !method.is_empty() && !target.is_empty() => {
+        (Some(method), Some(target), Some(version), None)
+            if !method.is_empty() && !target.is_empty() =>
+        {
             version
         }
         _ => return Error::Malformed("invalid request line"),
@@ -428,7 +455,9 @@ fn classify_version_error(buf: &[u8], limits: &Limits) -> Error {
         {
             Error::UnsupportedVersion
         }
-        [b'H', b'T', b'T', b'P', b'/', major] if major.is_ascii_digit() => Error::UnsupportedVersion,
+        [b'H', b'T', b'T', b'P', b'/', major] if major.is_ascii_digit() => {
+            Error::UnsupportedVersion
+        }
         _ => Error::Malformed("invalid HTTP version"),
     }
 }

@@ -3,8 +3,11 @@
 //!
 //! The life of a connection (after Go's `conn.serve`):
 //! 1. Wait for a request with the idle deadline; a timeout or end of
-//!    stream here closes quietly. Once bytes arrive, the head deadline
-//!    runs; a timeout then is a 408.
+//!    stream here closes quietly. With the poller (Linux), an idle
+//!    connection is not waited for here: after a short linger (only when
+//!    no other connection waits for a worker) it is parked, and the worker
+//!    moves on. Once bytes arrive, the head deadline runs; a timeout then
+//!    is a 408.
 //! 2. A protocol error (400, 414, 431, 505, …) is answered by
 //!    [`Response::from_error`] and the connection closed.
 //! 3. The handler runs under `catch_unwind`; the body reads through the
@@ -17,10 +20,11 @@
 //! 6. Closing after an error is lingering: `shutdown(Write)`, a bounded
 //!    read, then close, so the response is not destroyed by a reset.
 
+use super::Shared;
 use super::io::Link;
+use super::state::{ConnState, Registration};
 use super::wire::{Slot, WireBody};
 use super::writer::{Outcome, write_response};
-use super::Shared;
 use crate::error::{Error, Phase, Result};
 use crate::proto::conn::{Conn, Event, Reading};
 use crate::proto::head::RequestHead;
@@ -38,22 +42,47 @@ use std::time::{Duration, Instant};
 const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 256 * 1024;
 
-/// Serves one accepted connection to its end.
-pub(crate) fn serve(shared: &Shared, link: Arc<Link>, peer: SocketAddr) {
-    let _ = link.stream.set_nodelay(true);
-    if let Err(e) = link.stream.set_write_timeout(Some(shared.timeouts.write)) {
-        log::debug!("{peer}: set_write_timeout: {e}");
-        return;
+/// How long a worker waits for a kept-alive connection's next request
+/// before parking it, when no other connection is waiting for a worker: a
+/// client that sends its next request at once (a pipeline, a page load, a
+/// benchmark) then pays no park and unpark. When connections are queued,
+/// the worker parks at once and takes the next one.
+const PARK_AFTER: Duration = Duration::from_millis(2);
+
+/// Serves a connection until it closes (`None`) or goes idle between
+/// requests (`Some`: park it).
+pub(crate) fn serve(shared: &Shared, state: ConnState) -> Option<ConnState> {
+    let ConnState {
+        registration,
+        link,
+        conn,
+        peer,
+        idle_since,
+        configured,
+    } = state;
+    if !configured {
+        let _ = link.stream.set_nodelay(true);
+        if let Err(e) = link.stream.set_write_timeout(Some(shared.timeouts.write)) {
+            log::debug!("{peer}: set_write_timeout: {e}");
+            return None;
+        }
     }
     let mut c = Connection {
         shared,
         link,
         peer,
-        conn: Some(Conn::new(shared.limits)),
+        conn: Some(conn),
         slot: Arc::new(Mutex::new(None)),
+        registration,
+        idle_since,
     };
-    let linger = c.run();
-    c.close(linger);
+    match c.run() {
+        End::Park => c.into_state(),
+        End::Close(linger) => {
+            c.close(linger);
+            None
+        }
+    }
 }
 
 struct Connection<'a> {
@@ -63,71 +92,127 @@ struct Connection<'a> {
     /// `None` while the state is lent to a request body.
     conn: Option<Conn>,
     slot: Slot,
+    registration: Registration,
+    idle_since: Instant,
+}
+
+/// End is why [`Connection::run`] stopped.
+enum End {
+    /// Close, lingering if the peer may still be sending.
+    Close(bool),
+    /// Idle: hand the connection to the poller.
+    Park,
+}
+
+/// Step is what waiting for a request head found.
+enum Step {
+    Head(Box<RequestHead>),
+    Close,
+    Park,
 }
 
 impl Connection<'_> {
-    /// Serves requests until the connection ends; returns whether the
-    /// close should linger (the peer may still be sending).
-    fn run(&mut self) -> bool {
+    /// Serves requests until the connection ends or goes idle.
+    fn run(&mut self) -> End {
         loop {
             let head = match self.read_head() {
-                Ok(Some(head)) => head,
-                Ok(None) => return false,
+                Ok(Step::Head(head)) => head,
+                Ok(Step::Close) => return End::Close(false),
+                Ok(Step::Park) => return End::Park,
                 Err(e) => {
                     self.answer_error(&e);
-                    return true;
+                    return End::Close(true);
                 }
             };
             match self.exchange(head) {
-                Next::KeepAlive => continue,
-                Next::Close => return self.conn.as_ref().is_some_and(|c| c.buffered() > 0),
-                Next::Linger => return true,
+                Next::KeepAlive => self.idle_since = Instant::now(),
+                Next::Close => {
+                    return End::Close(self.conn.as_ref().is_some_and(|c| c.buffered() > 0));
+                }
+                Next::Linger => return End::Close(true),
             }
         }
     }
 
-    /// Step 1: waits for and parses the next request head. `Ok(None)`
-    /// means close quietly.
-    fn read_head(&mut self) -> Result<Option<Box<RequestHead>>> {
+    /// Gives the connection back as a value, to be parked.
+    fn into_state(self) -> Option<ConnState> {
+        let conn = self.conn?;
+        let mut state = ConnState::new(self.registration, self.link, self.peer, conn);
+        state.idle_since = self.idle_since;
+        state.configured = true;
+        Some(state)
+    }
+
+    /// Step 1: waits for and parses the next request head.
+    fn read_head(&mut self) -> Result<Step> {
         let timeouts = self.shared.timeouts;
         let mut head_deadline: Option<Instant> = None;
+        let idle_deadline = self.idle_since + timeouts.idle;
         let Some(conn) = self.conn.as_mut() else {
-            return Ok(None);
+            return Ok(Step::Close);
         };
         loop {
             match conn.next_event()? {
-                Event::Head(head) => return Ok(Some(head)),
-                Event::Closed => return Ok(None),
+                Event::Head(head) => return Ok(Step::Head(head)),
+                Event::Closed => return Ok(Step::Close),
                 Event::NeedData if conn.is_idle() => {
                     // Mark idle *before* checking the shutdown flag; the
                     // shutdown sets the flag before closing idle links, so
                     // one of the two always sees the other.
-                    self.link.idle.store(true, Ordering::SeqCst);
-                    let r = if self.shared.is_shutting_down() {
-                        // Serve a request that is already here; otherwise close.
-                        if self.link.read_ready(conn) {
+                    self.link.mark_idle();
+                    let ready = |link: &Link, conn: &mut Conn| {
+                        if link.read_ready(conn) {
                             Ok(())
                         } else {
                             Err(Error::Timeout(Phase::Idle))
                         }
-                    } else {
-                        let deadline = Instant::now() + timeouts.idle;
-                        self.link.read_into(conn, deadline, Phase::Idle)
                     };
-                    self.link.idle.store(false, Ordering::SeqCst);
+                    let r = if self.shared.is_shutting_down() || Instant::now() >= idle_deadline {
+                        // Serve a request that is already here; otherwise
+                        // close. (A request that waited in the queue past
+                        // the idle deadline has arrived: it is served.)
+                        ready(&self.link, conn)
+                    } else if self.shared.poller.is_some() {
+                        let got = if self.shared.queued.load(Ordering::Relaxed) == 0 {
+                            let until = (Instant::now() + PARK_AFTER).min(idle_deadline);
+                            self.link.read_into(conn, until, Phase::Idle)
+                        } else {
+                            ready(&self.link, conn)
+                        };
+                        match got {
+                            // Still idle: park (the link stays marked idle).
+                            Err(Error::Timeout(_)) if Instant::now() < idle_deadline => {
+                                return Ok(Step::Park);
+                            }
+                            other => other,
+                        }
+                    } else {
+                        self.link.read_into(conn, idle_deadline, Phase::Idle)
+                    };
                     if let Err(e) = r {
                         log::trace!("{}: closing idle connection: {e}", self.peer);
-                        return Ok(None);
+                        return Ok(Step::Close);
+                    }
+                    if !self.link.claim() {
+                        // A graceful shutdown closed the connection as the
+                        // request arrived: it is dropped unrun, so the
+                        // client (or proxy) can safely send it elsewhere.
+                        log::debug!(
+                            "{}: request arrived as the server shut down; not served",
+                            self.peer
+                        );
+                        return Ok(Step::Close);
                     }
                 }
                 Event::NeedData => {
-                    let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + timeouts.head);
+                    let deadline =
+                        *head_deadline.get_or_insert_with(|| Instant::now() + timeouts.head);
                     self.link.read_into(conn, deadline, Phase::Head)?;
                 }
                 Event::Data(_) | Event::End | Event::Paused => {
                     // Conn yields these only after a head was returned.
                     log::error!("connection state out of order; closing");
-                    return Ok(None);
+                    return Ok(Step::Close);
                 }
             }
         }
@@ -141,7 +226,15 @@ impl Connection<'_> {
         }
         let start = Instant::now();
         let resp = Response::from_error(e);
-        let outcome = write_response(&self.link, self.shared, resp, false, Version::Http11, true, None);
+        let outcome = write_response(
+            &self.link,
+            self.shared,
+            resp,
+            false,
+            Version::Http11,
+            true,
+            None,
+        );
         self.access_log(self.peer, "-", "-", "-", &outcome, start);
     }
 
@@ -153,12 +246,26 @@ impl Connection<'_> {
             self.conn = Some(conn);
             RequestBody::empty()
         } else {
-            let wire = WireBody::new(conn, Arc::clone(&self.link), Arc::clone(&self.slot), self.shared.timeouts);
+            let wire = WireBody::new(
+                conn,
+                Arc::clone(&self.link),
+                Arc::clone(&self.slot),
+                self.shared.timeouts,
+            );
             RequestBody::from_wire(Box::new(wire))
         };
-        let mut req = Request::new(head, Some(self.peer), body, self.shared.limits.max_buffered_body_bytes);
+        let mut req = Request::new(
+            head,
+            Some(self.peer),
+            body,
+            self.shared.limits.max_buffered_body_bytes,
+        );
         if !self.shared.trusted.is_empty() {
-            req.set_forwarded(crate::forwarded::resolve(self.peer, req.headers(), &self.shared.trusted));
+            req.set_forwarded(crate::forwarded::resolve(
+                self.peer,
+                req.headers(),
+                &self.shared.trusted,
+            ));
         }
 
         let called = catch_unwind(AssertUnwindSafe(|| self.shared.handler.call(&mut req)));
@@ -187,11 +294,18 @@ impl Connection<'_> {
         }
         drop(body);
         self.reclaim();
-        if self.conn.as_ref().is_some_and(|c| c.is_eof() && matches!(c.reading(), Reading::Closed)) {
+        if self
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.is_eof() && matches!(c.reading(), Reading::Closed))
+        {
             // The peer closed its side in the middle of the request
             // (`Error::UnexpectedEof`): there is no request to answer, and
             // a 5xx here would let any client fake server errors.
-            log::debug!("{}: peer closed mid-request; closing without a response", self.peer);
+            log::debug!(
+                "{}: peer closed mid-request; closing without a response",
+                self.peer
+            );
             return Next::Close;
         }
 
@@ -213,10 +327,20 @@ impl Connection<'_> {
         );
         self.reclaim();
         let client = req.client_addr().unwrap_or(self.peer);
-        self.access_log(client, req.method().as_str(), req.target(), req.version().as_str(), &outcome, start);
+        self.access_log(
+            client,
+            req.method().as_str(),
+            req.target(),
+            req.version().as_str(),
+            &outcome,
+            start,
+        );
 
         let Some(conn) = self.conn.as_mut() else {
-            log::debug!("{}: request body was kept past the response; closing", self.peer);
+            log::debug!(
+                "{}: request body was kept past the response; closing",
+                self.peer
+            );
             return Next::Close;
         };
         if !outcome.decided {
@@ -253,13 +377,25 @@ impl Connection<'_> {
     /// Logs one access-log line: `client "METHOD target VERSION" status
     /// body-bytes duration`, with `via PROXY` when the client was resolved
     /// through a trusted proxy.
-    fn access_log(&self, client: SocketAddr, method: &str, target: &str, version: &str, o: &Outcome, start: Instant) {
+    fn access_log(
+        &self,
+        client: SocketAddr,
+        method: &str,
+        target: &str,
+        version: &str,
+        o: &Outcome,
+        start: Instant,
+    ) {
         if !log::log_enabled!(target: "sockhttp::access", log::Level::Info) {
             return;
         }
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let status = o.status.as_u16();
-        let via = if client == self.peer { String::new() } else { format!(" via {}", self.peer) };
+        let via = if client == self.peer {
+            String::new()
+        } else {
+            format!(" via {}", self.peer)
+        };
         let aborted = match &o.result {
             Ok(()) => String::new(),
             Err(e) => format!(" (aborted: {e})"),

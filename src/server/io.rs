@@ -12,7 +12,11 @@ use crate::types::HttpDate;
 use std::cell::Cell;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+const BUSY: u8 = 0;
+const IDLE: u8 = 1;
+const CLOSED: u8 = 2;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Link is an accepted socket shared between the worker serving it, a
@@ -21,9 +25,14 @@ use std::time::{Duration, Instant, SystemTime};
 #[derive(Debug)]
 pub(crate) struct Link {
     pub(crate) stream: TcpStream,
-    /// True while the worker waits for the next request with nothing
-    /// buffered: the moment a graceful shutdown may close it.
-    pub(crate) idle: AtomicBool,
+    /// Who owns the connection between requests: [`BUSY`] while a
+    /// request is being served, [`IDLE`] while it waits for the next one
+    /// (blocked on, or parked), [`CLOSED`] once a shutdown has claimed it.
+    /// The worker and the shutdown each claim an idle connection with a
+    /// compare-and-swap, so exactly one of them wins: either the request
+    /// that just arrived is served, or the shutdown closes the connection
+    /// and that request is never run (a proxy may then retry it safely).
+    state: AtomicU8,
     /// The read timeout last set on the socket, in microseconds (0: none).
     read_timeout_us: AtomicU64,
 }
@@ -32,8 +41,35 @@ impl Link {
     pub(crate) fn new(stream: TcpStream) -> Link {
         Link {
             stream,
-            idle: AtomicBool::new(false),
+            state: AtomicU8::new(BUSY),
             read_timeout_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Marks the connection idle: waiting for its next request.
+    pub(crate) fn mark_idle(&self) {
+        self.state.store(IDLE, Ordering::SeqCst);
+    }
+
+    /// Claims an idle connection for the request that arrived on it;
+    /// false if a shutdown claimed it first (then the request must not
+    /// run).
+    pub(crate) fn claim(&self) -> bool {
+        self.state
+            .compare_exchange(IDLE, BUSY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+            || self.state.load(Ordering::SeqCst) == BUSY
+    }
+
+    /// Shuts an idle connection down for a graceful shutdown; a
+    /// connection serving a request is left to finish it.
+    pub(crate) fn close_if_idle(&self) {
+        if self
+            .state
+            .compare_exchange(IDLE, CLOSED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            let _ = self.stream.shutdown(std::net::Shutdown::Both);
         }
     }
 
@@ -92,16 +128,13 @@ impl Link {
     }
 
     /// Reads without blocking: true if bytes or end-of-stream were
-    /// already there (used when shutting down: a request already sent is
-    /// served, an idle connection is closed).
+    /// already there (used before parking, and when shutting down: a
+    /// request already sent is served, an idle connection is closed).
     pub(crate) fn read_ready(&self, conn: &mut Conn) -> bool {
-        if self.stream.set_nonblocking(true).is_err() {
-            return false;
-        }
         let want = conn.read_hint().max(1);
         let space = conn.spare(want);
-        let got = (&self.stream).read(space);
-        let ready = match got {
+        let got = self.read_nonblocking(space);
+        match got {
             Ok(n) => {
                 conn.filled(want, n);
                 if n == 0 {
@@ -113,9 +146,58 @@ impl Link {
                 conn.filled(want, 0);
                 false
             }
-        };
-        let _ = self.stream.set_nonblocking(false);
-        ready
+        }
+    }
+
+    /// One read that does not block: `recv(MSG_DONTWAIT)` on Linux (one
+    /// system call), a non-blocking toggle elsewhere.
+    fn read_nonblocking(&self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::net::{RecvFlags, recv};
+            recv(&self.stream, buf, RecvFlags::DONTWAIT)
+                .map(|(n, _)| n)
+                .map_err(io::Error::from)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            self.stream.set_nonblocking(true)?;
+            let got = (&self.stream).read(buf);
+            self.stream.set_nonblocking(false)?;
+            got
+        }
+    }
+
+    /// Reports whether bytes (or end-of-stream) are waiting to be read,
+    /// without consuming them.
+    pub(crate) fn has_bytes(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::net::{RecvFlags, recv};
+            let mut one = [0u8; 1];
+            recv(
+                &self.stream,
+                &mut one,
+                RecvFlags::DONTWAIT | RecvFlags::PEEK,
+            )
+            .is_ok()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            true
+        }
+    }
+
+    /// Reads and discards what is already waiting, without blocking, so a
+    /// close does not turn into a reset.
+    pub(crate) fn discard_ready(&self) {
+        let mut scratch = [0u8; 4096];
+        for _ in 0..16 {
+            match self.read_nonblocking(&mut scratch) {
+                Ok(n) if n > 0 => {}
+                _ => return,
+            }
+        }
     }
 
     /// Writes every byte of `bufs` (gathered into as few `writev` calls as

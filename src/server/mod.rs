@@ -6,6 +6,8 @@
 //! every protocol decision is the core's ([`crate::proto::conn::Conn`]).
 //!
 //! Files: `listener` (accept loop, back-off, overload), `pool` (workers),
+//! `state` (a connection between requests, moving between pool and
+//! poller), `poller` (idle connections parked on epoll, Linux),
 //! `connection` (one connection's request loop), `wire` (request bodies
 //! read from the socket), `writer` (responses), `io` (deadline reads,
 //! writes, the `Date` cache).
@@ -13,7 +15,10 @@
 mod connection;
 mod io;
 mod listener;
+#[cfg(target_os = "linux")]
+mod poller;
 mod pool;
+mod state;
 mod wire;
 mod writer;
 
@@ -24,7 +29,7 @@ use io::Link;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -64,8 +69,21 @@ pub struct Server {
     timeouts: Timeouts,
     server_header: Option<String>,
     trusted: TrustedProxies,
+    max_connections: usize,
     state: Arc<ShutdownState>,
 }
+
+/// The default listen backlog: how many connections the kernel queues
+/// before `accept` (capped by `net.core.somaxconn`). `std` listens with
+/// 128, which a burst of a few thousand connections overflows (clients
+/// then wait for SYN retransmits); Go asks for `somaxconn`, nginx for 511.
+pub const DEFAULT_BACKLOG: u32 = 4096;
+
+/// The default limit on open connections (active, queued and idle);
+/// past it a new connection is answered 503. Idle connections are cheap
+/// (a few hundred bytes each when parked), so the limit is about file
+/// descriptors: raise `ulimit -n` to go past about a thousand.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 
 /// The default number of worker threads: four per CPU, at least eight.
 /// Workers block on sockets and on handlers, so more workers than CPUs
@@ -88,7 +106,32 @@ impl Server {
     /// # Errors
     /// The address is invalid or in use.
     pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
-        Server::from_listener(TcpListener::bind(addr)?)
+        Server::from_listener(TcpListener::bind(addr)?)?.backlog(DEFAULT_BACKLOG)
+    }
+
+    /// Sets the listen backlog (default [`DEFAULT_BACKLOG`] for
+    /// [`Server::bind`]), by calling `listen(2)` again on the bound socket,
+    /// which Linux allows. Elsewhere this does nothing.
+    ///
+    /// # Errors
+    /// The kernel refused the new backlog.
+    pub fn backlog(self, n: u32) -> std::io::Result<Server> {
+        #[cfg(target_os = "linux")]
+        rustix::net::listen(&self.listener, i32::try_from(n).unwrap_or(i32::MAX))?;
+        #[cfg(not(target_os = "linux"))]
+        let _ = n;
+        Ok(self)
+    }
+
+    /// Sets how many connections may be open at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS`]); past it, new ones get 503.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn max_connections(mut self, n: usize) -> Server {
+        assert!(n > 0, "a server needs room for one connection");
+        self.max_connections = n;
+        self
     }
 
     /// Serves on an already listening socket (for example one inherited
@@ -107,6 +150,7 @@ impl Server {
             timeouts: Timeouts::default(),
             server_header: Some("sockhttp".to_owned()),
             trusted: TrustedProxies::none(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             state: Arc::new(ShutdownState::default()),
         })
     }
@@ -212,27 +256,58 @@ impl Server {
     /// # Errors
     /// The worker threads could not be started.
     pub fn serve(self, handler: impl Handler) -> std::io::Result<()> {
+        let mut pool = pool::ThreadPool::new(self.threads, self.queue)?;
+        let submitter = pool.submitter().expect("a new pool takes jobs");
         let shared = Arc::new(Shared {
             handler: Box::new(handler),
             limits: self.limits,
             timeouts: self.timeouts,
             server_header: self.server_header,
             trusted: self.trusted,
+            max_connections: self.max_connections,
             state: Arc::clone(&self.state),
             registry: Registry::default(),
+            queued: pool.queued(),
+            poller: new_poller(),
+            started: Instant::now(),
         });
-        let mut pool = pool::ThreadPool::new(self.threads, self.queue)?;
-        log::debug!("serving on {} with {} workers", self.local_addr, self.threads);
-        listener::accept_loop(&self.listener, &shared, &pool);
+        let poller_thread = spawn_poller(&shared, &submitter)?;
+        log::debug!(
+            "serving on {} with {} workers{}",
+            self.local_addr,
+            self.threads,
+            if shared.poller.is_some() {
+                ", idle connections parked on epoll"
+            } else {
+                ""
+            }
+        );
+        listener::accept_loop(&self.listener, &shared, &submitter);
         drop(self.listener);
 
         log::debug!("shutting down: closing idle connections");
+        #[cfg(target_os = "linux")]
+        if let Some(p) = &shared.poller {
+            p.close_all();
+        }
         shared.registry.close_idle();
         let deadline = Instant::now() + self.timeouts.shutdown;
         if !shared.registry.wait_empty(deadline) {
             log::warn!("shutdown timeout passed; closing the remaining connections");
             shared.registry.close_all();
         }
+        // The poller holds a submitter: stop it before the pool waits for
+        // every submitter to go.
+        #[cfg(target_os = "linux")]
+        if let (Some(p), Some(t)) = (&shared.poller, poller_thread) {
+            p.stop();
+            if t.join().is_err() {
+                log::error!("the poller thread panicked");
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = poller_thread;
+        drop(submitter);
         pool.join();
         log::debug!("shut down");
         Ok(())
@@ -362,6 +437,52 @@ impl Drop for RunningServer {
     }
 }
 
+/// The poller idle connections are parked on: epoll on Linux, none
+/// elsewhere (a worker then waits on an idle connection itself).
+#[cfg(target_os = "linux")]
+type PollerRef = Arc<poller::Poller<state::ConnState>>;
+#[cfg(not(target_os = "linux"))]
+type PollerRef = std::convert::Infallible;
+
+#[cfg(target_os = "linux")]
+fn new_poller() -> Option<PollerRef> {
+    match poller::Poller::new() {
+        Ok(p) => Some(Arc::new(p)),
+        Err(e) => {
+            log::warn!("epoll unavailable ({e}); idle connections will hold workers");
+            None
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn new_poller() -> Option<PollerRef> {
+    None
+}
+
+/// Starts the thread that waits on parked connections: a readable one
+/// is queued for a worker (503 if the queue is full), an expired one is
+/// closed.
+#[cfg(target_os = "linux")]
+fn spawn_poller(
+    shared: &Arc<Shared>,
+    submitter: &pool::Submitter,
+) -> std::io::Result<Option<JoinHandle<()>>> {
+    let Some(p) = shared.poller.clone() else {
+        return Ok(None);
+    };
+    let submitter = submitter.clone();
+    let t = thread::Builder::new()
+        .name("sockhttp-poller".to_owned())
+        .spawn(move || p.run(|s| state::submit(&submitter, s), state::close))?;
+    Ok(Some(t))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn spawn_poller(_: &Arc<Shared>, _: &pool::Submitter) -> std::io::Result<Option<JoinHandle<()>>> {
+    Ok(None)
+}
+
 /// Shared is what every connection of one server can see.
 pub(crate) struct Shared {
     pub(crate) handler: Box<dyn Handler>,
@@ -369,8 +490,13 @@ pub(crate) struct Shared {
     pub(crate) timeouts: Timeouts,
     pub(crate) server_header: Option<String>,
     pub(crate) trusted: TrustedProxies,
+    pub(crate) max_connections: usize,
     state: Arc<ShutdownState>,
     pub(crate) registry: Registry,
+    /// Jobs waiting for a worker.
+    pub(crate) queued: Arc<AtomicUsize>,
+    pub(crate) poller: Option<PollerRef>,
+    pub(crate) started: Instant,
 }
 
 impl Shared {
@@ -389,10 +515,12 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn add(&self, link: Arc<Link>) -> u64 {
+    /// Registers a connection; returns its key and how many are open.
+    pub(crate) fn add(&self, link: Arc<Link>) -> (u64, usize) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, link);
-        id
+        let mut links = self.lock();
+        links.insert(id, link);
+        (id, links.len())
     }
 
     pub(crate) fn remove(&self, id: u64) {
@@ -410,9 +538,7 @@ impl Registry {
     /// Closes the connections waiting for a next request.
     fn close_idle(&self) {
         for link in self.lock().values() {
-            if link.idle.load(Ordering::SeqCst) {
-                let _ = link.stream.shutdown(Shutdown::Both);
-            }
+            link.close_if_idle();
         }
     }
 

@@ -58,7 +58,12 @@ impl<T: Send> Poller<T> {
     pub(crate) fn new() -> io::Result<Poller<T>> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
-        epoll::add(&epoll, &wake, epoll::EventData::new_u64(WAKE), epoll::EventFlags::IN)?;
+        epoll::add(
+            &epoll,
+            &wake,
+            epoll::EventData::new_u64(WAKE),
+            epoll::EventFlags::IN,
+        )?;
         Ok(Poller {
             epoll,
             wake,
@@ -72,26 +77,39 @@ impl<T: Send> Poller<T> {
         self.parked.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Returns how many connections are parked.
-    pub(crate) fn len(&self) -> usize {
-        self.lock().len()
-    }
-
     /// Parks `item` (the state of the connection on `link`) under `key`
     /// until it is readable or `deadline` passes. Gives the item back if it
     /// cannot be parked (shutting down, or the kernel refused): the caller
     /// then closes the connection.
-    pub(crate) fn park(&self, key: u64, link: Arc<Link>, item: T, deadline: Instant) -> Result<(), T> {
+    pub(crate) fn park(
+        &self,
+        key: u64,
+        link: Arc<Link>,
+        item: T,
+        deadline: Instant,
+    ) -> Result<(), T> {
         let mut parked = self.lock();
         if self.closing.load(Ordering::SeqCst) {
             return Err(item);
         }
         let flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ONESHOT;
-        if let Err(e) = epoll::add(&self.epoll, &link.stream, epoll::EventData::new_u64(key), flags) {
+        if let Err(e) = epoll::add(
+            &self.epoll,
+            &link.stream,
+            epoll::EventData::new_u64(key),
+            flags,
+        ) {
             log::warn!("cannot park a connection: {e}");
             return Err(item);
         }
-        parked.insert(key, Entry { link, item, deadline });
+        parked.insert(
+            key,
+            Entry {
+                link,
+                item,
+                deadline,
+            },
+        );
         Ok(())
     }
 
@@ -103,12 +121,16 @@ impl<T: Send> Poller<T> {
         let mut next_scan = Instant::now() + SCAN_EVERY;
         while !self.stop.load(Ordering::SeqCst) {
             let wait = next_scan.saturating_duration_since(Instant::now());
-            let timeout = rustix::time::Timespec {
+            let timeout = rustix::event::Timespec {
                 tv_sec: wait.as_secs() as _,
                 tv_nsec: wait.subsec_nanos() as _,
             };
             events.clear();
-            match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut events), Some(&timeout)) {
+            match epoll::wait(
+                &self.epoll,
+                rustix::buffer::spare_capacity(&mut events),
+                Some(&timeout),
+            ) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => {

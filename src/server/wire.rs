@@ -47,14 +47,22 @@ impl WireBody {
     }
 
     fn conn(&mut self) -> &mut Conn {
-        self.conn.as_mut().expect("WireBody holds its Conn until dropped")
+        self.conn
+            .as_mut()
+            .expect("WireBody holds its Conn until dropped")
     }
 }
 
 /// Reads and discards the rest of a body, at most `limit` bytes, without
 /// sending `100 Continue` (a client still waiting for it has not sent the
 /// body). Returns true if the body ended, so the connection can go on.
-pub(crate) fn drain(conn: &mut Conn, link: &Link, timeouts: &Timeouts, start: Instant, limit: u64) -> bool {
+pub(crate) fn drain(
+    conn: &mut Conn,
+    link: &Link,
+    timeouts: &Timeouts,
+    start: Instant,
+    limit: u64,
+) -> bool {
     if conn.continue_unsent() {
         return false;
     }
@@ -115,7 +123,10 @@ impl WireSource for WireBody {
     }
 
     fn trailers(&self) -> Headers {
-        self.conn.as_ref().map(|c| c.trailers().clone()).unwrap_or_default()
+        self.conn
+            .as_ref()
+            .map(|c| c.trailers().clone())
+            .unwrap_or_default()
     }
 
     fn drain(&mut self, limit: u64) -> bool {

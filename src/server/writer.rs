@@ -13,7 +13,9 @@ use super::Shared;
 use super::io::{Link, date_now};
 use crate::error::{Error, Result};
 use crate::proto::conn::Conn;
-use crate::proto::encode::{BodyEncoder, ConnectionHeader, Framing, Overrun, decide_framing, encode_head};
+use crate::proto::encode::{
+    BodyEncoder, ConnectionHeader, Framing, Overrun, decide_framing, encode_head,
+};
 use crate::proto::head::parse_decimal;
 use crate::response::{Body, Response, WriteFn};
 use crate::types::{StatusCode, Version};
@@ -119,7 +121,10 @@ fn overrun(o: Overrun) -> Error {
         o.actual,
         o.declared
     );
-    Error::handler(format!("body length {} differs from declared {}", o.actual, o.declared))
+    Error::handler(format!(
+        "body length {} differs from declared {}",
+        o.actual, o.declared
+    ))
 }
 
 /// Takes the head out of `head` to send it (empty once it has been sent).
@@ -127,7 +132,12 @@ fn take(head: &mut Option<Vec<u8>>) -> Vec<u8> {
     head.take().unwrap_or_default()
 }
 
-fn send_body(link: &Link, head: &mut Option<Vec<u8>>, enc: &mut BodyEncoder, body: Body) -> Result<()> {
+fn send_body(
+    link: &Link,
+    head: &mut Option<Vec<u8>>,
+    enc: &mut BodyEncoder,
+    body: Body,
+) -> Result<()> {
     match body {
         Body::Empty => {
             link.write_all(&[&take(head)])?;
@@ -176,14 +186,22 @@ fn send_file(
         let n = match file.read(&mut buf[..want]) {
             Ok(0) => {
                 // The file shrank after its length was taken.
-                return Err(overrun(Overrun { declared: len, actual: len - left }));
+                return Err(overrun(Overrun {
+                    declared: len,
+                    actual: len - left,
+                }));
             }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.into()),
         };
         let (chunk, tail) = enc.frame(n).map_err(overrun)?;
-        link.write_all(&[head.take().as_deref().unwrap_or(&[]), chunk.as_bytes(), &buf[..n], tail])?;
+        link.write_all(&[
+            head.take().as_deref().unwrap_or(&[]),
+            chunk.as_bytes(),
+            &buf[..n],
+            tail,
+        ])?;
         left -= n as u64;
     }
     let end = enc.finish().map_err(overrun)?;
@@ -205,13 +223,23 @@ fn send_reader(
             Err(e) => return Err(e.into()),
         };
         let (chunk, tail) = enc.frame(n).map_err(overrun)?;
-        link.write_all(&[head.take().as_deref().unwrap_or(&[]), chunk.as_bytes(), &buf[..n], tail])?;
+        link.write_all(&[
+            head.take().as_deref().unwrap_or(&[]),
+            chunk.as_bytes(),
+            &buf[..n],
+            tail,
+        ])?;
     }
     let end = enc.finish().map_err(overrun)?;
     link.write_all(&[&take(head), end])
 }
 
-fn send_writer(link: &Link, head: &mut Option<Vec<u8>>, enc: &mut BodyEncoder, f: WriteFn) -> Result<()> {
+fn send_writer(
+    link: &Link,
+    head: &mut Option<Vec<u8>>,
+    enc: &mut BodyEncoder,
+    f: WriteFn,
+) -> Result<()> {
     let mut w = ChunkWriter {
         link,
         enc,
@@ -248,15 +276,22 @@ impl ChunkWriter<'_> {
         }
         let (chunk, tail) = self.enc.frame(self.buf.len()).map_err(overrun)?;
         let head = self.head.take();
-        self.link
-            .write_all(&[head.as_deref().unwrap_or(&[]), chunk.as_bytes(), &self.buf, tail])?;
+        self.link.write_all(&[
+            head.as_deref().unwrap_or(&[]),
+            chunk.as_bytes(),
+            &self.buf,
+            tail,
+        ])?;
         self.buf.clear();
         Ok(())
     }
 
     fn send_io(&mut self) -> io::Result<()> {
         if self.failed.is_some() {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "response aborted"));
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "response aborted",
+            ));
         }
         self.send().map_err(|e| {
             let msg = e.to_string();
@@ -269,7 +304,10 @@ impl ChunkWriter<'_> {
 impl Write for ChunkWriter<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.failed.is_some() {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "response aborted"));
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "response aborted",
+            ));
         }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= WRITER_BUFFER {

@@ -152,7 +152,11 @@ fn month(s: &str) -> Option<u64> {
 
 fn time(s: &str) -> Option<u64> {
     let mut it = s.split(':');
-    let (h, m, sec) = (num(it.next()?, 2)?, num(it.next()?, 2)?, num(it.next()?, 2)?);
+    let (h, m, sec) = (
+        num(it.next()?, 2)?,
+        num(it.next()?, 2)?,
+        num(it.next()?, 2)?,
+    );
     if it.next().is_some() || h > 23 || m > 59 || sec > 60 {
         return None;
     }

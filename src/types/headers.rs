@@ -135,7 +135,10 @@ impl Headers {
                 self.entries[first] = (name, value);
                 let mut i = first + 1;
                 while i < self.entries.len() {
-                    if self.entries[i].0.eq_ignore_ascii_case(&self.entries[first].0) {
+                    if self.entries[i]
+                        .0
+                        .eq_ignore_ascii_case(&self.entries[first].0)
+                    {
                         self.entries.remove(i);
                     } else {
                         i += 1;
@@ -180,9 +183,14 @@ impl fmt::Debug for Headers {
 
 /// Reports whether a field carries credentials that must never be logged.
 pub(crate) fn is_sensitive(name: &str) -> bool {
-    ["authorization", "proxy-authorization", "cookie", "set-cookie"]
-        .iter()
-        .any(|s| name.eq_ignore_ascii_case(s))
+    [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    ]
+    .iter()
+    .any(|s| name.eq_ignore_ascii_case(s))
 }
 
 /// Reports whether `b` is a `token` (RFC 9110 §5.6.2): one or more tchar.
@@ -200,7 +208,13 @@ fn sanitize_value(v: Bytes) -> Bytes {
     if v.iter().any(|&c| matches!(c, b'\r' | b'\n' | 0)) {
         let cleaned: Vec<u8> = v
             .iter()
-            .map(|&c| if matches!(c, b'\r' | b'\n' | 0) { b' ' } else { c })
+            .map(|&c| {
+                if matches!(c, b'\r' | b'\n' | 0) {
+                    b' '
+                } else {
+                    c
+                }
+            })
             .collect();
         Bytes::from(cleaned)
     } else {

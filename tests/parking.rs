@@ -1,0 +1,131 @@
+//! Idle keep-alive connections are parked off the worker pool (on Linux,
+//! on epoll): they cost no worker, their next request is served, and they
+//! are closed when their idle timeout passes.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use sockhttp::{Request, Response, Server};
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+use support::*;
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
+}
+
+fn hello(req: &mut Request) -> Response {
+    Response::text(format!("hello {}", req.path()))
+}
+
+/// Opens `n` connections that each make one request and then stay open
+/// and silent: kept-alive, idle.
+fn idle_connections(srv: &TestServer, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|i| {
+            let mut s = srv.connect();
+            s.write_all(&get(&format!("/idle/{i}"))).unwrap();
+            let r = read_reply(&mut s, false);
+            assert_eq!(r.text(), format!("hello /idle/{i}"));
+            assert_eq!(r.header("connection"), None, "kept alive");
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn hundreds_of_idle_connections_do_not_hold_a_two_worker_pool() {
+    // Without parking, two idle connections would hold both workers for
+    // the whole (long) idle timeout, and the new client below would wait.
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0")
+            .unwrap()
+            .threads(2)
+            .idle_timeout(Duration::from_secs(600)),
+        hello,
+    );
+    let idle = idle_connections(&srv, 300);
+    for i in 0..20 {
+        let mut s = srv.connect();
+        s.write_all(&get(&format!("/new/{i}"))).unwrap();
+        assert_eq!(read_reply(&mut s, false).text(), format!("hello /new/{i}"));
+    }
+    drop(idle);
+}
+
+#[test]
+fn a_parked_connection_is_served_when_its_next_request_arrives() {
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0")
+            .unwrap()
+            .threads(2)
+            .idle_timeout(Duration::from_secs(600)),
+        hello,
+    );
+    let mut idle = idle_connections(&srv, 50);
+    // Hold both workers' attention elsewhere, so the 50 are surely parked,
+    // then wake every one of them, in reverse order, twice.
+    for round in 0..2 {
+        for (i, s) in idle.iter_mut().enumerate().rev() {
+            s.write_all(&get(&format!("/again/{round}/{i}"))).unwrap();
+        }
+        for (i, s) in idle.iter_mut().enumerate().rev() {
+            let r = read_reply(s, false);
+            assert_eq!(r.text(), format!("hello /again/{round}/{i}"));
+        }
+    }
+}
+
+#[test]
+fn a_parked_connection_is_closed_after_its_idle_timeout() {
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0")
+            .unwrap()
+            .threads(2)
+            .idle_timeout(Duration::from_millis(200)),
+        hello,
+    );
+    let mut idle = idle_connections(&srv, 20);
+    // The server closes each one by itself: end-of-stream, no bytes (the
+    // client's failsafe read timeout would fail the test instead).
+    for s in &mut idle {
+        assert_closed(s);
+    }
+    // And the server still serves.
+    let mut s = srv.connect();
+    s.write_all(&get("/after")).unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "hello /after");
+}
+
+#[test]
+fn a_fresh_connection_that_says_nothing_costs_no_worker() {
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0")
+            .unwrap()
+            .threads(1)
+            .idle_timeout(Duration::from_secs(600)),
+        hello,
+    );
+    let silent: Vec<TcpStream> = (0..100).map(|_| srv.connect()).collect();
+    let mut s = srv.connect();
+    s.write_all(&get("/talker")).unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "hello /talker");
+    drop(silent);
+}
+
+#[test]
+fn graceful_shutdown_closes_parked_connections() {
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0")
+            .unwrap()
+            .threads(2)
+            .idle_timeout(Duration::from_secs(600)),
+        hello,
+    );
+    let mut idle = idle_connections(&srv, 30);
+    srv.shutdown();
+    for s in &mut idle {
+        assert_closed(s);
+    }
+}
