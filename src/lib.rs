@@ -55,12 +55,15 @@
 //! | system call | what it does | where in sockhttp |
 //! |---|---|---|
 //! | `socket`, `setsockopt(SO_REUSEADDR)`, `bind`, `listen(fd, 128)` | make the listening socket | inside `TcpListener::bind`, called by [`Server::bind`] |
+//! | `listen(fd, 4096)` | a second `listen` raises the backlog (Linux) | [`Server::backlog`] |
 //! | `accept4` | take the next connection from the kernel's queue | the accept loop (`server::listener`), which hands it to the pool |
 //! | `setsockopt(TCP_NODELAY)`, `setsockopt(SO_SNDTIMEO)` | send small responses at once; bound each write | once per connection (`server::connection`) |
 //! | `setsockopt(SO_RCVTIMEO)` | bound the next read by what is left of the phase's deadline | before a read, only when the value changes (`server::io`) |
 //! | `recvfrom` | read bytes into the connection's `BytesMut` buffer | `server::io` (`Link::read_into`) |
 //! | — (no system call) | parse the head, decode the body, route, run the handler, encode the response head | `proto::head`, `proto::body`, [`Router`], `proto::encode` |
 //! | `writev` | send the response head and body in one call | `server::io` (`Link::write_all`), from `server::writer` |
+//! | `sendto(MSG_MORE)`, `sendfile` | a file body: the head held back to share a packet, then the kernel copies the file to the socket without user space | `server::writer` (Linux; a read/write loop elsewhere) |
+//! | `recvfrom(MSG_DONTWAIT)`, `epoll_ctl`, `epoll_wait` | an idle connection is parked; one thread waits for all of them | `server::poller` (Linux) |
 //! | `shutdown(SHUT_WR)` | tell the peer we are done, but still read what it sends | closing a connection (`server::connection`) |
 //! | `close` | release the socket | dropping the `TcpStream` |
 //!
@@ -86,6 +89,16 @@
 //! [worker] recvfrom(4, "", 16384, 0, NULL, NULL) = 0
 //! [worker] shutdown(4, SHUT_WR) = 0
 //! [worker] close(4)          = 0
+//! ```
+//!
+//! A file body (`static_site`, a 3 MB file, then `curl -r 100-199`) is one
+//! `sendto` for the head and one `sendfile` for the bytes, whole or range:
+//!
+//! ```text
+//! sendto(7, "HTTP/1.1 200 OK\r\nContent-Type: a"..., 298, MSG_NOSIGNAL|MSG_MORE, NULL, 0) = 298
+//! sendfile(7, 8, [0] => [3000000], 3000000) = 3000000
+//! sendto(6, "HTTP/1.1 206 Partial Content\r\nCo"..., 345, MSG_NOSIGNAL|MSG_MORE, NULL, 0) = 345
+//! sendfile(6, 8, [100] => [200], 100) = 100
 //! ```
 //!
 //! # Architecture

@@ -232,6 +232,11 @@ impl BodyEncoder {
         self.written
     }
 
+    /// Returns the framing this encoder applies.
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
     /// Reports whether body bytes are sent at all.
     pub fn sends_body(&self) -> bool {
         !matches!(self.framing, Framing::NoBody(_))

@@ -200,6 +200,24 @@ impl Link {
         }
     }
 
+    /// Sends `buf` with `MSG_MORE`: the kernel holds it back until more
+    /// data follows (a `sendfile` of the body), so head and body leave in
+    /// one packet even with `TCP_NODELAY`.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn send_more(&self, mut buf: &[u8]) -> Result<()> {
+        use rustix::io::Errno;
+        use rustix::net::{SendFlags, send};
+        while !buf.is_empty() {
+            match send(&self.stream, buf, SendFlags::MORE | SendFlags::NOSIGNAL) {
+                Ok(n) => buf = &buf[n..],
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => return Err(Error::Timeout(Phase::Write)),
+                Err(e) => return Err(Error::Io(e.into())),
+            }
+        }
+        Ok(())
+    }
+
     /// Writes every byte of `bufs` (gathered into as few `writev` calls as
     /// the kernel allows). `SO_SNDTIMEO` bounds each call, so a client
     /// that stops reading frees the worker.

@@ -1,0 +1,105 @@
+//! File bodies go out with sendfile(2) on Linux (the read/write loop
+//! elsewhere): exact bytes for whole files and ranges, and a client that
+//! stops reading a large file is cut off by the write timeout instead of
+//! holding a worker.
+
+mod support;
+
+use sockhttp::{Body, Request, Response, Server, StatusCode};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use support::*;
+
+fn temp_file(name: &str, len: usize) -> (PathBuf, Vec<u8>) {
+    let path = std::env::temp_dir().join(format!(
+        "sockhttp-file-bodies-{}-{name}",
+        std::process::id()
+    ));
+    let mut x: u32 = 0x1234_5678;
+    let data: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    File::create(&path).unwrap().write_all(&data).unwrap();
+    (path, data)
+}
+
+fn file_server(path: PathBuf, threads: usize) -> TestServer {
+    let mut t = short_timeouts();
+    t.idle = std::time::Duration::from_secs(30);
+    let server = Server::bind("127.0.0.1:0")
+        .unwrap()
+        .threads(threads)
+        .timeouts(t);
+    TestServer::with(
+        server,
+        move |req: &mut Request| -> sockhttp::Result<Response> {
+            let file = File::open(&path)?;
+            if req.path() == "/range" {
+                return Ok(
+                    Response::new(StatusCode::PARTIAL_CONTENT).with_body(Body::File {
+                        file,
+                        offset: 1000,
+                        len: 5000,
+                    }),
+                );
+            }
+            Ok(Response::file(file)?)
+        },
+    )
+}
+
+#[test]
+fn whole_files_and_ranges_arrive_byte_for_byte_on_one_connection() {
+    let (path, data) = temp_file("exact", 3 * 1024 * 1024 + 17);
+    let srv = file_server(path.clone(), 2);
+    let mut s = srv.connect();
+    for _ in 0..3 {
+        s.write_all(b"GET /whole HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let r = read_reply(&mut s, false);
+        assert_eq!(
+            r.header("content-length"),
+            Some(data.len().to_string().as_str())
+        );
+        assert!(r.body == data, "whole file differs");
+        s.write_all(b"GET /range HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let r = read_reply(&mut s, false);
+        assert_eq!((r.status, r.header("content-length")), (206, Some("5000")));
+        assert!(r.body == data[1000..6000], "range differs");
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn a_client_that_never_reads_a_large_file_does_not_hold_the_only_worker() {
+    let (path, _) = temp_file("stuck", 64 * 1024 * 1024);
+    let srv = file_server(path.clone(), 1);
+    let mut stuck = srv.connect();
+    stuck
+        .write_all(b"GET /whole HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The only worker is busy sending to `stuck`, which never reads; the
+    // write timeout must free it for this client. (A head arriving on the
+    // stuck socket proves the send started.)
+    let mut first = [0u8; 12];
+    stuck.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let mut s = srv.connect();
+    s.write_all(b"GET /range HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut s, false).status, 206);
+    // The stuck client got less than the whole file, then the close.
+    let rest = read_to_end(&mut stuck);
+    assert!(
+        rest.len() < 64 * 1024 * 1024,
+        "the stuck client was cut off"
+    );
+    let _ = std::fs::remove_file(path);
+}
