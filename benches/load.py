@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""End-to-end load benchmark: sockhttp against nginx, same machine, same run.
+
+Starts the release examples (`hello` for hello-world text, `static_site` for
+files) and nginx (`return 200` and static files, one worker process), pins
+each server to CPU 0 and the load generator (wrk) to CPU 1 with taskset, and
+drives every scenario REPEAT times, reporting the median. Prints a table
+with requests/s, MB/s, p50 and p99 latency, errors, and our/nginx ratios.
+
+Scenarios:
+  hello-16, hello-256     hello-world text at 16 and 256 connections
+  4k-16, 4k-256           a 4 KiB static file
+  1m-16                   a 1 MiB static file (MB/s)
+  idle10k-16              16 active clients while 10,000 idle keep-alive
+                          connections are held (also the server's RSS)
+  noidle-16               the same 16 clients without the idle ones
+
+Usage: python3 benches/load.py [--duration 10] [--repeat 3] [--only NAME,...]
+Needs: wrk, nginx, taskset (Debian: apt-get install wrk nginx util-linux).
+Every process it starts is ended by its PID.
+"""
+import argparse, os, re, resource, shutil, signal, socket, statistics
+import subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SERVER_CPU, LOAD_CPU = "0", "1"
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=35)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def tree_rss_kib(pid):
+    """RSS of a process and its children (nginx's master and worker)."""
+    total = rss_kib(pid)
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        for child in out.split():
+            total += rss_kib(int(child))
+    except FileNotFoundError:
+        pass
+    return total
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(out):
+    def lat(pct):
+        m = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out)
+    mbs = float(m.group(1)) * {"B": 1e-6, "KB": 1e-3, "MB": 1, "GB": 1e3}[m.group(2)] if m else 0.0
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    return {"rps": rps, "mbs": mbs, "p50": lat(50), "p99": lat(99), "errors": errors}
+
+
+def wrk(url, conns, duration):
+    threads = min(conns, 2)
+    out = subprocess.run(
+        ["taskset", "-c", LOAD_CPU, "wrk", "--latency", f"-t{threads}", f"-c{conns}",
+         f"-d{duration}s", "--timeout", "5s", url],
+        capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+class IdleHolder:
+    """Holds N idle keep-alive connections: each sends one request, reads
+    the response, and then stays open and silent."""
+
+    def __init__(self, port, path, n):
+        self.socks = []
+        req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.sendall(req)
+            self.socks.append(s)
+            if len(self.socks) % 500 == 0:
+                self._drain(self.socks[-500:])
+        self._drain(self.socks[-(len(self.socks) % 500 or 500):])
+
+    @staticmethod
+    def _drain(socks):
+        for s in socks:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise RuntimeError("idle connection closed by the server")
+                data += chunk
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+
+
+def nginx_conf(prefix, port, root):
+    return f"""
+worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 20000; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    types {{ text/plain txt; application/octet-stream bin; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location = / {{ default_type text/plain; return 200 "hello"; }}
+        location / {{ root {root}; }}
+    }}
+}}
+"""
+
+
+def start_sockhttp(kind, root, port):
+    exe = os.path.join(ROOT, "target", "release", "examples", kind)
+    args = [exe, f"127.0.0.1:{port}"] if kind == "hello" else \
+        [exe, "--addr", f"127.0.0.1:{port}", "--root", root, "--no-listing"]
+    proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + args,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc
+
+
+def start_nginx(prefix, root, port):
+    conf = os.path.join(prefix, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(nginx_conf(prefix, port, root))
+    proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, "nginx", "-p", prefix, "-c", conf],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc
+
+
+SCENARIOS = [
+    # name, sockhttp example, path, connections, idle connections
+    ("hello-16", "hello", "/", 16, 0),
+    ("hello-256", "hello", "/", 256, 0),
+    ("4k-16", "static_site", "/4k.bin", 16, 0),
+    ("4k-256", "static_site", "/4k.bin", 256, 0),
+    ("1m-16", "static_site", "/1m.bin", 16, 0),
+    ("noidle-16", "hello", "/", 16, 0),
+    ("idle10k-16", "hello", "/", 16, 10000),
+]
+
+
+def run_scenario(server, name, example, path, conns, idle, args, root, prefix):
+    results = []
+    for _ in range(args.repeat):
+        port = free_port()
+        proc = start_nginx(prefix, root, port) if server == "nginx" else start_sockhttp(example, root, port)
+        holder = None
+        try:
+            if idle:
+                holder = IdleHolder(port, path, idle)
+            r = wrk(f"http://127.0.0.1:{port}{path}", conns, args.duration)
+            r["rss_mib"] = tree_rss_kib(proc.pid) / 1024
+            results.append(r)
+        finally:
+            if holder:
+                holder.close()
+            stop(proc)
+    med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+    med["errors"] = sum(r["errors"] for r in results)
+    return med
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    for tool in ("wrk", "nginx", "taskset"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found (Debian: apt-get install wrk nginx util-linux)")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(max(hard, 65536), 1 << 20)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sh("cargo", "build", "--release", "-q", "--example", "hello", "--example", "static_site", cwd=ROOT)
+    only = set(filter(None, args.only.split(",")))
+    with tempfile.TemporaryDirectory(prefix="sockhttp-bench-") as tmp:
+        root = os.path.join(tmp, "www")
+        prefix = os.path.join(tmp, "nginx")
+        os.makedirs(root)
+        os.makedirs(prefix)
+        with open(os.path.join(root, "4k.bin"), "wb") as f:
+            f.write(os.urandom(4096))
+        with open(os.path.join(root, "1m.bin"), "wb") as f:
+            f.write(os.urandom(1 << 20))
+        print(f"wrk on CPU {LOAD_CPU}, servers on CPU {SERVER_CPU}; {args.duration}s x {args.repeat} runs, medians\n")
+        hdr = f"{'scenario':<12} {'server':<9} {'req/s':>10} {'MB/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8}"
+        print(hdr)
+        print("-" * len(hdr))
+        table = {}
+        for name, example, path, conns, idle in SCENARIOS:
+            if only and name not in only:
+                continue
+            for server in ("sockhttp", "nginx"):
+                r = run_scenario(server, name, example, path, conns, idle, args, root, prefix)
+                table[(name, server)] = r
+                print(f"{name:<12} {server:<9} {r['rps']:>10.0f} {r['mbs']:>8.1f} {r['p50']:>8.3f} "
+                      f"{r['p99']:>8.3f} {r['errors']:>7} {r['rss_mib']:>8.1f}", flush=True)
+        print("\nratios (sockhttp / nginx, same run):")
+        for name, *_ in SCENARIOS:
+            if (name, "sockhttp") in table:
+                a, b = table[(name, "sockhttp")], table[(name, "nginx")]
+                print(f"  {name:<12} req/s {a['rps'] / b['rps']:.2f}x   MB/s {a['mbs'] / max(b['mbs'], 1e-9):.2f}x")
+        if ("idle10k-16", "sockhttp") in table and ("noidle-16", "sockhttp") in table:
+            ratio = table[("idle10k-16", "sockhttp")]["rps"] / table[("noidle-16", "sockhttp")]["rps"]
+            print(f"\nsockhttp with 10,000 idle connections: {ratio:.2f}x of its no-idle req/s, "
+                  f"RSS {table[('idle10k-16', 'sockhttp')]['rss_mib']:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
