@@ -11,7 +11,6 @@ use sockhttp::Server;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
@@ -882,20 +881,6 @@ fn curl_talks_to_every_kind_of_route() {
     );
 }
 
-/// The example binaries sit next to the test binary's directory
-/// (`target/<profile>/deps/..`); cargo builds them before the tests.
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = profile_dir.join("examples").join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --example {name}`",
-        bin.display()
-    );
-    bin
-}
-
 /// The `echo_api` binary running as a child process. Dropping it kills
 /// the child unless it was waited for: a failing test must not leave a
 /// server running.
@@ -908,7 +893,7 @@ struct Binary {
 impl Binary {
     /// Starts the binary on port 0 and reads the one line it announces.
     fn start() -> Binary {
-        let mut child = Command::new(example_binary("echo_api"))
+        let mut child = Command::new(support::example_binary("echo_api"))
             .args(["--addr", "127.0.0.1:0", "--threads", "2"])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -1035,7 +1020,7 @@ fn sigterm_lets_the_request_in_flight_finish() {
 
 #[test]
 fn the_binary_answers_help_bad_flags_and_a_taken_port() {
-    let bin = example_binary("echo_api");
+    let bin = support::example_binary("echo_api");
     let out = Command::new(&bin).arg("--help").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Usage: echo_api"));

@@ -16,6 +16,8 @@
 //! address (127.0.0.2), which Linux routes without any configuration.
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -684,20 +686,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The example binaries sit next to the test binary's directory
-/// (`target/<profile>/deps/..`); cargo builds them before the tests.
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = profile_dir.join("examples").join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --example {name}`",
-        bin.display()
-    );
-    bin
-}
-
 /// Sends `signal` (`-TERM`, `-QUIT`, `-KILL`) to one process.
 fn kill(signal: &str, pid: u32) {
     let _ = Command::new("kill")
@@ -814,7 +802,7 @@ impl Backend {
     }
 
     fn try_start(addr: &str) -> Result<Backend, String> {
-        let mut child = Command::new(example_binary("echo_api"))
+        let mut child = Command::new(support::example_binary("echo_api"))
             .args(["--addr", addr, "--trusted-proxies", "127.0.0.1"])
             .args(["--threads", "8"])
             .env("RUST_LOG", "info")

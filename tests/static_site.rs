@@ -1,10 +1,12 @@
 //! The `static_site` example as a process: it prints one line with the
 //! real address, serves the bundled site, and exits 0 on SIGTERM.
 
+mod support;
+
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -12,36 +14,6 @@ use std::time::Duration;
 /// A failsafe: a test that waits longer than this for the process has
 /// found a hang, and kills it rather than stall the run.
 const FAILSAFE: Duration = Duration::from_secs(30);
-
-/// Finds the example binary next to this test's directory
-/// (`target/<profile>/examples/static_site`), building it if needed.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("static_site{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--example", "static_site"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        if let Some(target_dir) = profile_dir.parent() {
-            cmd.arg("--target-dir").arg(target_dir);
-        }
-        let status = cmd
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build --example static_site failed");
-    }
-    bin
-}
 
 /// Example is the example running as a child process. Dropping it (when
 /// a test fails half-way) kills the process through its handle.
@@ -56,7 +28,7 @@ struct Example {
 impl Example {
     /// Starts the example with `args` and reads its one line.
     fn start<S: AsRef<OsStr>>(args: &[S]) -> Example {
-        let mut child = Command::new(example_binary())
+        let mut child = Command::new(support::example_binary("static_site"))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -160,7 +132,7 @@ fn example_prints_its_address_serves_and_exits_0_on_sigterm() {
 
 #[test]
 fn example_help_and_bad_arguments() {
-    let out = Command::new(example_binary())
+    let out = Command::new(support::example_binary("static_site"))
         .arg("--help")
         .output()
         .unwrap();
@@ -170,7 +142,10 @@ fn example_help_and_bad_arguments() {
         assert!(help.contains(flag), "--help mentions {flag}: {help}");
     }
     for bad in [&["--bogus"][..], &["--threads", "0"], &["--addr"]] {
-        let out = Command::new(example_binary()).args(bad).output().unwrap();
+        let out = Command::new(support::example_binary("static_site"))
+            .args(bad)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
         assert!(out.stdout.is_empty(), "{bad:?}");
     }

@@ -2,26 +2,13 @@
 //! child process, then the example's own client, then a Rust client that
 //! sends more than the socket buffers hold.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
-
-/// The example binary, next to the test binary's directory
-/// (`target/<profile>/deps/..`); cargo builds examples before the tests.
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = profile_dir.join("examples").join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --example {name}`",
-        bin.display()
-    );
-    bin
-}
 
 /// A running `tcp_echo server`, killed (by its own pid) when dropped:
 /// the lesson server has no graceful shutdown, it runs until killed.
@@ -32,7 +19,7 @@ struct EchoServer {
 
 impl EchoServer {
     fn start() -> EchoServer {
-        let mut child = Command::new(example_binary("tcp_echo"))
+        let mut child = Command::new(support::example_binary("tcp_echo"))
             .args(["server", "--addr", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -67,7 +54,7 @@ impl Drop for EchoServer {
 fn the_client_prints_what_the_server_echoed() {
     let server = EchoServer::start();
     for message in ["Hello, world", "", "two\nlines and \"quotes\""] {
-        let out = Command::new(example_binary("tcp_echo"))
+        let out = Command::new(support::example_binary("tcp_echo"))
             .args(["client", message, "--addr", &server.addr])
             .output()
             .unwrap();
@@ -129,7 +116,7 @@ fn the_server_echoes_a_large_stream_and_closes_after_eof() {
 #[test]
 fn usage_errors_exit_2() {
     for args in [&[][..], &["client"], &["server", "extra"], &["bogus"]] {
-        let out = Command::new(example_binary("tcp_echo"))
+        let out = Command::new(support::example_binary("tcp_echo"))
             .args(args)
             .output()
             .unwrap();

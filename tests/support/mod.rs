@@ -476,3 +476,30 @@ pub fn assert_error_then_close(name: &str, raw: &[u8], want: &str) {
     assert_eq!(reply.count("connection"), 1, "{name}: one Connection field");
     assert!(reply.header("date").is_some(), "{name}: Date");
 }
+
+/// Returns the path of example binary `name`, next to the test binary's
+/// directory (`target/<profile>/examples/NAME`). `cargo test` builds the
+/// examples before the tests; when a single test target is run, a missing
+/// example is built here with the same profile.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "--example", name]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build --example {name} failed");
+    }
+    assert!(bin.exists(), "{} is missing", bin.display());
+    bin
+}
