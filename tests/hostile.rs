@@ -266,6 +266,7 @@ impl Tally {
 
 #[test]
 fn connection_flood_is_answered_or_refused_and_leaks_no_fd_or_thread() {
+    support::raise_fd_limit();
     let _serial = serial();
     let threads_before = our_threads();
     let latch = Latch::default();

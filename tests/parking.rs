@@ -22,6 +22,7 @@ fn hello(req: &mut Request) -> Response {
 /// Opens `n` connections that each make one request and then stay open
 /// and silent: kept-alive, idle.
 fn idle_connections(srv: &TestServer, n: usize) -> Vec<TcpStream> {
+    raise_fd_limit();
     (0..n)
         .map(|i| {
             let mut s = srv.connect();

@@ -503,3 +503,23 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     assert!(bin.exists(), "{} is missing", bin.display());
     bin
 }
+
+/// Raises this process's open-file limit to its hard limit, for tests
+/// that hold hundreds of sockets at both ends (a desktop's default soft
+/// limit is often 1024).
+pub fn raise_fd_limit() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        if let Some(max) = limit.maximum {
+            let _ = setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(max),
+                    maximum: Some(max),
+                },
+            );
+        }
+    }
+}
