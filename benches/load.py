@@ -24,6 +24,9 @@ import subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER_CPU, LOAD_CPU = "0", "1"
+# sockhttp's worker pool in every scenario: the 10,000-idle-connections
+# scenario is "a pool of 4 workers", and one pinned CPU needs no more.
+THREADS = 4
 
 
 def sh(*cmd, **kw):
@@ -168,8 +171,8 @@ http {{
 
 def start_sockhttp(kind, root, port):
     exe = os.path.join(ROOT, "target", "release", "examples", kind)
-    args = [exe, f"127.0.0.1:{port}"] if kind == "hello" else \
-        [exe, "--addr", f"127.0.0.1:{port}", "--root", root, "--no-listing"]
+    args = [exe, f"127.0.0.1:{port}", str(THREADS)] if kind == "hello" else \
+        [exe, "--addr", f"127.0.0.1:{port}", "--root", root, "--no-listing", "--threads", str(THREADS)]
     proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + args,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)

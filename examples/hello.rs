@@ -1,8 +1,8 @@
 //! The smallest sockhttp server: the README's ten-line example.
 //!
 //! `cargo run --example hello` then `curl http://127.0.0.1:8080/users/7`.
-//! Pass an address as the first argument to listen elsewhere
-//! (`127.0.0.1:0` picks a free port).
+//! Arguments: `[ADDR] [THREADS]`: the address to listen on
+//! (`127.0.0.1:0` picks a free port) and the number of worker threads.
 
 use sockhttp::{Request, Response, Router, Server};
 
