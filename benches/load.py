@@ -115,16 +115,19 @@ class IdleHolder:
     """Holds N idle keep-alive connections: each sends one request, reads
     the response, and then stays open and silent."""
 
+    BATCH = 500
+
     def __init__(self, port, path, n):
         self.socks = []
         req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
-        for i in range(n):
-            s = socket.create_connection(("127.0.0.1", port), timeout=30)
-            s.sendall(req)
-            self.socks.append(s)
-            if len(self.socks) % 500 == 0:
-                self._drain(self.socks[-500:])
-        self._drain(self.socks[-(len(self.socks) % 500 or 500):])
+        while len(self.socks) < n:
+            batch = []
+            for _ in range(min(self.BATCH, n - len(self.socks))):
+                s = socket.create_connection(("127.0.0.1", port), timeout=30)
+                s.sendall(req)
+                batch.append(s)
+            self._drain(batch)
+            self.socks.extend(batch)
 
     @staticmethod
     def _drain(socks):
@@ -170,7 +173,8 @@ http {{
 
 
 def start_sockhttp(kind, root, port):
-    exe = os.path.join(ROOT, "target", "release", "examples", kind)
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    exe = os.path.join(target, "release", "examples", kind)
     args = [exe, f"127.0.0.1:{port}", str(THREADS)] if kind == "hello" else \
         [exe, "--addr", f"127.0.0.1:{port}", "--root", root, "--no-listing", "--threads", str(THREADS)]
     proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + args,
@@ -244,10 +248,15 @@ def main():
         prefix = os.path.join(tmp, "nginx")
         os.makedirs(root)
         os.makedirs(prefix)
+        # nginx's workers run as an unprivileged user: let them read.
+        os.chmod(tmp, 0o755)
+        os.chmod(root, 0o755)
         with open(os.path.join(root, "4k.bin"), "wb") as f:
             f.write(os.urandom(4096))
         with open(os.path.join(root, "1m.bin"), "wb") as f:
             f.write(os.urandom(1 << 20))
+        for name in ("4k.bin", "1m.bin"):
+            os.chmod(os.path.join(root, name), 0o644)
         print(f"wrk on CPU {LOAD_CPU}, servers on CPU {SERVER_CPU}; {args.duration}s x {args.repeat} runs, medians\n")
         hdr = f"{'scenario':<12} {'server':<9} {'req/s':>10} {'MB/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8}"
         print(hdr)

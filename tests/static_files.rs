@@ -1326,3 +1326,40 @@ fn a_large_file_arrives_whole_and_exact() {
         assert_eq!(&body[i..i + 8], &at.to_be_bytes());
     }
 }
+
+/// A deployment that swaps the root's symbolic link to a new release is
+/// served from the new release without a restart, though the handler
+/// remembers the resolved root between requests.
+#[cfg(unix)]
+#[test]
+fn a_swapped_root_symlink_is_followed_without_a_restart() {
+    let t = Tree::new("swap");
+    t.write_outside("v1/only-in-v1.txt", b"one");
+    t.write_outside("v2/only-in-v2.txt", b"two");
+    t.write_outside("v1/both.txt", b"v1");
+    t.write_outside("v2/both.txt", b"v2");
+    let current = t.base.join("current");
+    std::os::unix::fs::symlink(t.base.join("v1"), &current).unwrap();
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0").unwrap().threads(2),
+        StaticFiles::new(&current),
+    );
+    let get = |path: &str| {
+        let mut s = srv.connect();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        read_reply(&mut s, false)
+    };
+    assert_eq!(get("/only-in-v1.txt").body, b"one");
+    assert_eq!(get("/both.txt").body, b"v1");
+    // Swap the link atomically, as deployment tools do.
+    let next = t.base.join("current.next");
+    std::os::unix::fs::symlink(t.base.join("v2"), &next).unwrap();
+    fs::rename(&next, &current).unwrap();
+    // A file both releases have comes from the new one at once.
+    assert_eq!(get("/both.txt").body, b"v2");
+    assert_eq!(get("/only-in-v2.txt").body, b"two");
+    assert_eq!(get("/only-in-v1.txt").status, 404);
+}

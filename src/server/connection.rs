@@ -136,7 +136,8 @@ impl Connection<'_> {
 
     /// Gives the connection back as a value, to be parked.
     fn into_state(self) -> Option<ConnState> {
-        let conn = self.conn?;
+        let mut conn = self.conn?;
+        conn.release_idle_buffer();
         let mut state = ConnState::new(self.registration, self.link, self.peer, conn);
         state.idle_since = self.idle_since;
         state.configured = true;

@@ -46,6 +46,7 @@ use conditional::{Precondition, Validators};
 use range::RangeChoice;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 /// The file served for a directory requested with its trailing slash.
@@ -130,6 +131,11 @@ const INDEX: &str = "index.html";
 #[derive(Clone, Debug)]
 pub struct StaticFiles {
     root: PathBuf,
+    /// The canonical root and the identity (device, inode) of the
+    /// directory it was resolved from: one `stat` of the root per request
+    /// tells whether it still holds (a deployment may swap the root's
+    /// symbolic link), instead of a `readlink` per path component.
+    canonical_root: RootCache,
     listing: bool,
     cache_control: Option<String>,
     precompressed_gzip: bool,
@@ -139,12 +145,14 @@ impl StaticFiles {
     /// Makes a handler serving the files under `root`: no listings, no
     /// `Cache-Control`, no precompressed variants.
     ///
-    /// The root is resolved (symbolic links included) on every request,
-    /// so it may be created later or be a link swapped by a deployment;
-    /// while it does not exist, requests get 500 and a `warn` log line.
+    /// The root is resolved (symbolic links included) at the first request
+    /// and again whenever a path does not resolve under it, so it may be
+    /// created later or be a link swapped by a deployment; while it does
+    /// not exist, requests get 500 and a `warn` log line.
     pub fn new(root: impl Into<PathBuf>) -> StaticFiles {
         StaticFiles {
             root: root.into(),
+            canonical_root: Arc::new(RwLock::new(None)),
             listing: false,
             cache_control: None,
             precompressed_gzip: false,
@@ -191,8 +199,19 @@ impl StaticFiles {
             return Err(Error::MethodNotAllowed(vec![Method::Get, Method::Head]));
         }
         let wanted = path::parse_request_path(req.path())?;
-        let root = path::canonical_root(&self.root)?;
-        let target = path::resolve(&root, &wanted.segments)?;
+        let mut root = self.canonical_root(false)?;
+        let target = match path::resolve(&root, &wanted.segments) {
+            // Not under the root we know: the root itself may have moved.
+            Err(Error::NotFound) => {
+                let fresh = self.canonical_root(true)?;
+                if fresh == root {
+                    return Err(Error::NotFound);
+                }
+                root = fresh;
+                path::resolve(&root, &wanted.segments)?
+            }
+            other => other?,
+        };
         let meta = std::fs::metadata(&target).map_err(path::io_error)?;
         if meta.is_dir() {
             if !wanted.trailing_slash {
@@ -219,6 +238,31 @@ impl StaticFiles {
         }
         let name = wanted.segments.last().map_or("", String::as_str);
         self.file(req, &root, &target, name)
+    }
+
+    /// Returns the canonical root, resolving it again when the root path
+    /// no longer names the directory it named (or `refresh` asks).
+    fn canonical_root(&self, refresh: bool) -> Result<PathBuf, Error> {
+        let identity = dir_identity(&self.root);
+        if !refresh {
+            let cached = self
+                .canonical_root
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            if let (Some((root, id)), Some(now)) = (cached.as_ref(), identity) {
+                if *id == now {
+                    return Ok(root.clone());
+                }
+            }
+        }
+        let root = path::canonical_root(&self.root)?;
+        if let Some(id) = identity {
+            *self
+                .canonical_root
+                .write()
+                .unwrap_or_else(|p| p.into_inner()) = Some((root.clone(), id));
+        }
+        Ok(root)
     }
 
     /// Serves the regular file `target` (canonical, inside `root`), whose
@@ -400,11 +444,33 @@ fn requested_range(req: &Request) -> Option<&str> {
     values.next().is_none().then_some(first)
 }
 
+/// The resolved root and the (device, inode) it was resolved from.
+type RootCache = Arc<RwLock<Option<(PathBuf, (u64, u64))>>>;
+
+/// Returns the (device, inode) of the directory `path` names now, on
+/// Unix; `None` elsewhere (the root is then resolved on every request).
+fn dir_identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Returns `target.gz` if it is a regular file inside `root`.
 fn gzip_sibling(root: &Path, target: &Path) -> Option<PathBuf> {
     let mut name = target.file_name()?.to_os_string();
     name.push(".gz");
-    let gz = std::fs::canonicalize(target.with_file_name(name)).ok()?;
+    let gz = target.with_file_name(name);
+    // Most files have no `.gz`: one `stat` says so, before the full
+    // resolution (a `readlink` per path component).
+    std::fs::metadata(&gz).ok()?;
+    let gz = std::fs::canonicalize(gz).ok()?;
     (path::is_contained(root, &gz) && gz.is_file()).then_some(gz)
 }
 
