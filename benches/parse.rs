@@ -11,10 +11,10 @@
 
 use bytes::BytesMut;
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use sockhttp::Limits;
 use sockhttp::_internals::BodyKind;
 use sockhttp::_internals::body::{BodyDecoder, Decoded};
 use sockhttp::_internals::head::parse_head;
+use sockhttp::Limits;
 
 const BROWSER: &[u8] = b"GET /static/app.js?v=42 HTTP/1.1\r\n\
 Host: www.example.com\r\n\
