@@ -110,19 +110,28 @@ impl Response {
 
     /// Makes a 200 response with a `text/plain; charset=utf-8` body.
     pub fn text(body: impl Into<String>) -> Response {
-        Response::bytes("text/plain; charset=utf-8", body.into())
+        Response::typed("text/plain; charset=utf-8", Bytes::from(body.into()))
     }
 
     /// Makes a 200 response with a `text/html; charset=utf-8` body.
     pub fn html(body: impl Into<String>) -> Response {
-        Response::bytes("text/html; charset=utf-8", body.into())
+        Response::typed("text/html; charset=utf-8", Bytes::from(body.into()))
     }
 
     /// Makes a 200 response with an `application/json` body that the
     /// caller has already serialised (the library itself has no JSON
     /// dependency).
     pub fn json(body: impl Into<String>) -> Response {
-        Response::bytes("application/json", body.into())
+        Response::typed("application/json", Bytes::from(body.into()))
+    }
+
+    /// A 200 response of a content type known at compile time (no copy).
+    fn typed(content_type: &'static str, body: Bytes) -> Response {
+        let mut resp = Response::new(StatusCode::OK);
+        resp.headers
+            .insert("Content-Type", Bytes::from_static(content_type.as_bytes()));
+        resp.body = Body::Bytes(body);
+        resp
     }
 
     /// Makes a 200 response with in-memory content of type `content_type`.

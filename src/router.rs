@@ -296,13 +296,39 @@ impl Router {
     }
 
     fn dispatch(&self, req: &mut Request) -> Result<Response, Error> {
-        let path = req.path().to_owned();
-        let best = self
-            .routes
-            .iter()
-            .filter_map(|r| r.pattern.matches(&path).map(|(caps, rank)| (r, caps, rank)))
-            .max_by(|a, b| a.2.cmp(&b.2));
-        if let Some((route, caps, _)) = best {
+        // Match on the borrowed path and keep only owned results, so the
+        // path is not copied for every request.
+        let (found, mount) = {
+            let path = req.path();
+            let best = self
+                .routes
+                .iter()
+                .filter_map(|r| r.pattern.matches(path).map(|(caps, rank)| (r, caps, rank)))
+                .max_by(|a, b| a.2.cmp(&b.2));
+            match best {
+                Some((route, caps, _)) => {
+                    // Decoded now, reported only if a handler is found (a
+                    // 405 comes before a 400 for the parameters).
+                    let params: Result<Vec<(String, String)>, Error> = caps
+                        .into_iter()
+                        .map(|(name, raw)| {
+                            uri::percent_decode(raw)
+                                .map(|v| (name.to_owned(), v.into_owned()))
+                                .ok_or(Error::Malformed("invalid percent-encoding in path"))
+                        })
+                        .collect();
+                    (Some((route, params)), None)
+                }
+                None => {
+                    let mount = self.mounts.iter().find(|m| {
+                        path.strip_prefix(&m.prefix)
+                            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                    });
+                    (None, mount)
+                }
+            }
+        };
+        if let Some((route, params)) = found {
             let method = req.method().clone();
             let find = |m: &Method| {
                 route
@@ -331,26 +357,15 @@ impl Router {
                     _ => Err(Error::NotImplemented),
                 };
             };
-            let mut params = Vec::with_capacity(caps.len());
-            for (name, raw) in caps {
-                let value = uri::percent_decode(raw)
-                    .ok_or(Error::Malformed("invalid percent-encoding in path"))?;
-                params.push((name.to_owned(), value.into_owned()));
-            }
-            req.set_params(params);
+            req.set_params(params?);
             return Ok(handler.call(req));
         }
-        for m in &self.mounts {
-            let Some(rest) = path.strip_prefix(&m.prefix) else {
-                continue;
-            };
-            if rest.is_empty() || rest.starts_with('/') {
-                let offset = req.mount_offset() + m.prefix.len();
-                req.set_mount_offset(offset);
-                let resp = m.handler.call(req);
-                req.set_mount_offset(offset - m.prefix.len());
-                return Ok(resp);
-            }
+        if let Some(m) = mount {
+            let offset = req.mount_offset() + m.prefix.len();
+            req.set_mount_offset(offset);
+            let resp = m.handler.call(req);
+            req.set_mount_offset(offset - m.prefix.len());
+            return Ok(resp);
         }
         match &self.fallback {
             Some(h) => Ok(h.call(req)),

@@ -119,18 +119,25 @@ pub fn parse_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RequestH
     };
     // Remember where each name and value lies, then hand the bytes over.
     let base = buf.as_ptr() as usize;
-    let spans: Vec<(usize, usize, usize, usize)> = req
-        .headers
-        .iter()
-        .map(|h| {
-            let name = h.name.as_ptr() as usize - base;
-            let value = h.value.as_ptr() as usize - base;
-            (name, h.name.len(), value, h.value.len())
-        })
-        .collect();
+    // On the stack for the usual number of fields (the parse allocates no
+    // list of its own): where each name and value lies in `buf`.
+    let mut stack_spans = [(0usize, 0usize, 0usize, 0usize); 128];
+    let mut heap_spans;
+    let count = req.headers.len();
+    let spans: &mut [(usize, usize, usize, usize)] = if count <= stack_spans.len() {
+        &mut stack_spans[..count]
+    } else {
+        heap_spans = vec![(0, 0, 0, 0); count];
+        &mut heap_spans
+    };
+    for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
+        let name = h.name.as_ptr() as usize - base;
+        let value = h.value.as_ptr() as usize - base;
+        *span = (name, h.name.len(), value, h.value.len());
+    }
     let head_bytes = buf.split_to(n).freeze();
     let mut headers = Headers::with_capacity(spans.len());
-    for (ns, nl, vs, vl) in spans {
+    for &mut (ns, nl, vs, vl) in spans {
         headers.push_raw(head_bytes.slice(ns..ns + nl), head_bytes.slice(vs..vs + vl));
     }
     build_head(method, target, version, headers, limits).map(Some)

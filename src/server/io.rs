@@ -226,12 +226,28 @@ impl Link {
     /// [`Error::Timeout`]`(Write)` when a write makes no progress in time;
     /// [`Error::Io`] when the peer is gone.
     pub(crate) fn write_all(&self, bufs: &[&[u8]]) -> Result<()> {
-        let mut slices: Vec<IoSlice<'_>> = bufs
-            .iter()
-            .filter(|b| !b.is_empty())
-            .map(|b| IoSlice::new(b))
-            .collect();
-        let mut slices = &mut slices[..];
+        // A fixed array, so a response allocates nothing here; callers
+        // pass at most five pieces (head, chunk size, data, CRLF, last
+        // chunk), and more are written in batches.
+        const MAX: usize = 8;
+        let mut array = [IoSlice::new(&[]); MAX];
+        let mut n = 0;
+        for (i, b) in bufs.iter().enumerate() {
+            if b.is_empty() {
+                continue;
+            }
+            if n == MAX {
+                self.write_slices(&mut array)?;
+                return self.write_all(&bufs[i..]);
+            }
+            array[n] = IoSlice::new(b);
+            n += 1;
+        }
+        self.write_slices(&mut array[..n])
+    }
+
+    /// Writes every byte of `slices`.
+    fn write_slices(&self, mut slices: &mut [IoSlice<'_>]) -> Result<()> {
         while !slices.is_empty() {
             match (&self.stream).write_vectored(slices) {
                 Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
