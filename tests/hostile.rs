@@ -357,7 +357,9 @@ fn connection_flood_is_answered_or_refused_and_leaks_no_fd_or_thread() {
         assert_serves(&srv);
         polls += 1;
         let fds = open_fds();
-        if fds == fds_before || polls == 100 {
+        // Fewer is fine: the baseline may include the server's side of
+        // the readiness request, closing an instant after its answer.
+        if fds <= fds_before || polls == 100 {
             break fds;
         }
     };
@@ -366,7 +368,10 @@ fn connection_flood_is_answered_or_refused_and_leaks_no_fd_or_thread() {
          open fds {fds_before} before, {fds_after} after {polls} polling requests",
         total.ok, total.overloaded, total.refused
     );
-    assert_eq!(fds_after, fds_before, "descriptors leaked by the flood");
+    assert!(
+        fds_after <= fds_before,
+        "descriptors leaked by the flood: {fds_before} before, {fds_after} after"
+    );
 
     srv.shutdown();
     let threads_after = wait_for_threads(&threads_before);
