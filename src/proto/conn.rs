@@ -98,6 +98,9 @@ pub struct Conn {
     /// httparse is re-run only when a new LF arrives, which keeps a
     /// byte-at-a-time head linear instead of quadratic.
     scanned: usize,
+    /// Length of the run of empty lines at the front of `buf` (see
+    /// [`blank_lines`]).
+    blank: usize,
     eof: bool,
     /// Whether the current exchange may be followed by another.
     keep_alive: bool,
@@ -114,6 +117,7 @@ impl Conn {
             reading: Reading::Head,
             limits,
             scanned: 0,
+            blank: 0,
             eof: false,
             keep_alive: true,
             expect: Continue::None,
@@ -162,6 +166,7 @@ impl Conn {
         if self.buf.is_empty() {
             self.buf = BytesMut::new();
             self.scanned = 0;
+            self.blank = 0;
         }
     }
 
@@ -239,6 +244,17 @@ impl Conn {
                     self.check_incomplete_head()?;
                     return self.need_data();
                 }
+                // Empty lines before a request line (RFC 9112 §2.2 lets a
+                // server ignore them; httparse skips them) are the only
+                // lines no limit counts, so re-parsing at each would be
+                // quadratic. While the buffer holds nothing else, httparse
+                // could only say "need more".
+                self.blank = blank_lines(&self.buf, self.blank);
+                if self.blank == self.buf.len() || &self.buf[self.blank..] == b"\r" {
+                    self.scanned = self.buf.len();
+                    self.check_incomplete_head()?;
+                    return self.need_data();
+                }
                 match parse_head(&mut self.buf, &self.limits)? {
                     None => {
                         self.scanned = self.buf.len();
@@ -246,6 +262,7 @@ impl Conn {
                     }
                     Some(head) => {
                         self.scanned = 0;
+                        self.blank = 0;
                         self.requests += 1;
                         self.keep_alive = head.keep_alive;
                         self.trailers = Headers::new();
@@ -358,6 +375,7 @@ impl Conn {
         if ok && self.keep_alive && matches!(self.reading, Reading::Responding) {
             self.reading = Reading::Head;
             self.scanned = 0;
+            self.blank = 0;
             true
         } else {
             self.close();
@@ -369,6 +387,18 @@ impl Conn {
     pub fn close(&mut self) {
         self.reading = Reading::Closed;
         self.keep_alive = false;
+    }
+}
+
+/// Extends `n`, the length of a run of empty lines (CRLF or a bare LF) at
+/// the front of `buf`, over the bytes that arrived since it was measured.
+fn blank_lines(buf: &[u8], mut n: usize) -> usize {
+    loop {
+        match buf.get(n..).unwrap_or_default() {
+            [b'\n', ..] => n += 1,
+            [b'\r', b'\n', ..] => n += 2,
+            _ => return n,
+        }
     }
 }
 
