@@ -7,7 +7,7 @@
 //! length. This module performs no I/O and reads no clock: the `Date`
 //! value is passed in.
 
-use crate::types::{Headers, StatusCode, Version};
+use crate::types::{Headers, StatusCode, Version, is_value_ctl};
 
 /// Framing says how a response body is delimited on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,9 +155,12 @@ fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     // HTAB. `Headers` already turns CR, LF and NUL into spaces; any other
     // control character would make the whole response unparseable for the
     // client (httparse refuses it), so it becomes a space here too.
-    let is_ctl = |c: &u8| (*c < 0x20 && *c != b'\t') || *c == 0x7f;
-    if value.iter().any(is_ctl) {
-        out.extend(value.iter().map(|c| if is_ctl(c) { b' ' } else { *c }));
+    if value.iter().any(|&c| is_value_ctl(c)) {
+        out.extend(
+            value
+                .iter()
+                .map(|&c| if is_value_ctl(c) { b' ' } else { c }),
+        );
     } else {
         out.extend_from_slice(value);
     }

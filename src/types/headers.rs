@@ -11,7 +11,8 @@ use std::fmt;
 /// nothing.
 ///
 /// Values set through [`Headers::insert`] and [`Headers::append`] are made
-/// safe to send: CR, LF and NUL become spaces (Go's `headerNewlineToSpace`),
+/// safe to send: CR, LF, NUL and every other control character but HTAB
+/// become spaces (Go's `headerNewlineToSpace`, extended to RFC 9110 §5.5),
 /// so a value taken from the peer can never inject a header line; a name
 /// that is not a valid token is refused (the call is ignored and logged at
 /// `warn`).
@@ -204,17 +205,18 @@ pub(crate) fn is_tchar(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
 
+/// Reports whether `c` may not appear in a field value: a control
+/// character other than HTAB (RFC 9110 §5.5: visible characters, obs-text,
+/// SP and HTAB only).
+pub(crate) fn is_value_ctl(c: u8) -> bool {
+    (c < 0x20 && c != b'\t') || c == 0x7f
+}
+
 fn sanitize_value(v: Bytes) -> Bytes {
-    if v.iter().any(|&c| matches!(c, b'\r' | b'\n' | 0)) {
+    if v.iter().any(|&c| is_value_ctl(c)) {
         let cleaned: Vec<u8> = v
             .iter()
-            .map(|&c| {
-                if matches!(c, b'\r' | b'\n' | 0) {
-                    b' '
-                } else {
-                    c
-                }
-            })
+            .map(|&c| if is_value_ctl(c) { b' ' } else { c })
             .collect();
         Bytes::from(cleaned)
     } else {
