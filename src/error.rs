@@ -200,11 +200,11 @@ impl From<io::Error> for Error {
             let inner = e.into_inner().expect("checked: get_ref was Some");
             return *inner.downcast::<Error>().expect("checked: inner is Error");
         }
-        match e.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout(Phase::Body),
-            io::ErrorKind::UnexpectedEof => Error::UnexpectedEof,
-            _ => Error::Io(e),
-        }
+        // Not mapped by kind: every timeout or end-of-stream of the
+        // request body arrives wrapped (above). An unwrapped `TimedOut` is
+        // the handler's own I/O (an upstream, a database), which a `408`
+        // would wrongly blame on the client.
+        Error::Io(e)
     }
 }
 
@@ -218,6 +218,22 @@ mod tests {
         assert!(matches!(e, Error::BodyTooLarge));
         let e: Error = Error::BadFraming("x").into_io().into();
         assert_eq!(e.status(), Some(StatusCode::BAD_REQUEST));
+    }
+
+    #[test]
+    fn handler_io_timeout_is_not_blamed_on_the_client() {
+        for kind in [
+            io::ErrorKind::TimedOut,
+            io::ErrorKind::WouldBlock,
+            io::ErrorKind::UnexpectedEof,
+        ] {
+            let e = Error::from(io::Error::from(kind));
+            assert!(matches!(e, Error::Io(_)), "{kind:?}: {e:?}");
+            assert_ne!(e.status(), Some(StatusCode::REQUEST_TIMEOUT), "{kind:?}");
+        }
+        // The body's own timeout keeps its 408 through `Read`.
+        let e = Error::from(Error::Timeout(Phase::Body).into_io());
+        assert_eq!(e.status(), Some(StatusCode::REQUEST_TIMEOUT));
     }
 
     #[test]

@@ -41,10 +41,11 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// client that sends one byte a second cannot hold a worker past it: 408
 /// and close. Apache's `mod_reqtimeout` allows 20–40 s.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(20);
-/// 30 s: the base deadline for a request body, from the end of the head;
-/// extended by one second for every [`DEFAULT_BODY_MIN_BYTES_PER_SEC`]
-/// bytes received, so large uploads at a sane rate finish and a dribbling
-/// client does not hold a worker. Past it: 408 and close.
+/// 30 s: the base deadline for a request body, from the end of the head
+/// (or from the `100 Continue` a waiting client was sent); extended by one
+/// second for every [`DEFAULT_BODY_MIN_BYTES_PER_SEC`] bytes received, so
+/// large uploads at a sane rate finish and a dribbling client does not
+/// hold a worker. Past it: 408 and close.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// 500 bytes/s: the slowest body transfer rate the body deadline allows
 /// for. Apache's `mod_reqtimeout` uses `MinRate=500`.

@@ -209,11 +209,22 @@ impl Request {
     /// Reads the whole body into memory, up to
     /// [`Limits::max_buffered_body_bytes`](crate::Limits).
     ///
+    /// A declared `Content-Length` over the limit is refused before a byte
+    /// is read, so a client waiting on `Expect: 100-continue` is never
+    /// invited to send a body that would be refused.
+    ///
     /// # Errors
     /// [`Error::BodyTooLarge`] (413) over the limit; any body error
     /// (400 for bad framing, 408 for a timeout).
     pub fn body_bytes(&mut self) -> Result<Bytes> {
-        self.body.read_to_bytes(self.max_buffered_body_bytes)
+        let limit = self.max_buffered_body_bytes;
+        if self
+            .content_length()
+            .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > limit))
+        {
+            return Err(Error::BodyTooLarge);
+        }
+        self.body.read_to_bytes(limit)
     }
 
     /// Sets the in-memory body limit for this request (e.g. for a route

@@ -32,7 +32,10 @@ use std::sync::Arc;
 ///   `Allow`, or `501 Not Implemented` for an unknown method;
 /// * `HEAD` on a `GET` route: the `GET` handler; the server sends its
 ///   headers without the body;
-/// * `OPTIONS` on a matching path with no `OPTIONS` route: `204` with `Allow`.
+/// * `OPTIONS` on a matching path with no `OPTIONS` route: `204` with `Allow`;
+/// * `OPTIONS *` (the server as a whole, RFC 9110 §9.3.7): `204` with an
+///   `Allow` listing every method some route answers (mounted handlers and
+///   the fallback are not asked).
 ///
 /// # Examples
 /// ```
@@ -271,8 +274,18 @@ impl Router {
 
     /// Returns the methods `route` answers, for `Allow`.
     fn allowed(route: &Route) -> Vec<Method> {
+        Self::allowed_by(std::slice::from_ref(route))
+    }
+
+    /// Returns the methods any of `routes` answers, in a fixed order.
+    fn allowed_by(routes: &[Route]) -> Vec<Method> {
         let mut out: Vec<Method> = Vec::new();
-        let has = |m: &Method| route.handlers.iter().any(|(h, _)| h.as_ref() == Some(m));
+        let has = |m: &Method| {
+            routes
+                .iter()
+                .flat_map(|r| &r.handlers)
+                .any(|(h, _)| h.as_ref() == Some(m))
+        };
         for m in [
             Method::Get,
             Method::Head,
@@ -287,15 +300,21 @@ impl Router {
                 out.push(m);
             }
         }
-        for (m, _) in &route.handlers {
+        for (m, _) in routes.iter().flat_map(|r| &r.handlers) {
             if let Some(m @ Method::Other(_)) = m {
-                out.push(m.clone());
+                if !out.contains(m) {
+                    out.push(m.clone());
+                }
             }
         }
         out
     }
 
     fn dispatch(&self, req: &mut Request) -> Result<Response, Error> {
+        if *req.method() == Method::Options && req.target() == "*" {
+            return Ok(Response::new(StatusCode::NO_CONTENT)
+                .with_header("Allow", allow_value(&Self::allowed_by(&self.routes))));
+        }
         // Match on the borrowed path and keep only owned results, so the
         // path is not copied for every request.
         let (found, mount) = {
@@ -560,6 +579,16 @@ mod tests {
         let (s, _, allow) = call(&app(), Method::Options, "/users/1");
         assert_eq!(s, 204);
         assert_eq!(allow.as_deref(), Some("GET, HEAD, PUT, OPTIONS"));
+    }
+
+    #[test]
+    fn options_asterisk_lists_every_routed_method() {
+        let app = app().route(Method::Other("BREW".into()), "/pot", |_: &mut Request| "");
+        let (s, _, allow) = call(&app, Method::Options, "*");
+        assert_eq!(s, 204);
+        assert_eq!(allow.as_deref(), Some("GET, HEAD, PUT, OPTIONS, BREW"));
+        let (s, _, allow) = call(&Router::new(), Method::Options, "*");
+        assert_eq!((s, allow.as_deref()), (204, Some("OPTIONS")));
     }
 
     #[test]

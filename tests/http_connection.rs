@@ -116,6 +116,18 @@ fn app() -> Router {
                 Ok(Response::text(n.to_string()))
             },
         )
+        .get("/status/{code}", |req: &mut Request| {
+            let code = req.param("code").and_then(|c| c.parse().ok());
+            let status = code.and_then(StatusCode::new).unwrap_or(StatusCode::OK);
+            Response::text("must not be sent").with_status(status)
+        })
+        .get(
+            "/upstream-timeout",
+            |_req: &mut Request| -> sockhttp::Result<Response> {
+                // The handler's own I/O timed out (an upstream, a database).
+                Err(std::io::Error::from(std::io::ErrorKind::TimedOut))?
+            },
+        )
         .get("/panic-mid-stream", |_req: &mut Request| {
             Response::writer(|w| {
                 w.write_all(b"partial")?;
@@ -826,4 +838,67 @@ fn head_request_whose_body_was_streamed_into_the_response_is_drained_and_kept_al
     assert_eq!(head.status, 200);
     let ok = read_reply(&mut s, false);
     assert_eq!((ok.status, &ok.body[..]), (200, &b"ok"[..]));
+}
+
+#[test]
+fn informational_status_from_a_handler_gets_500_and_the_connection_stays_usable() {
+    // A 1xx is never a final response: sent as one, the client would wait
+    // for the real response forever.
+    let srv = app_server();
+    let mut s = srv.connect();
+    for code in [100, 101, 103, 199] {
+        s.write_all(&get(&format!("/status/{code}"))).unwrap();
+        let reply = read_reply(&mut s, false);
+        assert_eq!(
+            reply.status_line(),
+            "HTTP/1.1 500 Internal Server Error",
+            "{code}"
+        );
+        assert_eq!(reply.text(), "500 Internal Server Error\n", "{code}");
+        assert_eq!(reply.header("connection"), None, "{code}");
+    }
+    assert_reusable(&mut s);
+}
+
+#[test]
+fn handler_io_timeout_gets_500_not_408() {
+    // 408 says the client was too slow; an upstream's timeout is not its fault.
+    let srv = app_server();
+    let raw = srv.exchange(&get("/upstream-timeout"));
+    assert_error_then_close("upstream", &raw, "HTTP/1.1 500 Internal Server Error");
+}
+
+#[test]
+fn closing_answer_to_an_upload_is_sent_without_waiting_for_the_rest_of_the_body() {
+    // The body deadline is far past the client's failsafe: only an answer
+    // that does not wait for the unsent rest of the body can arrive.
+    let mut timeouts = sockhttp::Timeouts::default();
+    timeouts.body = std::time::Duration::from_secs(3600);
+    let mut limits = sockhttp::Limits::default();
+    limits.max_buffered_body_bytes = 512;
+    let app = Router::new()
+        .post("/refuse", |_req: &mut Request| {
+            Response::text("no uploads here")
+                .with_status(StatusCode::FORBIDDEN)
+                .with_header("Connection", "close")
+        })
+        .post("/buffer", echo);
+    let srv = TestServer::with(server().timeouts(timeouts).limits(limits), app);
+    // Half of a 1000-byte body (under the 256 KiB drain limit), then
+    // nothing: the client waits for the answer before sending more.
+    for (path, status_line) in [
+        ("/refuse", "HTTP/1.1 403 Forbidden"),
+        ("/buffer", "HTTP/1.1 413 Content Too Large"),
+    ] {
+        let mut s = srv.connect();
+        s.write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        s.write_all(&[b'u'; 600]).unwrap();
+        let reply = read_reply(&mut s, false);
+        assert_eq!(reply.status_line(), status_line, "{path}");
+        assert_eq!(reply.header("connection"), Some("close"), "{path}");
+        assert_closed(&mut s);
+    }
 }

@@ -594,3 +594,51 @@ fn an_extra_crlf_after_a_body_does_not_break_the_next_request() {
     assert_eq!(read_reply(&mut s, false).text(), "POST /a hello");
     assert_eq!(read_reply(&mut s, false).text(), "GET /b ");
 }
+
+#[test]
+fn refused_head_requests_get_the_error_head_without_its_body() {
+    // A response to HEAD never has content (RFC 9112 §6.3), errors included.
+    let cases: &[(&str, &[u8], &str)] = &[
+        (
+            "declared body over the limit",
+            b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
+            "HTTP/1.1 413 Content Too Large",
+        ),
+        (
+            "two Host fields",
+            b"HEAD / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            BAD_REQUEST,
+        ),
+        (
+            "after an empty line",
+            b"\r\nHEAD / HTTP/1.1\r\n\r\n",
+            BAD_REQUEST,
+        ),
+        (
+            "unknown expectation",
+            b"HEAD / HTTP/1.1\r\nHost: x\r\nExpect: x\r\n\r\n",
+            "HTTP/1.1 417 Expectation Failed",
+        ),
+        (
+            "gzip then chunked",
+            b"HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            "HTTP/1.1 501 Not Implemented",
+        ),
+    ];
+    let (srv, seen) = echo_server();
+    for &(name, request, want) in cases {
+        let raw = srv.exchange(request);
+        let reply = parse_one(&raw);
+        assert_eq!(reply.status_line(), want, "{name}");
+        assert_eq!(reply.body, b"", "{name}: no body after the head");
+        let code_and_reason = want.strip_prefix("HTTP/1.1 ").unwrap();
+        assert_eq!(
+            reply.header("content-length"),
+            Some((code_and_reason.len() + 1).to_string().as_str()),
+            "{name}: the length a GET would get"
+        );
+        assert_eq!(reply.header("connection"), Some("close"), "{name}");
+    }
+    drop(srv);
+    assert_eq!(seen.try_iter().count(), 0, "no request reached the handler");
+}

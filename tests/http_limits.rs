@@ -371,3 +371,72 @@ fn client_that_never_reads_a_large_fixed_body_does_not_hold_the_worker() {
     assert_eq!(read_reply(&mut next, false).text(), "served");
     drop(stuck);
 }
+
+#[test]
+fn head_request_over_a_limit_or_too_slow_gets_an_error_head_without_a_body() {
+    let srv = impatient_server(body_len);
+    let cases = [
+        (
+            format!("HEAD /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(300)),
+            "HTTP/1.1 414 URI Too Long",
+        ),
+        (
+            format!(
+                "HEAD / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+                "v".repeat(2000)
+            ),
+            "HTTP/1.1 431 Request Header Fields Too Large",
+        ),
+        (
+            "HEAD / HTTP/1.1\r\nHo".to_owned(),
+            "HTTP/1.1 408 Request Timeout",
+        ),
+    ];
+    for (request, want) in cases {
+        let reply = parse_one(&srv.exchange(request.as_bytes()));
+        assert_eq!(reply.status_line(), want);
+        assert_eq!(reply.body, b"", "{want}: no body after the head");
+        assert_eq!(reply.header("connection"), Some("close"), "{want}");
+    }
+}
+
+#[test]
+fn declared_body_over_the_in_memory_limit_gets_413_before_100_continue() {
+    let srv = small_server(body_len);
+    let mut s = srv.connect();
+    // 600 bytes: under max_body_bytes (1024), over max_buffered_body_bytes
+    // (512). The client waits for `100 Continue`, which never comes.
+    s.write_all(
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 600\r\n\r\n",
+    )
+    .unwrap();
+    let reply = read_to_end(&mut s);
+    assert_error_then_close("in memory", &reply, "HTTP/1.1 413 Content Too Large");
+}
+
+#[test]
+fn body_deadline_after_100_continue_counts_from_the_100() {
+    // The handler works for longer than the whole body timeout before it
+    // reads the body; the client, waiting for `100 Continue`, could not
+    // have sent it any sooner, so it is not too slow.
+    let mut timeouts = sockhttp::Timeouts::default();
+    timeouts.body = Duration::from_secs(1);
+    let srv = TestServer::with(
+        server().timeouts(timeouts),
+        |req: &mut Request| -> sockhttp::Result<Response> {
+            // Simulated work, not synchronisation: it must outlast the
+            // body timeout.
+            std::thread::sleep(Duration::from_millis(1500));
+            body_len(req)
+        },
+    );
+    let mut s = srv.connect();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    let interim = read_head(&mut s);
+    assert_eq!(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"hello").unwrap();
+    let reply = read_reply(&mut s, false);
+    assert_eq!(reply.status_line(), "HTTP/1.1 200 OK");
+    assert_eq!(reply.text(), "5 bytes");
+}

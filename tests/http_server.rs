@@ -214,3 +214,52 @@ fn busy_workers_do_not_stop_other_connections_from_being_served() {
     control.release();
     assert_eq!(read_reply(&mut busy, false).text(), "ok");
 }
+
+#[test]
+fn connections_over_the_limit_get_503_with_retry_after_and_close() {
+    let srv = TestServer::with(
+        server().threads(2).max_connections(2),
+        |_req: &mut Request| "served",
+    );
+    // Two kept-alive connections fill the limit (idle ones count too).
+    let mut open: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = srv.connect();
+            s.write_all(&get("/")).unwrap();
+            assert_eq!(read_reply(&mut s, false).text(), "served");
+            s
+        })
+        .collect();
+    // A third is refused at once, before it sends anything.
+    let mut third = srv.connect();
+    let raw = read_to_end(&mut third);
+    assert_error_then_close("over the limit", &raw, "HTTP/1.1 503 Service Unavailable");
+    assert_eq!(parse_one(&raw).header("retry-after"), Some("1"));
+    // The connections inside the limit are still served.
+    for s in &mut open {
+        s.write_all(&get("/")).unwrap();
+        assert_eq!(read_reply(s, false).text(), "served");
+    }
+    // Once one of them is gone, a new connection fits. The server learns
+    // of the close asynchronously, so early attempts may still be refused.
+    let mut gone = open.pop().unwrap();
+    gone.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_closed(&mut gone);
+    let deadline = std::time::Instant::now() + FAILSAFE;
+    loop {
+        let mut s = srv.connect();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let reply = parse_one(&read_to_end(&mut s));
+        if reply.status == 200 {
+            assert_eq!(reply.text(), "served");
+            break;
+        }
+        assert_eq!(reply.status, 503);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the limit never freed"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}

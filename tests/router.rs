@@ -7,7 +7,7 @@
 
 mod support;
 
-use sockhttp::{Error, Request, Response, Router, StatusCode};
+use sockhttp::{Error, Handler, Request, Response, Router, StatusCode};
 use std::io::Write;
 use std::net::TcpStream;
 use support::*;
@@ -286,4 +286,122 @@ fn handlers_see_query_headers_and_peer() {
 
     let reply = request(&mut s, "GET", "/peer");
     assert_eq!(reply.text(), s.local_addr().unwrap().to_string());
+}
+
+#[test]
+fn options_asterisk_is_answered_for_the_whole_server() {
+    let srv = TestServer::start(app());
+    let mut s = srv.connect();
+    let reply = request(&mut s, "OPTIONS", "*");
+    assert_eq!(reply.status_line(), "HTTP/1.1 204 No Content");
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, POST, PUT, OPTIONS"));
+    assert_eq!(reply.header("content-length"), None);
+    assert_eq!(request(&mut s, "GET", "/").text(), "home");
+}
+
+/// Middleware: a handler that wraps a handler and stamps its responses.
+struct Stamp<H>(H);
+
+impl<H: Handler> Handler for Stamp<H> {
+    fn call(&self, req: &mut Request) -> Response {
+        let seen = format!("{} {}", req.method(), req.path());
+        self.0.call(req).with_header("X-Stamp", seen)
+    }
+}
+
+#[test]
+fn middleware_wraps_every_answer_of_the_router() {
+    let srv = TestServer::start(Stamp(app()));
+    let mut s = srv.connect();
+    for (method, target, status) in [
+        ("GET", "/users/7", 200),
+        ("GET", "/missing", 404),
+        ("DELETE", "/users/7", 405),
+        ("HEAD", "/users/7", 200),
+        ("GET", "/failed", 500),
+    ] {
+        let reply = request(&mut s, method, target);
+        assert_eq!(reply.status, status, "{method} {target}");
+        let path = target.split('?').next().unwrap();
+        assert_eq!(
+            reply.header("x-stamp"),
+            Some(format!("{method} {path}").as_str()),
+            "{method} {target}"
+        );
+    }
+}
+
+/// Reports every accessor of the request, one per line.
+fn inspect(req: &mut Request) -> sockhttp::Result<Response> {
+    let body = req.body_bytes()?;
+    let trailers: Vec<String> = req
+        .trailers()
+        .iter()
+        .map(|(n, v)| format!("{n}={}", String::from_utf8_lossy(v)))
+        .collect();
+    let lines = [
+        format!("method {}", req.method()),
+        format!("target {}", req.target()),
+        format!("version {}", req.version()),
+        format!("path {}", req.path()),
+        format!("decoded {}", req.decoded_path()?),
+        format!("original {}", req.original_path()),
+        format!("mount {}", req.mount_prefix()),
+        format!("query {:?}", req.query()),
+        format!("rest {:?}", req.param("rest")),
+        format!("length {:?}", req.content_length()),
+        format!("body {}", String::from_utf8_lossy(&body)),
+        format!("trailers {}", trailers.join(",")),
+    ];
+    Ok(Response::text(lines.join("\n")))
+}
+
+#[test]
+fn handlers_see_every_part_of_the_request() {
+    let app = Router::new()
+        .mount("/m", Router::new().any("/{*rest}", inspect))
+        .mount("/raw", inspect);
+    let srv = TestServer::start(app);
+    let mut s = srv.connect();
+    s.write_all(b"GET /m/caf%C3%A9/a%2Fb?q=%20x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        read_reply(&mut s, false).text(),
+        "method GET\n\
+         target /m/caf%C3%A9/a%2Fb?q=%20x\n\
+         version HTTP/1.0\n\
+         path /caf%C3%A9/a%2Fb\n\
+         decoded /café/a/b\n\
+         original /m/caf%C3%A9/a%2Fb\n\
+         mount /m\n\
+         query Some(\"q=%20x\")\n\
+         rest Some(\"café/a/b\")\n\
+         length Some(0)\n\
+         body \n\
+         trailers "
+    );
+    s.write_all(
+        b"PATCH /m/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3\r\nabc\r\n0\r\nX-Sum: 3\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        read_reply(&mut s, false).text(),
+        "method PATCH\n\
+         target /m/x\n\
+         version HTTP/1.1\n\
+         path /x\n\
+         decoded /x\n\
+         original /m/x\n\
+         mount /m\n\
+         query None\n\
+         rest Some(\"x\")\n\
+         length None\n\
+         body abc\n\
+         trailers X-Sum=3"
+    );
+    // A path that does not percent-decode is refused when decoded (a
+    // mount passes the path on as sent).
+    let raw = srv.exchange(b"GET /raw/%C3 HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_error_then_close("not UTF-8", &raw, "HTTP/1.1 400 Bad Request");
 }

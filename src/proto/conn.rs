@@ -107,6 +107,8 @@ pub struct Conn {
     expect: Continue,
     trailers: Headers,
     requests: u64,
+    /// Whether the head the last error refused began `HEAD `.
+    refused_head: bool,
 }
 
 impl Conn {
@@ -123,6 +125,7 @@ impl Conn {
             expect: Continue::None,
             trailers: Headers::new(),
             requests: 0,
+            refused_head: false,
         }
     }
 
@@ -221,8 +224,11 @@ impl Conn {
     /// [`Error::UnexpectedEof`] when the peer closes mid-request. After an
     /// error the connection is `Closed`.
     pub fn next_event(&mut self) -> Result<Event> {
+        // Asked before the step, which may consume the head it refuses.
+        let head_request = self.is_head_request();
         let result = self.step();
         if result.is_err() {
+            self.refused_head = head_request;
             self.close();
         }
         result
@@ -293,6 +299,21 @@ impl Conn {
                 }
                 Decoded::NeedData => self.need_data(),
             },
+        }
+    }
+
+    /// Reports whether the request whose head is being read, or whose
+    /// head the last error refused, is a `HEAD` request: an error response
+    /// to it (a 408 for a head that never ended, a 413 for a declared
+    /// length over the limit) must have no body (RFC 9112 §6.3).
+    pub fn is_head_request(&self) -> bool {
+        match self.reading {
+            Reading::Head => {
+                let start = blank_lines(&self.buf, self.blank.min(self.buf.len()));
+                self.buf[start..].starts_with(b"HEAD ")
+            }
+            Reading::Closed => self.refused_head,
+            Reading::Body(_) | Reading::Responding => false,
         }
     }
 
@@ -501,6 +522,44 @@ mod tests {
         assert!(conn.take_continue());
         assert!(!conn.take_continue());
         assert!(!conn.continue_unsent());
+    }
+
+    #[test]
+    fn refused_head_requests_are_known_to_be_head_requests() {
+        for (input, want) in [
+            (
+                &b"\r\nHEAD / HTTP/1.1\r\nContent-Length: x\r\n\r\n"[..],
+                true,
+            ),
+            (b"HEAD / HTTP/1.1\r\nHost: x\r\nExpect: y\r\n\r\n", true),
+            (b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n", false),
+            (b"HEADER / HTTP/1.1\r\n\r\n", false),
+        ] {
+            let mut conn = Conn::new(Limits::default());
+            conn.receive(input);
+            assert!(conn.next_event().is_err(), "{input:?}");
+            assert_eq!(conn.is_head_request(), want, "{input:?}");
+        }
+        // A request line over its limit, not even complete.
+        let mut conn = Conn::new(Limits::default());
+        conn.receive(format!("HEAD /{}", "a".repeat(9000)).as_bytes());
+        assert!(matches!(conn.next_event(), Err(Error::UriTooLong)));
+        assert!(conn.is_head_request());
+        // A head still arriving (about to time out, say).
+        let mut conn = Conn::new(Limits::default());
+        conn.receive(b"\r\nHEAD / HTTP/1.1\r\nHo");
+        assert!(matches!(conn.next_event(), Ok(Event::NeedData)));
+        assert!(conn.is_head_request());
+        // A served HEAD request does not make the next error bodiless.
+        let mut conn = Conn::new(Limits::default());
+        conn.receive(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+        assert!(matches!(conn.next_event(), Ok(Event::Head(_))));
+        assert!(!conn.is_head_request());
+        assert!(matches!(conn.next_event(), Ok(Event::Paused)));
+        conn.decide_keep_alive(true);
+        assert!(conn.finish_exchange(true));
+        assert!(conn.next_event().is_err(), "no Host");
+        assert!(!conn.is_head_request());
     }
 
     #[test]

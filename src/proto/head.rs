@@ -509,3 +509,544 @@ pub(crate) fn parse_trailers(bytes: Bytes, limits: &Limits) -> Result<Headers> {
         Err(_) => Err(Error::BadFraming("invalid trailer field")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The facts a parsed head gives the server.
+    #[derive(Debug, PartialEq)]
+    struct Facts {
+        method: String,
+        path: String,
+        query: Option<String>,
+        version: Version,
+        body: BodyKind,
+        keep_alive: bool,
+        expect_continue: bool,
+    }
+
+    /// What a test expects of one head: its facts, or an error status.
+    #[derive(Debug, PartialEq)]
+    enum Want {
+        Head(Facts),
+        Status(u16),
+    }
+
+    /// An HTTP/1.1 request for `path`: persistent, no body, no expectation.
+    fn facts(method: &str, path: &str, query: Option<&str>) -> Facts {
+        Facts {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.map(str::to_owned),
+            version: Version::Http11,
+            body: BodyKind::Empty,
+            keep_alive: true,
+            expect_continue: false,
+        }
+    }
+
+    fn get(path: &str, query: Option<&str>) -> Want {
+        Want::Head(facts("GET", path, query))
+    }
+
+    /// A POST of `/` over HTTP/1.1 framed as `body`.
+    fn post(body: BodyKind) -> Want {
+        Want::Head(Facts {
+            body,
+            ..facts("POST", "/", None)
+        })
+    }
+
+    fn parse(input: &[u8], limits: &Limits) -> Result<Option<RequestHead>> {
+        parse_head(&mut BytesMut::from(input), limits)
+    }
+
+    fn outcome(input: &[u8], limits: &Limits) -> Want {
+        match parse(input, limits) {
+            Ok(Some(h)) => Want::Head(Facts {
+                method: h.method.as_str().to_owned(),
+                path: h.path().to_owned(),
+                query: h.query().map(str::to_owned),
+                version: h.version,
+                body: h.body,
+                keep_alive: h.keep_alive,
+                expect_continue: h.expect_continue,
+            }),
+            Ok(None) => panic!("{:?}: incomplete", String::from_utf8_lossy(input)),
+            Err(e) => Want::Status(e.status().map_or(0, |s| s.as_u16())),
+        }
+    }
+
+    const H: &str = "Host: x\r\n";
+
+    #[test]
+    fn heads_table() {
+        let with = |extra: &str| format!("POST / HTTP/1.1\r\n{H}{extra}\r\n\r\n");
+        let cases: Vec<(&str, String, Want)> = vec![
+            (
+                "origin form",
+                format!("GET / HTTP/1.1\r\n{H}\r\n"),
+                get("/", None),
+            ),
+            (
+                "path and query",
+                format!("GET /a/b?x=1&y HTTP/1.1\r\n{H}\r\n"),
+                get("/a/b", Some("x=1&y")),
+            ),
+            (
+                "empty query",
+                format!("GET /a? HTTP/1.1\r\n{H}\r\n"),
+                get("/a", Some("")),
+            ),
+            (
+                "path kept encoded",
+                format!("GET /caf%C3%A9 HTTP/1.1\r\n{H}\r\n"),
+                get("/caf%C3%A9", None),
+            ),
+            (
+                "absolute form needs no Host",
+                "GET http://h:80/p?q HTTP/1.1\r\n\r\n".into(),
+                get("/p", Some("q")),
+            ),
+            (
+                "absolute form without a path",
+                "GET http://h HTTP/1.1\r\n\r\n".into(),
+                get("/", None),
+            ),
+            (
+                "absolute form with a query but no path",
+                "GET http://h?q=1 HTTP/1.1\r\n\r\n".into(),
+                get("/", Some("q=1")),
+            ),
+            (
+                "scheme is case-insensitive",
+                "GET HTTPS://h/x HTTP/1.1\r\n\r\n".into(),
+                get("/x", None),
+            ),
+            (
+                "other scheme",
+                format!("GET ftp://h/x HTTP/1.1\r\n{H}\r\n"),
+                Want::Status(400),
+            ),
+            (
+                "absolute form without authority",
+                format!("GET http:///x HTTP/1.1\r\n{H}\r\n"),
+                Want::Status(400),
+            ),
+            (
+                "relative target",
+                format!("GET a/b HTTP/1.1\r\n{H}\r\n"),
+                Want::Status(400),
+            ),
+            (
+                "fragment",
+                format!("GET /a#b HTTP/1.1\r\n{H}\r\n"),
+                Want::Status(400),
+            ),
+            (
+                "asterisk form",
+                format!("OPTIONS * HTTP/1.1\r\n{H}\r\n"),
+                Want::Head(facts("OPTIONS", "*", None)),
+            ),
+            (
+                "asterisk form without OPTIONS",
+                format!("GET * HTTP/1.1\r\n{H}\r\n"),
+                Want::Status(400),
+            ),
+            (
+                "authority form",
+                "CONNECT h:443 HTTP/1.1\r\n\r\n".into(),
+                Want::Head(facts("CONNECT", "h:443", None)),
+            ),
+            (
+                "authority form without a port",
+                "CONNECT h HTTP/1.1\r\n\r\n".into(),
+                Want::Status(400),
+            ),
+            (
+                "extension method kept",
+                format!("BREW /pot HTTP/1.1\r\n{H}\r\n"),
+                Want::Head(facts("BREW", "/pot", None)),
+            ),
+            (
+                "invalid method token",
+                format!("GE(T / HTTP/1.1\r\n{H}\r\n"),
+                Want::Status(400),
+            ),
+            // Versions.
+            (
+                "HTTP/1.0 without Host",
+                "GET / HTTP/1.0\r\n\r\n".into(),
+                Want::Head(Facts {
+                    version: Version::Http10,
+                    keep_alive: false,
+                    ..facts("GET", "/", None)
+                }),
+            ),
+            (
+                "HTTP/1.0 keep-alive",
+                "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n".into(),
+                Want::Head(Facts {
+                    version: Version::Http10,
+                    ..facts("GET", "/", None)
+                }),
+            ),
+            (
+                "HTTP/1.0 keep-alive and close",
+                "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n".into(),
+                Want::Head(Facts {
+                    version: Version::Http10,
+                    keep_alive: false,
+                    ..facts("GET", "/", None)
+                }),
+            ),
+            (
+                "HTTP/1.1 close",
+                format!("GET / HTTP/1.1\r\n{H}Connection: Close\r\n\r\n"),
+                Want::Head(Facts {
+                    keep_alive: false,
+                    ..facts("GET", "/", None)
+                }),
+            ),
+            (
+                "HTTP/2.0",
+                format!("GET / HTTP/2.0\r\n{H}\r\n"),
+                Want::Status(505),
+            ),
+            (
+                "HTTP/1.2",
+                format!("GET / HTTP/1.2\r\n{H}\r\n"),
+                Want::Status(505),
+            ),
+            (
+                "HTTP/1.",
+                format!("GET / HTTP/1.\r\n{H}\r\n"),
+                Want::Status(400),
+            ),
+            ("no version", format!("GET /\r\n{H}\r\n"), Want::Status(400)),
+            // Host.
+            (
+                "HTTP/1.1 without Host",
+                "GET / HTTP/1.1\r\n\r\n".into(),
+                Want::Status(400),
+            ),
+            (
+                "two Host fields",
+                "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n".into(),
+                Want::Status(400),
+            ),
+            (
+                "Host with userinfo",
+                "GET / HTTP/1.1\r\nHost: u@h\r\n\r\n".into(),
+                Want::Status(400),
+            ),
+            (
+                "empty Host",
+                "GET / HTTP/1.1\r\nHost:\r\n\r\n".into(),
+                get("/", None),
+            ),
+            (
+                "IPv6 Host with a port",
+                "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n".into(),
+                get("/", None),
+            ),
+            // Content-Length.
+            (
+                "Content-Length",
+                with("Content-Length: 5"),
+                post(BodyKind::Length(5)),
+            ),
+            (
+                "Content-Length zero",
+                with("Content-Length: 0"),
+                post(BodyKind::Empty),
+            ),
+            (
+                "Content-Length with OWS",
+                with("Content-Length: \t5\t"),
+                post(BodyKind::Length(5)),
+            ),
+            (
+                "equal Content-Length list",
+                with("Content-Length: 5, 5"),
+                post(BodyKind::Length(5)),
+            ),
+            (
+                "equal Content-Length fields",
+                with("Content-Length: 5\r\nContent-Length: 05"),
+                post(BodyKind::Length(5)),
+            ),
+            (
+                "differing Content-Length fields",
+                with("Content-Length: 5\r\nContent-Length: 6"),
+                Want::Status(400),
+            ),
+            (
+                "differing Content-Length list",
+                with("Content-Length: 5,6"),
+                Want::Status(400),
+            ),
+            (
+                "Content-Length +5",
+                with("Content-Length: +5"),
+                Want::Status(400),
+            ),
+            (
+                "Content-Length -5",
+                with("Content-Length: -5"),
+                Want::Status(400),
+            ),
+            (
+                "Content-Length 0x5",
+                with("Content-Length: 0x5"),
+                Want::Status(400),
+            ),
+            (
+                "Content-Length 5 5",
+                with("Content-Length: 5 5"),
+                Want::Status(400),
+            ),
+            (
+                "empty Content-Length",
+                with("Content-Length:"),
+                Want::Status(400),
+            ),
+            (
+                "Content-Length over u64",
+                with("Content-Length: 18446744073709551616"),
+                Want::Status(400),
+            ),
+            (
+                "Content-Length over the body limit",
+                with("Content-Length: 1073741825"),
+                Want::Status(413),
+            ),
+            // Transfer-Encoding.
+            (
+                "chunked",
+                with("Transfer-Encoding: chunked"),
+                post(BodyKind::Chunked),
+            ),
+            (
+                "chunked, any case",
+                with("Transfer-Encoding: CHUNKED"),
+                post(BodyKind::Chunked),
+            ),
+            (
+                "Content-Length and chunked",
+                with("Content-Length: 5\r\nTransfer-Encoding: chunked"),
+                Want::Status(400),
+            ),
+            (
+                "chunked not last",
+                with("Transfer-Encoding: chunked, gzip"),
+                Want::Status(400),
+            ),
+            (
+                "gzip alone",
+                with("Transfer-Encoding: gzip"),
+                Want::Status(400),
+            ),
+            (
+                "gzip then chunked",
+                with("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked"),
+                Want::Status(501),
+            ),
+            (
+                "chunked twice",
+                with("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"),
+                Want::Status(400),
+            ),
+            (
+                "chunked in HTTP/1.0",
+                "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n".into(),
+                Want::Status(400),
+            ),
+            // Expect.
+            (
+                "100-continue",
+                with("Expect: 100-Continue\r\nContent-Length: 1"),
+                Want::Head(Facts {
+                    body: BodyKind::Length(1),
+                    expect_continue: true,
+                    ..facts("POST", "/", None)
+                }),
+            ),
+            (
+                "100-continue ignored for HTTP/1.0",
+                "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n".into(),
+                Want::Head(Facts {
+                    version: Version::Http10,
+                    body: BodyKind::Length(1),
+                    keep_alive: false,
+                    ..facts("POST", "/", None)
+                }),
+            ),
+            (
+                "unknown expectation",
+                with("Expect: something"),
+                Want::Status(417),
+            ),
+            // Field syntax.
+            (
+                "whitespace before a colon",
+                with("X-A : 1"),
+                Want::Status(400),
+            ),
+            ("obs-fold", with("X-A: 1\r\n 2"), Want::Status(400)),
+            ("bare CR in a value", with("X-A: 1\r2"), Want::Status(400)),
+            ("NUL in a value", with("X-A: 1\x002"), Want::Status(400)),
+            (
+                "control byte in a value",
+                with("X-A: \x1b"),
+                Want::Status(400),
+            ),
+            ("DEL in a value", with("X-A: \x7f"), Want::Status(400)),
+            (
+                "bare CR in the request line",
+                format!("GET /a\rb HTTP/1.1\r\n{H}\r\n"),
+                Want::Status(400),
+            ),
+        ];
+        for (name, input, want) in cases {
+            let got = outcome(input.as_bytes(), &Limits::default());
+            assert_eq!(got, want, "{name}: {input:?}");
+            if let Want::Head(_) = want {
+                // Every strict prefix of a valid head is "need more".
+                for end in 0..input.len() {
+                    let prefix = &input.as_bytes()[..end];
+                    assert!(
+                        matches!(parse(prefix, &Limits::default()), Ok(None)),
+                        "{name}: prefix {:?}",
+                        &input[..end]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn head_is_split_off_and_fields_keep_order_and_case() {
+        let mut buf = BytesMut::from(
+            &b"GET / HTTP/1.1\r\nHost: x\r\nX-Tag: a\r\nx-tag: b\r\n\r\nGET /next"[..],
+        );
+        let head = parse_head(&mut buf, &Limits::default()).unwrap().unwrap();
+        assert_eq!(&buf[..], b"GET /next", "the rest stays in the buffer");
+        let fields: Vec<(&str, &[u8])> = head.headers.iter().collect();
+        assert_eq!(
+            fields,
+            [
+                ("Host", &b"x"[..]),
+                ("X-Tag", &b"a"[..]),
+                ("x-tag", &b"b"[..])
+            ]
+        );
+        assert_eq!(
+            head.headers.get_all("X-TAG").collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+    }
+
+    #[test]
+    fn incomplete_head_consumes_nothing() {
+        let input = &b"GET / HTTP/1.1\r\nHost: x\r\n"[..];
+        let mut buf = BytesMut::from(input);
+        assert!(parse_head(&mut buf, &Limits::default()).unwrap().is_none());
+        assert_eq!(&buf[..], input);
+    }
+
+    #[test]
+    fn limits_are_met_then_passed() {
+        let limits = Limits {
+            max_request_line_bytes: 32,
+            max_head_bytes: 64,
+            max_headers: 2,
+            ..Limits::default()
+        };
+        let status = |input: &[u8]| outcome(input, &limits);
+        // Request line: 32 bytes through its LF is fine, 33 is 414.
+        let line = |len: usize| format!("GET /{} HTTP/1.1\r\n", "a".repeat(len - 16));
+        assert_eq!(line(32).len(), 32);
+        assert_eq!(
+            status(format!("{}{H}\r\n", line(32)).as_bytes()),
+            get("/aaaaaaaaaaaaaaaa", None)
+        );
+        assert_eq!(
+            status(format!("{}{H}\r\n", line(33)).as_bytes()),
+            Want::Status(414)
+        );
+        // An unfinished request line is refused once it cannot fit.
+        assert!(matches!(
+            parse(b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaa", &limits),
+            Err(Error::UriTooLong)
+        ));
+        assert!(matches!(
+            parse(b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaa", &limits),
+            Ok(None)
+        ));
+        // Whole head: 64 bytes is fine, 65 is 431.
+        let head = |len: usize| {
+            let mut h = format!("GET / HTTP/1.1\r\n{H}X: ");
+            let fill = len - h.len() - 4;
+            h.push_str(&"v".repeat(fill));
+            h.push_str("\r\n\r\n");
+            h
+        };
+        assert_eq!(head(64).len(), 64);
+        assert_eq!(status(head(64).as_bytes()), get("/", None));
+        assert_eq!(status(head(65).as_bytes()), Want::Status(431));
+        // Field count: 2 is fine, 3 is 431.
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\n\r\n"),
+            get("/", None)
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n"),
+            Want::Status(431)
+        );
+    }
+
+    #[test]
+    fn decimal_is_digits_only_and_checked() {
+        assert_eq!(parse_decimal(b"0"), Some(0));
+        assert_eq!(parse_decimal(b"007"), Some(7));
+        assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b""[..],
+            b"18446744073709551616",
+            b"+1",
+            b"-1",
+            b" 1",
+            b"1 ",
+            b"1_000",
+            b"0x1",
+            b"1e3",
+        ] {
+            assert_eq!(
+                parse_decimal(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn trailers_are_parsed_and_bounded() {
+        let limits = Limits {
+            max_headers: 1,
+            ..Limits::default()
+        };
+        let t = parse_trailers(Bytes::from_static(b"X-Sum: 1\r\n\r\n"), &limits).unwrap();
+        assert_eq!(t.get("x-sum"), Some("1"));
+        assert!(matches!(
+            parse_trailers(Bytes::from_static(b"A: 1\r\nB: 2\r\n\r\n"), &limits),
+            Err(Error::HeadTooLarge)
+        ));
+        assert!(matches!(
+            parse_trailers(Bytes::from_static(b"A : 1\r\n\r\n"), &limits),
+            Err(Error::BadFraming(_))
+        ));
+    }
+}

@@ -14,7 +14,10 @@
 //!    lent [`Conn`] (see `wire`).
 //! 4. After the handler, unread body is drained up to
 //!    `max_drain_bytes`, or the connection will close: whatever remains on
-//!    the wire must never be parsed as another request.
+//!    the wire must never be parsed as another request. When the response
+//!    closes the connection anyway (`Connection: close` from either side,
+//!    an error such as 413, a shutdown), nothing is drained first, so an
+//!    early answer to an upload is not delayed by the upload.
 //! 5. The response is written (`writer`); `Conn` decides whether the
 //!    connection goes on.
 //! 6. Closing after an error is lingering: `shutdown(Write)`, a bounded
@@ -26,13 +29,14 @@ use super::state::{ConnState, Registration};
 use super::wire::{Slot, WireBody};
 use super::writer::{Outcome, write_response};
 use crate::error::{Error, Phase, Result};
+use crate::limits::Timeouts;
 use crate::proto::conn::{Conn, Event, Reading};
 use crate::proto::head::RequestHead;
 use crate::request::{Request, RequestBody};
 use crate::response::Response;
 use crate::types::{StatusCode, Version};
 use std::io::Read;
-use std::net::{Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -61,8 +65,7 @@ pub(crate) fn serve(shared: &Shared, state: ConnState) -> Option<ConnState> {
         configured,
     } = state;
     if !configured {
-        let _ = link.stream.set_nodelay(true);
-        if let Err(e) = link.stream.set_write_timeout(Some(shared.timeouts.write)) {
+        if let Err(e) = configure(&link.stream, &shared.timeouts) {
             log::debug!("{peer}: set_write_timeout: {e}");
             return None;
         }
@@ -83,6 +86,17 @@ pub(crate) fn serve(shared: &Shared, state: ConnState) -> Option<ConnState> {
             None
         }
     }
+}
+
+/// Sets the options every accepted socket gets once: `TCP_NODELAY`, so
+/// a small response leaves at once instead of waiting for the peer's
+/// delayed ACK (Nagle), and `SO_SNDTIMEO`, so a client that stops reading
+/// frees its worker. Only the write timeout is required.
+fn configure(stream: &TcpStream, timeouts: &Timeouts) -> std::io::Result<()> {
+    if let Err(e) = stream.set_nodelay(true) {
+        log::debug!("set_nodelay: {e}");
+    }
+    stream.set_write_timeout(Some(timeouts.write))
 }
 
 struct Connection<'a> {
@@ -227,11 +241,12 @@ impl Connection<'_> {
         }
         let start = Instant::now();
         let resp = Response::from_error(e);
+        let is_head = self.conn.as_ref().is_some_and(Conn::is_head_request);
         let outcome = write_response(
             &self.link,
             self.shared,
             resp,
-            false,
+            is_head,
             Version::Http11,
             true,
             None,
@@ -289,8 +304,15 @@ impl Connection<'_> {
 
         // Step 4: drain what the handler left of the body, then take the
         // connection state back (unless the body went into the response).
+        // A response that closes the connection anyway is not held back
+        // for bytes nobody will use: the lingering close takes care of
+        // them, after the answer has gone out.
+        let closing = panicked
+            || !req.head().keep_alive
+            || resp.headers().has_token("connection", "close")
+            || self.shared.is_shutting_down();
         let mut body = req.take_body();
-        if !panicked {
+        if !closing {
             body.drain(self.shared.limits.max_drain_bytes);
         }
         drop(body);
@@ -429,7 +451,8 @@ impl Connection<'_> {
                 }
             }
         }
-        let _ = stream.shutdown(Shutdown::Both);
+        // Dropping the stream closes it: no second `shutdown` (after the
+        // peer's FIN it would only fail with ENOTCONN).
         log::trace!("{}: closed", self.peer);
     }
 }
@@ -438,4 +461,28 @@ enum Next {
     KeepAlive,
     Close,
     Linger,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn accepted_sockets_get_nodelay_and_the_write_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(!accepted.nodelay().unwrap(), "off until configured");
+        let timeouts = Timeouts {
+            write: Duration::from_secs(7),
+            ..Timeouts::default()
+        };
+        configure(&accepted, &timeouts).unwrap();
+        assert!(accepted.nodelay().unwrap());
+        assert_eq!(
+            accepted.write_timeout().unwrap(),
+            Some(Duration::from_secs(7))
+        );
+    }
 }

@@ -43,18 +43,12 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, submitte
                 pair
             }
             Err(e) => {
-                match e.kind() {
-                    io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::Interrupted
-                    | io::ErrorKind::WouldBlock => {
-                        log::debug!("accept: {e}; retrying");
-                    }
-                    _ => {
-                        log::warn!("accept: {e}; retrying in {backoff:?}");
-                        thread::sleep(backoff);
-                        backoff = (backoff * 2).min(BACKOFF_MAX);
-                    }
+                if is_transient(&e) {
+                    log::debug!("accept: {e}; retrying");
+                } else {
+                    log::warn!("accept: {e}; retrying in {backoff:?}");
+                    thread::sleep(backoff);
+                    backoff = next_backoff(backoff);
                 }
                 continue;
             }
@@ -82,5 +76,71 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, submitte
         } else {
             state::submit(submitter, conn_state);
         }
+    }
+}
+
+/// Reports whether an `accept` error concerns only the connection being
+/// accepted (it was aborted or reset before `accept`, or a signal came),
+/// so the next `accept` may be tried at once. Anything else (`EMFILE`,
+/// `ENFILE`, `ENOBUFS`, `ENOMEM`) is about the server's resources, which
+/// only time frees.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Doubles the back-off after a resource error, up to [`BACKOFF_MAX`].
+fn next_backoff(backoff: Duration) -> Duration {
+    (backoff * 2).min(BACKOFF_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aborted_connections_are_retried_at_once() {
+        for kind in [
+            io::ErrorKind::ConnectionAborted,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::Interrupted,
+            io::ErrorKind::WouldBlock,
+        ] {
+            assert!(is_transient(&io::Error::from(kind)), "{kind:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn descriptor_and_memory_exhaustion_back_off() {
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux and the BSDs alike.
+        #[cfg(target_os = "linux")]
+        let codes = [24, 23, 105, 12];
+        #[cfg(not(target_os = "linux"))]
+        let codes = [24, 23, 55, 12];
+        for code in codes {
+            let e = io::Error::from_raw_os_error(code);
+            assert!(!is_transient(&e), "{e}");
+        }
+    }
+
+    #[test]
+    fn back_off_doubles_from_5_ms_to_1_s() {
+        let mut b = BACKOFF_MIN;
+        let mut steps = vec![b];
+        while b < BACKOFF_MAX {
+            b = next_backoff(b);
+            steps.push(b);
+        }
+        assert_eq!(steps.first(), Some(&Duration::from_millis(5)));
+        assert_eq!(steps[1], Duration::from_millis(10));
+        assert_eq!(steps.last(), Some(&Duration::from_secs(1)));
+        assert_eq!(next_backoff(BACKOFF_MAX), BACKOFF_MAX);
+        assert!(steps.len() < 10, "{steps:?}");
     }
 }

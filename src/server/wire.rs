@@ -31,7 +31,8 @@ pub(crate) struct WireBody {
     link: Arc<Link>,
     slot: Slot,
     timeouts: Timeouts,
-    /// When the head was complete: the body deadline counts from here.
+    /// When the head was complete, or `100 Continue` was sent: the body
+    /// deadline counts from here.
     start: Instant,
 }
 
@@ -108,6 +109,10 @@ impl WireSource for WireBody {
                 Event::NeedData => {
                     if self.conn().take_continue() {
                         self.link.write_all(&[CONTINUE])?;
+                        // The client could not send before it was asked
+                        // to: the body deadline counts from here, however
+                        // long the handler took to start reading.
+                        self.start = Instant::now();
                     }
                     let received = self.conn().body_decoder().map_or(0, |d| d.received());
                     let deadline = self.start + self.timeouts.body_allowance(received);

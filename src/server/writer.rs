@@ -7,7 +7,8 @@
 //! are sent in pieces through one reused buffer, never whole. A body that
 //! disagrees with its declared length, fails, or panics aborts the
 //! response, and the connection is closed: a half-sent response cannot
-//! be repaired.
+//! be repaired. A handler's `1xx` status, which can never be a final
+//! response, is answered `500` instead.
 
 use super::Shared;
 use super::io::{Link, date_now};
@@ -55,6 +56,16 @@ pub(crate) fn write_response(
     force_close: bool,
     conn: Option<&mut Conn>,
 ) -> Outcome {
+    let resp = if resp.status().is_informational() {
+        // A 1xx is never a final response (RFC 9110 §15.2): the client
+        // would wait for another one forever. hyper answers 500 too.
+        Response::from_error(&Error::handler(format!(
+            "handler answered {}, which cannot be a final response",
+            resp.status().as_u16()
+        )))
+    } else {
+        resp
+    };
     let (status, headers, body) = resp.into_parts();
     let declared = headers.get_bytes("content-length").and_then(parse_decimal);
     let framing = decide_framing(status, is_head, version, body.len(), declared);
