@@ -8,6 +8,11 @@
 //! log on stderr. Ctrl-C or SIGTERM shuts down gracefully (in-flight
 //! requests finish) and the process exits with status 0.
 //!
+//! Directory listings are on (`--no-listing` turns them off), files are
+//! sent with `Cache-Control: no-cache` (`--cache-control` changes it),
+//! and a precompressed `name.gz` next to `name` is sent, with
+//! `Content-Encoding: gzip`, to clients that accept gzip.
+//!
 //! On start it prints exactly one line to stdout,
 //! `listening on http://HOST:PORT`, with the real port (also for
 //! `--addr 127.0.0.1:0`), so scripts and tests can read it.

@@ -1,7 +1,8 @@
 //! File bodies go out with sendfile(2) on Linux (the read/write loop
-//! elsewhere): exact bytes for whole files and ranges, and a client that
+//! elsewhere): exact bytes for whole files and ranges, a client that
 //! stops reading a large file is cut off by the write timeout instead of
-//! holding a worker.
+//! holding a worker, and a file shorter than its announced length ends
+//! in a close, never in a hang or a mis-framed next response.
 
 mod support;
 
@@ -40,6 +41,23 @@ fn file_server(path: PathBuf, threads: usize) -> TestServer {
         server,
         move |req: &mut Request| -> sockhttp::Result<Response> {
             let file = File::open(&path)?;
+            let size = file.metadata()?.len();
+            // A file that shrank after its length was taken: the response
+            // announces more bytes than the file still has.
+            if req.path() == "/shrunk" {
+                return Ok(Response::new(StatusCode::OK).with_body(Body::File {
+                    file,
+                    offset: 0,
+                    len: size + 4096,
+                }));
+            }
+            if req.path() == "/past-end" {
+                return Ok(Response::new(StatusCode::OK).with_body(Body::File {
+                    file,
+                    offset: size + 10,
+                    len: 5,
+                }));
+            }
             if req.path() == "/range" {
                 return Ok(
                     Response::new(StatusCode::PARTIAL_CONTENT).with_body(Body::File {
@@ -101,5 +119,43 @@ fn a_client_that_never_reads_a_large_file_does_not_hold_the_only_worker() {
         rest.len() < 64 * 1024 * 1024,
         "the stuck client was cut off"
     );
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn a_file_shorter_than_its_announced_length_ends_in_a_close() {
+    let (path, data) = temp_file("shrunk", 256 * 1024 + 3);
+    let srv = file_server(path.clone(), 1);
+    // Keep-alive is asked for: the server must still close, since the
+    // client would otherwise wait for bytes that never come, or read the
+    // next response as the rest of this body.
+    let mut s = srv.connect();
+    s.write_all(b"GET /shrunk HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let raw = read_to_end(&mut s);
+    let body_at = find(&raw, b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..body_at]);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    let announced = format!("\r\nContent-Length: {}\r\n", data.len() + 4096);
+    assert!(head.contains(&announced), "{head}");
+    assert!(
+        raw[body_at..] == data,
+        "the bytes the file has, then the close"
+    );
+
+    let mut s = srv.connect();
+    s.write_all(b"GET /past-end HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let raw = read_to_end(&mut s);
+    let body_at = find(&raw, b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(raw.len(), body_at, "no body byte, then the close");
+
+    // The only worker is free and the next response is whole.
+    let mut s = srv.connect();
+    s.write_all(b"GET /range HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let r = read_reply(&mut s, false);
+    assert_eq!(r.status, 206);
+    assert!(r.body == data[1000..6000]);
     let _ = std::fs::remove_file(path);
 }

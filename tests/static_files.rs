@@ -111,6 +111,10 @@ impl Tree {
             t.symlink("hello.txt", "link_in");
             t.symlink(".env", "link_hidden");
             t.symlink("../outside/secret.txt", "docs/relative_out");
+            t.symlink("../../outside", "docs/escape_dir");
+            // Two hops, each inside, the end outside.
+            t.symlink("../link_dir_out", "docs/hop");
+            t.symlink("docs/hop", "hop_start");
         }
         t
     }
@@ -295,6 +299,33 @@ fn traversal_table_never_leaks_the_outside_file() {
         "/.git/config",
         "/docs/.hidden",
         "/%2eenv",
+        "/docs/escape_dir/secret.txt",
+        "/docs/escape_dir/",
+        "/hop_start/secret.txt",
+        "/docs/hop/secret.txt",
+        "/link_out/",
+        "/link_dir_out%2fsecret.txt",
+        "/docs/%2e%2e/%2e%2e/outside/secret.txt",
+        "/docs/%2E%2e%2F%2e%2E%2Foutside%2Fsecret.txt",
+        "/..%252f..%252foutside%252fsecret.txt",
+        "/%%32%65%%32%65/outside/secret.txt",
+        "/%25%32%65%25%32%65/outside/secret.txt",
+        "/%ef%bc%8e%ef%bc%8e/outside/secret.txt",
+        "/..%ef%bc%8foutside%ef%bc%8fsecret.txt",
+        "/....//outside/secret.txt",
+        "/.%00./outside/secret.txt",
+        "/%2e%2e%00/outside/secret.txt",
+        "/%c0%2e%c0%2e/outside/secret.txt",
+        "/%5c%5c..%5c..%5coutside%5csecret.txt",
+        "/sub/..\\..\\outside\\secret.txt",
+        "/./outside/secret.txt",
+        "/C%3A/outside/secret.txt",
+        "/%43:%5coutside",
+        "/.well-known/../../outside/secret.txt",
+        "/.well-known/%2e%2e/%2e%2e/outside/secret.txt",
+        "/.well-known/..%2f..%2foutside/secret.txt",
+        "/hello.txt/../../outside/secret.txt",
+        "/hello.txt/%2e%2e/%2e%2e/outside/secret.txt",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -302,13 +333,16 @@ fn traversal_table_never_leaks_the_outside_file() {
     // An absolute path to the secret, after the leading slash.
     paths.push(format!("//{outside_abs}"));
     paths.push(format!("/%2F{outside_abs}"));
-    assert!(paths.len() >= 20);
+    assert!(paths.len() >= 60);
 
     let app = Router::new()
         .mount("/assets", StaticFiles::new(t.root()).listing(true))
         .fallback(StaticFiles::new(t.root()).listing(true));
     let srv = TestServer::start(app);
-    for prefix in ["", "/assets"] {
+    // Each path in origin-form and in absolute-form, at the root and
+    // under the mount.
+    let targets = ["", "/assets", "http://x", "http://x/assets"];
+    for prefix in targets {
         for p in &paths {
             let target = format!("{prefix}{p}");
             let raw = srv.exchange(
@@ -446,6 +480,185 @@ fn directories_index_redirect_and_no_listing_by_default() {
 }
 
 #[test]
+fn a_directory_named_like_a_file_and_an_index_html_directory() {
+    let t = Tree::new("dir-names");
+    t.write("x.html/index.html", b"<p>inside x.html</p>");
+    t.write("y/index.html/not-an-index.txt", b"nope");
+    t.write("z/index.htm", b"only .html is an index");
+    let srv = TestServer::start(StaticFiles::new(t.root()));
+    let r = get(srv.addr(), "/x.html");
+    assert_eq!((r.status, r.header("location")), (301, Some("/x.html/")));
+    let r = get(srv.addr(), "/x.html/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"<p>inside x.html</p>");
+    // `index.html` that is a directory is no index: the directory has
+    // none, and listings are off.
+    assert_eq!(get(srv.addr(), "/y/").status, 404);
+    assert_eq!(get(srv.addr(), "/y/index.html").status, 301);
+    assert_eq!(get(srv.addr(), "/z/").status, 404);
+
+    let listing = TestServer::start(StaticFiles::new(t.root()).listing(true));
+    let r = get(listing.addr(), "/y/");
+    assert_eq!(r.status, 200);
+    assert!(
+        body_text(&r).contains("<a href=\"index.html/\">index.html/</a>"),
+        "{}",
+        body_text(&r)
+    );
+}
+
+#[test]
+fn the_query_string_is_not_part_of_the_file_name() {
+    let t = Tree::standard("query");
+    let srv = TestServer::start(StaticFiles::new(t.root()));
+    for target in [
+        "/hello.txt?",
+        "/hello.txt?x=1",
+        "/hello.txt?../../outside/secret.txt",
+        "/hello.txt?%2e%2e%2f",
+        "/hello.txt?/etc/passwd",
+    ] {
+        let r = get(srv.addr(), target);
+        assert_eq!((r.status, r.body.as_slice()), (200, HELLO), "{target}");
+    }
+    let r = get(srv.addr(), "/hello.txt%3Fx=1");
+    assert_eq!(r.status, 404, "an encoded `?` is part of the name");
+}
+
+/// On Linux, where `ENAMETOOLONG` is told apart (elsewhere it is a 500).
+#[cfg(target_os = "linux")]
+#[test]
+fn names_too_long_for_the_file_system_are_404() {
+    let t = Tree::standard("long");
+    let srv = TestServer::start(StaticFiles::new(t.root()));
+    let long_name = format!("/{}", "a".repeat(300));
+    let long_path = "/abcdefgh".repeat(600);
+    for target in [long_name.as_str(), long_path.as_str()] {
+        let r = get(srv.addr(), target);
+        assert!(
+            r.status == 404 || r.status == 414,
+            "{} bytes: got {}",
+            target.len(),
+            r.status
+        );
+    }
+    assert_eq!(get(srv.addr(), &long_name).status, 404);
+}
+
+/// On Linux, where `ELOOP` is told apart (elsewhere it is a 500).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_symlink_loop_is_404_and_the_listing_leaves_it_out() {
+    let t = Tree::standard("loop");
+    t.write("loops/ok.txt", b"ok");
+    t.symlink("b", "loops/a");
+    t.symlink("a", "loops/b");
+    t.symlink("self", "loops/self");
+    let srv = TestServer::start(StaticFiles::new(t.root()).listing(true));
+    for target in ["/loops/a", "/loops/b/", "/loops/self/x", "/loops/self"] {
+        assert_eq!(get(srv.addr(), target).status, 404, "{target}");
+    }
+    let html = body_text(&get(srv.addr(), "/loops/"));
+    assert!(html.contains("href=\"ok.txt\""), "{html}");
+    for name in ["\"a\"", "\"b\"", "\"self\""] {
+        assert!(!html.contains(&format!("href={name}")), "{html}");
+    }
+}
+
+/// A FIFO would block the worker in `open` until a writer came: the
+/// handler looks before it opens, and answers 404.
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_the_root_is_404_and_never_opened() {
+    let t = Tree::standard("fifo");
+    fs::create_dir_all(t.root().join("pipes")).unwrap();
+    let fifo = t.root().join("pipes/fifo.txt");
+    match std::process::Command::new("mkfifo").arg(&fifo).status() {
+        Ok(s) if s.success() => {}
+        _ => {
+            println!("skipped: mkfifo is not available");
+            return;
+        }
+    }
+    std::os::unix::fs::symlink("fifo.txt", t.root().join("pipes/link.txt")).unwrap();
+    t.write("pipes/fifo.txt.gz", b"gz");
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0").unwrap().threads(1),
+        StaticFiles::new(t.root())
+            .listing(true)
+            .precompressed_gzip(true),
+    );
+    for target in ["/pipes/fifo.txt", "/pipes/link.txt", "/pipes/fifo.txt/"] {
+        let r = request(srv.addr(), "GET", target, &[("Accept-Encoding", "gzip")]);
+        assert_eq!(r.status, 404, "{target}");
+    }
+    let html = body_text(&get(srv.addr(), "/pipes/"));
+    assert!(!html.contains("href=\"fifo.txt\""), "{html}");
+    // The only worker is free.
+    assert_eq!(get(srv.addr(), "/hello.txt").body, HELLO);
+}
+
+/// Every link of a listing leads to its entry: names with characters
+/// that are markup, URL syntax or not ASCII round-trip through the href.
+/// Names no request can reach are not listed.
+#[test]
+fn every_listing_link_leads_to_its_entry() {
+    let t = Tree::new("links");
+    let names = [
+        "a#b?.txt",
+        "it's \"quoted\".txt",
+        "100%.txt",
+        "x+y=z&w;v.txt",
+        "<script>alert(1)<script>.txt",
+        "ünï cödé.txt",
+        "日本語.txt",
+        "javascript:alert(1)",
+        "tab\tname.txt",
+        "sub dir",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        if *name == "sub dir" {
+            t.write("d/sub dir/inner.txt", b"inner");
+        } else {
+            t.write(&format!("d/{name}"), format!("file {i}").as_bytes());
+        }
+    }
+    #[cfg(unix)]
+    {
+        t.write("d/back\\slash.txt", b"unreachable");
+        t.write("d/C:drive.txt", b"unreachable");
+    }
+    let srv = TestServer::start(StaticFiles::new(t.root()).listing(true));
+    let html = body_text(&get(srv.addr(), "/d/"));
+    let hrefs: Vec<&str> = html
+        .split("<a href=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .filter(|h| *h != "../")
+        .collect();
+    assert_eq!(hrefs.len(), names.len(), "{html}");
+    for href in &hrefs {
+        assert!(
+            href.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~%/".contains(&b)),
+            "an href is percent-encoded: {href}"
+        );
+        let r = get(srv.addr(), &format!("/d/{href}"));
+        assert_eq!(r.status, 200, "{href}");
+        if let Some(dir) = href.strip_suffix('/') {
+            assert!(body_text(&r).contains("inner.txt"), "{dir}");
+        } else {
+            assert!(r.body.starts_with(b"file "), "{href}");
+        }
+    }
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;script&gt;.txt"));
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("it&#39;s &quot;quoted&quot;.txt"), "{html}");
+    assert!(html.contains(">日本語.txt<"), "{html}");
+    assert!(!html.contains("slash.txt") && !html.contains("drive.txt"));
+}
+
+#[test]
 fn listing_is_escaped_encoded_sorted_and_sized() {
     let t = Tree::standard("listing");
     let app = Router::new()
@@ -516,6 +729,25 @@ fn head_has_the_same_headers_as_get_and_no_body() {
         );
         assert!(h.body.is_empty());
     }
+    // The same holds for 304 and 412.
+    let etag = get(srv.addr(), "/hello.txt")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    for (field, value, status) in [
+        ("If-None-Match", etag.as_str(), 304),
+        ("If-Modified-Since", MTIME_LM, 304),
+        ("If-Match", "\"other\"", 412),
+    ] {
+        let g = request(srv.addr(), "GET", "/hello.txt", &[(field, value)]);
+        let h = request(srv.addr(), "HEAD", "/hello.txt", &[(field, value)]);
+        assert_eq!((g.status, h.status), (status, status), "{field}");
+        assert_eq!(
+            headers_without_date(&g),
+            headers_without_date(&h),
+            "{field}"
+        );
+    }
     // The head reply is complete: a second request on the same
     // connection is answered normally.
     let mut s = srv.connect();
@@ -571,6 +803,9 @@ fn conditional_requests_table() {
         status,
     };
     let list = format!("\"other\", {etag}");
+    let weak_list = format!("W/\"other\", {weak}");
+    let weak_and_strong = format!("{weak}, {etag}");
+    let unquoted = etag.trim_matches('"');
     let cases = vec![
         case("no condition", "GET", &[], 200),
         case(
@@ -684,6 +919,100 @@ fn conditional_requests_table() {
             412,
         ),
         case(
+            "If-Modified-Since in the obsolete RFC 850 form",
+            "GET",
+            &[("If-Modified-Since", "Tuesday, 02-Jan-24 03:04:05 GMT")],
+            304,
+        ),
+        case(
+            "If-Modified-Since in the obsolete asctime form",
+            "GET",
+            &[("If-Modified-Since", "Tue Jan  2 03:04:05 2024")],
+            304,
+        ),
+        case(
+            "If-Modified-Since on HEAD",
+            "HEAD",
+            &[("If-Modified-Since", &date(0))],
+            304,
+        ),
+        case(
+            "If-Modified-Since twice is ignored",
+            "GET",
+            &[
+                ("If-Modified-Since", &date(0)),
+                ("If-Modified-Since", &date(0)),
+            ],
+            200,
+        ),
+        case(
+            "If-None-Match weak list",
+            "GET",
+            &[("If-None-Match", &weak_list)],
+            304,
+        ),
+        case(
+            "If-None-Match across two field lines",
+            "GET",
+            &[("If-None-Match", "\"other\""), ("If-None-Match", &etag)],
+            304,
+        ),
+        case(
+            "If-None-Match unquoted never matches",
+            "GET",
+            &[("If-None-Match", unquoted)],
+            200,
+        ),
+        case(
+            "If-None-Match other on HEAD",
+            "HEAD",
+            &[("If-None-Match", "\"other\"")],
+            200,
+        ),
+        case(
+            "If-None-Match star wins over an old If-Modified-Since",
+            "GET",
+            &[("If-None-Match", "*"), ("If-Modified-Since", &date(-3600))],
+            304,
+        ),
+        case(
+            "If-Match weak and strong: the strong one matches",
+            "GET",
+            &[("If-Match", &weak_and_strong)],
+            200,
+        ),
+        case("If-Match star on HEAD", "HEAD", &[("If-Match", "*")], 200),
+        case(
+            "If-Match other on HEAD",
+            "HEAD",
+            &[("If-Match", "\"other\"")],
+            412,
+        ),
+        case(
+            "If-Unmodified-Since later",
+            "GET",
+            &[("If-Unmodified-Since", &date(3600))],
+            200,
+        ),
+        case(
+            "If-Unmodified-Since in the obsolete RFC 850 form",
+            "GET",
+            &[("If-Unmodified-Since", "Tuesday, 02-Jan-24 03:04:04 GMT")],
+            412,
+        ),
+        case(
+            "If-Match holds, then If-None-Match gives 304",
+            "GET",
+            &[("If-Match", &etag), ("If-None-Match", &etag)],
+            304,
+        ),
+        case(
+            "If-Match holds, If-Modified-Since later gives 304",
+            "GET",
+            &[("If-Match", "*"), ("If-Modified-Since", &date(0))],
+            304,
+        ),
+        case(
             "304 wins over Range",
             "GET",
             &[("If-None-Match", &etag), ("Range", "bytes=0-1")],
@@ -721,7 +1050,18 @@ fn conditional_requests_table() {
                 );
                 assert_eq!(r.header("content-length"), None, "{}", c.name);
                 assert_eq!(r.header("content-type"), None, "{}", c.name);
+                assert_eq!(r.header("content-range"), None, "{}", c.name);
+                // As Go's ServeContent: with an ETag, Last-Modified adds
+                // nothing a cache needs (RFC 9110 §15.4.5).
+                assert_eq!(r.header("last-modified"), None, "{}", c.name);
+                assert_eq!(
+                    r.header("x-content-type-options"),
+                    Some("nosniff"),
+                    "{}",
+                    c.name
+                );
             }
+            412 => assert_eq!(r.header("content-range"), None, "{}", c.name),
             200 if c.method == "GET" => assert_eq!(r.body, HELLO, "{}", c.name),
             _ => {}
         }
@@ -765,6 +1105,9 @@ fn range_requests_table() {
             span,
             content_range,
         };
+    let earlier =
+        HttpDate::from_unix_secs(HttpDate::parse(&lm).unwrap().unix_secs() - 1).to_string();
+    let too_many = format!("bytes={}", vec!["0-0"; 65].join(","));
     let weak = format!("W/{etag}");
     let cases = vec![
         row(
@@ -936,6 +1279,102 @@ fn range_requests_table() {
             None,
         ),
         row(
+            "first byte only",
+            "GET",
+            &[("Range", "bytes=0-0")],
+            206,
+            Some(0..1),
+            Some("bytes 0-0/1000"),
+        ),
+        row(
+            "unit is case-insensitive, empty elements allowed",
+            "GET",
+            &[("Range", "BYTES=0-9,")],
+            206,
+            Some(0..10),
+            Some("bytes 0-9/1000"),
+        ),
+        row(
+            "suffix and open range covering the file",
+            "GET",
+            &[("Range", "bytes=-500,0-")],
+            206,
+            Some(0..1000),
+            Some("bytes 0-999/1000"),
+        ),
+        row(
+            "zero suffix with a satisfiable range",
+            "GET",
+            &[("Range", "bytes=-0,10-19")],
+            206,
+            Some(10..20),
+            Some("bytes 10-19/1000"),
+        ),
+        row(
+            "start past end with an end",
+            "GET",
+            &[("Range", "bytes=1000-1000")],
+            416,
+            None,
+            Some("bytes */1000"),
+        ),
+        row(
+            "invalid member spoils the whole set",
+            "GET",
+            &[("Range", "bytes=0-9,x")],
+            200,
+            Some(0..1000),
+            None,
+        ),
+        row(
+            "no unit",
+            "GET",
+            &[("Range", "0-9")],
+            200,
+            Some(0..1000),
+            None,
+        ),
+        row(
+            "two Range fields are ignored",
+            "GET",
+            &[("Range", "bytes=0-9"), ("Range", "bytes=10-19")],
+            200,
+            Some(0..1000),
+            None,
+        ),
+        row(
+            "too many ranges are ignored",
+            "GET",
+            &[("Range", &too_many)],
+            200,
+            Some(0..1000),
+            None,
+        ),
+        row(
+            "If-Range failing turns a 416 into 200",
+            "GET",
+            &[("Range", "bytes=5000-"), ("If-Range", "\"other\"")],
+            200,
+            Some(0..1000),
+            None,
+        ),
+        row(
+            "If-Range holding keeps the 416",
+            "GET",
+            &[("Range", "bytes=5000-"), ("If-Range", &etag)],
+            416,
+            None,
+            Some("bytes */1000"),
+        ),
+        row(
+            "If-Range with the date of an earlier second",
+            "GET",
+            &[("Range", "bytes=0-9"), ("If-Range", &earlier)],
+            200,
+            Some(0..1000),
+            None,
+        ),
+        row(
             "HEAD ignores Range",
             "HEAD",
             &[("Range", "bytes=0-9")],
@@ -968,9 +1407,33 @@ fn range_requests_table() {
             assert_eq!(r.header("content-length"), Some("1000"), "{}", c.name);
         }
     }
-    // An empty file has no byte to select: Range is ignored.
-    let r = request(srv.addr(), "GET", "/empty.txt", &[("Range", "bytes=0-0")]);
-    assert_eq!((r.status, r.header("content-length")), (200, Some("0")));
+}
+
+/// RFC 9110 §14.1.1: "When a selected representation has zero length,
+/// the only satisfiable form of range-spec is a suffix-range with a
+/// non-zero suffix-length." Such a range selects no byte, which no
+/// `Content-Range` can describe, so the empty file is sent with 200.
+#[test]
+fn an_empty_file_answers_416_to_a_range_it_cannot_satisfy() {
+    let t = Tree::standard("empty-range");
+    let srv = TestServer::start(StaticFiles::new(t.root()));
+    for range in ["bytes=0-0", "bytes=0-", "bytes=-0", "bytes=5-9,0-"] {
+        let r = request(srv.addr(), "GET", "/empty.txt", &[("Range", range)]);
+        assert_eq!(r.status, 416, "{range}");
+        assert_eq!(r.header("content-range"), Some("bytes */0"), "{range}");
+    }
+    for range in ["bytes=-1", "bytes=-5,0-0", "bytes=5-2", "items=0-0"] {
+        let r = request(srv.addr(), "GET", "/empty.txt", &[("Range", range)]);
+        assert_eq!(
+            (
+                r.status,
+                r.header("content-length"),
+                r.header("content-range")
+            ),
+            (200, Some("0"), None),
+            "{range}"
+        );
+    }
 }
 
 #[test]

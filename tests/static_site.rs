@@ -6,7 +6,7 @@ mod support;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -28,13 +28,22 @@ struct Example {
 impl Example {
     /// Starts the example with `args` and reads its one line.
     fn start<S: AsRef<OsStr>>(args: &[S]) -> Example {
-        let mut child = Command::new(support::example_binary("static_site"))
-            .args(args)
+        Example::start_with(args, None)
+    }
+
+    /// Starts the example with `args` and `RUST_LOG` set to `rust_log`
+    /// (if any; then its stderr is piped, to be read after it exits).
+    fn start_with<S: AsRef<OsStr>>(args: &[S], rust_log: Option<&str>) -> Example {
+        let mut cmd = Command::new(support::example_binary("static_site"));
+        cmd.args(args)
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the example starts");
+            .stderr(Stdio::null());
+        if let Some(filter) = rust_log {
+            cmd.env("RUST_LOG", filter).stderr(Stdio::piped());
+        }
+        let mut child = cmd.spawn().expect("the example starts");
         let stdout = child.stdout.take().expect("piped");
         let mut ex = Example {
             child: Some(child),
@@ -55,13 +64,26 @@ impl Example {
         ex
     }
 
-    /// Sends SIGTERM (`kill -TERM <pid>`) and waits for the exit; kills
-    /// the process if it has not exited within [`FAILSAFE`], and fails.
-    fn terminate(mut self) -> (ExitStatus, String) {
+    /// The process id.
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends SIGTERM and waits for the exit (see [`Example::signal`]).
+    fn terminate(self) -> (ExitStatus, String) {
+        let (status, stdout, _) = self.signal("-TERM");
+        (status, stdout)
+    }
+
+    /// Sends `signal` (`kill -TERM <pid>`, say) and waits for the exit;
+    /// kills the process if it has not exited within [`FAILSAFE`], and
+    /// fails. Returns the status, the rest of stdout, and stderr if it
+    /// was piped.
+    fn signal(mut self, signal: &str) -> (ExitStatus, String, String) {
         let mut child = self.child.take().expect("running");
         let pid = child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(sent.success(), "kill -TERM {pid}");
+        let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(sent.success(), "kill {signal} {pid}");
         let (done, waiting) = mpsc::channel::<()>();
         let watchdog = std::thread::spawn(move || {
             if waiting.recv_timeout(FAILSAFE).is_err() {
@@ -70,17 +92,27 @@ impl Example {
             }
             false
         });
+        // Drained while waiting, so that a chatty log cannot fill the pipe
+        // and stall the exit.
+        let stderr = child.stderr.take().map(|mut err| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                err.read_to_string(&mut text).unwrap();
+                text
+            })
+        });
         let status = child.wait().unwrap();
         let _ = done.send(());
         assert!(
             !watchdog.join().unwrap(),
-            "the example did not exit after SIGTERM; killed it"
+            "the example did not exit after {signal}; killed it"
         );
         let mut rest = String::new();
         if let Some(mut out) = self.stdout.take() {
             out.read_to_string(&mut rest).unwrap();
         }
-        (status, rest)
+        let log = stderr.map(|t| t.join().unwrap()).unwrap_or_default();
+        (status, rest, log)
     }
 }
 
@@ -90,6 +122,26 @@ impl Drop for Example {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// TempDir is a directory under the system temporary directory, unique
+/// to this process and `tag`, removed on drop (also when a test fails).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("sockhttp-static-site-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -154,8 +206,8 @@ fn example_help_and_bad_arguments() {
 #[cfg(unix)]
 #[test]
 fn example_serves_another_root_without_listing() {
-    let root = std::env::temp_dir().join(format!("sockhttp-static-site-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let tmp = TempDir::new("other-root");
+    let root = &tmp.0;
     std::fs::create_dir_all(root.join("dir")).unwrap();
     std::fs::write(root.join("a.txt"), "from another root\n").unwrap();
     let args = [
@@ -169,8 +221,159 @@ fn example_serves_another_root_without_listing() {
     let a = http_get(&ex.addr, "/a.txt");
     let dir = http_get(&ex.addr, "/dir/");
     let (status, _) = ex.terminate();
-    std::fs::remove_dir_all(&root).unwrap();
     assert!(a.ends_with("\r\n\r\nfrom another root\n"), "{a}");
     assert!(dir.starts_with("HTTP/1.1 404 "), "{dir}");
+    assert!(status.success(), "{status:?}");
+}
+
+/// `RUST_LOG=info` turns on one access line per request on stderr.
+#[cfg(unix)]
+#[test]
+fn example_logs_one_access_line_per_request_with_rust_log_info() {
+    let ex = Example::start_with(&["--addr", "127.0.0.1:0"], Some("info"));
+    let ok = http_get(&ex.addr, "/files/hello.txt");
+    assert!(ok.starts_with("HTTP/1.1 200 "), "{ok}");
+    let missing = http_get(&ex.addr, "/no-such-file?q=1");
+    assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
+    let (status, rest, log) = ex.signal("-TERM");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(rest, "");
+    let access: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("sockhttp::access"))
+        .collect();
+    assert_eq!(access.len(), 2, "one line per request: {log}");
+    assert!(
+        access[0].contains("\"GET /files/hello.txt HTTP/1.1\" 200 13 "),
+        "{log}"
+    );
+    assert!(
+        access[1].contains("\"GET /no-such-file?q=1 HTTP/1.1\" 404 "),
+        "{log}"
+    );
+}
+
+/// Ctrl-C (SIGINT) shuts down as SIGTERM does; before it, a real `curl`
+/// fetches the site and a range of the large file from the example.
+#[cfg(unix)]
+#[test]
+fn example_serves_curl_a_range_and_exits_0_on_ctrl_c() {
+    let ex = Example::start(&["--addr", "127.0.0.1:0", "--threads", "2"]);
+    let public = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/static_site/public");
+    let curl = |args: &[&str]| {
+        Command::new("curl")
+            .args(["--silent", "--show-error", "--fail", "--max-time", "20"])
+            .args(args)
+            .output()
+    };
+    match curl(&[&format!("http://{}/", ex.addr)]) {
+        Err(_) => println!("skipped the curl part: curl is not installed"),
+        Ok(out) => {
+            assert!(out.status.success(), "{out:?}");
+            assert_eq!(
+                out.stdout,
+                std::fs::read(public.join("index.html")).unwrap()
+            );
+            let big = std::fs::read(public.join("files/big.txt")).unwrap();
+            let url = format!("http://{}/files/big.txt", ex.addr);
+            let out = curl(&["-r", "1000-1999", &url]).unwrap();
+            assert!(out.status.success(), "{out:?}");
+            assert!(out.stdout == big[1000..2000], "the range differs");
+            let out = curl(&[&url]).unwrap();
+            assert!(out.stdout == big, "the whole file differs");
+            let out = curl(&[&format!("http://{}/images/logo.png", ex.addr)]).unwrap();
+            assert_eq!(
+                out.stdout,
+                std::fs::read(public.join("images/logo.png")).unwrap()
+            );
+        }
+    }
+    let (status, rest, _) = ex.signal("-INT");
+    assert!(status.success(), "exit status after SIGINT: {status:?}");
+    assert_eq!(rest, "");
+}
+
+/// Reads a `kB` line of `/proc/PID/status` (`VmHWM`, `VmRSS`) in bytes.
+#[cfg(target_os = "linux")]
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {field} in {status}"));
+    let kb: u64 = line.trim().trim_end_matches("kB").trim().parse().unwrap();
+    kb * 1024
+}
+
+/// A 1 GiB file goes from the file to the socket without passing
+/// through the server's memory: its peak resident size (`VmHWM`) grows
+/// by far less than the file (a server that read the file whole would
+/// grow by 1 GiB).
+#[cfg(target_os = "linux")]
+#[test]
+fn example_streams_a_1_gib_file_without_growing_its_memory() {
+    const GIB: u64 = 1 << 30;
+    const MAX_GROWTH: u64 = 32 << 20;
+    let tmp = TempDir::new("gib");
+    let root = &tmp.0;
+    {
+        // Sparse: it takes no disk space.
+        let f = std::fs::File::create(root.join("big.bin")).unwrap();
+        f.set_len(GIB).unwrap();
+        std::fs::write(root.join("small.txt"), "warm up\n").unwrap();
+    }
+    let args = [
+        OsStr::new("--addr"),
+        OsStr::new("127.0.0.1:0"),
+        OsStr::new("--threads"),
+        OsStr::new("2"),
+        OsStr::new("--root"),
+        root.as_os_str(),
+    ];
+    let ex = Example::start(&args);
+    // Every code path of a file response runs once before the baseline.
+    assert!(http_get(&ex.addr, "/small.txt").ends_with("warm up\n"));
+    let before = proc_status_bytes(ex.pid(), "VmHWM");
+
+    let mut s = TcpStream::connect(&ex.addr).unwrap();
+    s.set_read_timeout(Some(FAILSAFE)).unwrap();
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut head = Vec::new();
+    let mut in_body = false;
+    let mut body_bytes: u64 = 0;
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        if in_body {
+            body_bytes += n as u64;
+            continue;
+        }
+        head.extend_from_slice(&buf[..n]);
+        if let Some(end) = support::find(&head, b"\r\n\r\n") {
+            in_body = true;
+            body_bytes = (head.len() - end - 4) as u64;
+            head.truncate(end + 4);
+        }
+    }
+    let after = proc_status_bytes(ex.pid(), "VmHWM");
+    let (status, _) = ex.terminate();
+    drop(tmp);
+
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nContent-Length: 1073741824\r\n"),
+        "{head}"
+    );
+    assert_eq!(body_bytes, GIB, "the whole file arrived");
+    println!("VmHWM before {before} bytes, after {after} bytes");
+    assert!(
+        after.saturating_sub(before) < MAX_GROWTH,
+        "peak RSS grew from {before} to {after} bytes while sending 1 GiB"
+    );
     assert!(status.success(), "{status:?}");
 }

@@ -102,15 +102,18 @@ pub(crate) fn evaluate(method: &Method, headers: &Headers, v: &Validators) -> Pr
                 Precondition::Failed
             };
         }
-    } else if get_or_head && let Some(date) = single_date(headers, "if-modified-since") {
+    } else if get_or_head {
         // "4. When the method is GET or HEAD, If-None-Match is not present,
         //  and If-Modified-Since is present, evaluate the
         //  If-Modified-Since precondition: if true, continue to step 5; if
         //  false, respond 304 (Not Modified)"
         // §13.1.3: false when "the selected representation's last
         // modification date is earlier or equal to the date provided".
-        if v.last_modified.is_some_and(|lm| lm <= date) {
-            return Precondition::NotModified;
+        let since = single_date(headers, "if-modified-since");
+        if let (Some(date), Some(lm)) = (since, v.last_modified) {
+            if lm <= date {
+                return Precondition::NotModified;
+            }
         }
     }
     // "5. When the method is GET and both Range and If-Range are present,

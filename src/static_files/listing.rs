@@ -6,8 +6,9 @@
 //! `<script>` or `a&b` is just text. Links are relative (`name`, `dir/`),
 //! which is why a listing is only served at the slash form of a
 //! directory. Entries the handler would refuse are left out: hidden
-//! names, names that are not UTF-8, and symbolic links that lead outside
-//! the root.
+//! names, names that are not UTF-8, names no request path can reach (a
+//! backslash, a drive prefix such as `C:`), entries that are neither
+//! file nor directory, and symbolic links that lead outside the root.
 //!
 //! This module performs no socket I/O: [`read_entries`] reads the
 //! directory, [`render`] is pure.
@@ -59,7 +60,7 @@ pub(crate) fn read_entries(root: &Path, dir: &Path, at_root: bool) -> io::Result
         let Some(name) = file_name.to_str() else {
             continue;
         };
-        if path::is_hidden_name(name, at_root) {
+        if path::is_hidden_name(name, at_root) || !path::is_requestable_name(name) {
             continue;
         }
         let Ok(file_type) = entry.file_type() else {

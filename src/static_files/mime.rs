@@ -104,10 +104,11 @@ pub(crate) fn accepts_gzip(accept_encoding: impl IntoIterator<Item = impl AsRef<
             let mut weight = Some(true);
             for param in parts {
                 let param = param.trim_matches([' ', '\t']);
-                if let Some((name, value)) = param.split_once('=')
-                    && name.trim().eq_ignore_ascii_case("q")
-                {
-                    weight = positive_weight(value.trim());
+                match param.split_once('=') {
+                    Some((name, value)) if name.trim().eq_ignore_ascii_case("q") => {
+                        weight = positive_weight(value.trim());
+                    }
+                    _ => {}
                 }
             }
             let Some(w) = weight else { continue };

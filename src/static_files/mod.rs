@@ -62,9 +62,11 @@ const INDEX: &str = "index.html";
 ///   percent-decoded once; `..` and `.` segments, encoded separators
 ///   (`%2F`, `%5C`), backslashes, NUL bytes and drive prefixes (`C:`)
 ///   are answered 400; symbolic links are followed only while they stay
-///   inside the root (else 404). Hidden names (starting with `.`, such
-///   as `.git/` or `.env`) are answered 404, except `/.well-known/`
-///   (RFC 8615) at the top of the root.
+///   inside the root (else 404, as for a FIFO or a device file, and on
+///   Linux a loop of links or a name too long for the file system).
+///   Hidden names (starting with `.`, such as `.git/` or `.env`) are
+///   answered 404, except `/.well-known/` (RFC 8615) at the top of the
+///   root.
 /// * **Content.** `Content-Type` comes from the extension (HTML, CSS,
 ///   JavaScript, JSON, SVG, images, fonts, text, Markdown, XML, PDF,
 ///   WebAssembly, audio and video; text types with `charset=utf-8`),
@@ -85,7 +87,8 @@ const INDEX: &str = "index.html";
 ///   [configurable](StaticFiles::cache_control) and absent by default.
 /// * **Ranges.** `Accept-Ranges: bytes`. One range (`bytes=0-99`,
 ///   `bytes=100-`, `bytes=-500`) gives 206 with `Content-Range`; none
-///   satisfiable, 416 with `Content-Range: bytes */LEN`. Several ranges
+///   satisfiable, 416 with `Content-Range: bytes */LEN` (so an empty
+///   file answers 416 to `bytes=0-0`, RFC 9110 §14.1.1). Several ranges
 ///   are merged when they overlap or touch; if more than one part
 ///   remains the whole file is sent with 200 (no `multipart/byteranges`).
 ///   An invalid `Range` is ignored, and so is `Range` on `HEAD` (RFC 9110
@@ -311,9 +314,7 @@ impl StaticFiles {
                 // guiding cache updates (e.g., Last-Modified might be
                 // useful if the response does not have an ETag field)".
                 let mut resp = Response::new(StatusCode::NOT_MODIFIED);
-                if v.etag.is_none()
-                    && let Some(lm) = v.last_modified
-                {
+                if let (None, Some(lm)) = (&v.etag, v.last_modified) {
                     resp = resp.with_header("Last-Modified", lm.to_string());
                 }
                 return Ok(self.caching_fields(resp, &v, vary));

@@ -80,15 +80,7 @@ pub(crate) fn parse_request_path(raw: &str) -> Result<RequestPath, Error> {
     }
     let mut segments = Vec::new();
     for seg in decoded.split('/').filter(|s| !s.is_empty()) {
-        if seg == "." || seg == ".." {
-            return Err(bad_request("dot segment in path"));
-        }
-        if is_drive_prefix(seg) || (cfg!(windows) && seg.contains(':')) {
-            return Err(bad_request("drive prefix in path"));
-        }
-        if !is_plain_name(Path::new(seg)) {
-            return Err(bad_request("path segment is not a plain file name"));
-        }
+        check_segment(seg).map_err(bad_request)?;
         segments.push(seg.to_owned());
     }
     if is_hidden(segments.iter().map(String::as_str)) {
@@ -98,6 +90,30 @@ pub(crate) fn parse_request_path(raw: &str) -> Result<RequestPath, Error> {
         segments,
         trailing_slash: decoded.ends_with('/'),
     })
+}
+
+/// Checks one decoded, non-empty segment that has no `/`, NUL or
+/// backslash (step 4); the error is the detail of the 400.
+fn check_segment(seg: &str) -> Result<(), &'static str> {
+    if seg == "." || seg == ".." {
+        return Err("dot segment in path");
+    }
+    if is_drive_prefix(seg) || (cfg!(windows) && seg.contains(':')) {
+        return Err("drive prefix in path");
+    }
+    if !is_plain_name(Path::new(seg)) {
+        return Err("path segment is not a plain file name");
+    }
+    Ok(())
+}
+
+/// Reports whether a directory entry's `name` could be requested: it
+/// passes steps 3 and 4 (hidden names are a separate question, see
+/// [`is_hidden_name`]). A listing shows only such names, so that every
+/// link in it leads to the entry and none to a 400 (a Unix file may be
+/// named `a\b` or `C:x`).
+pub(crate) fn is_requestable_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['/', '\\', '\0']) && check_segment(name).is_ok()
 }
 
 /// Reports whether `raw` contains `%2F` or `%5C` (either case).
@@ -193,17 +209,36 @@ pub(crate) fn is_contained(root: &Path, canonical: &Path) -> bool {
 /// Maps a file-system error to a response status, as Go's `toHTTPError`
 /// does: not found (or a file used as a directory) → 404, permission
 /// denied → 403, anything else → 500 (logged at `error` with its cause,
-/// which is never sent).
+/// which is never sent). On Linux, a name too long for the file system
+/// and a loop of symbolic links are 404 too: a client chooses the first
+/// and can find the second, and neither is a fault of the server (nor
+/// worth an `error` line per request).
 pub(crate) fn io_error(e: io::Error) -> Error {
     match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename => {
-            Error::NotFound
-        }
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Error::NotFound,
         io::ErrorKind::PermissionDenied => {
             Error::with_status(StatusCode::FORBIDDEN, "permission denied")
         }
+        _ if names_nothing(&e) => Error::NotFound,
         _ => Error::handler(e),
     }
+}
+
+/// Reports whether `e` is `ENAMETOOLONG` or `ELOOP`. (The standard
+/// library names neither kind on the crate's minimum Rust version.)
+#[cfg(target_os = "linux")]
+fn names_nothing(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    matches!(
+        Errno::from_io_error(e),
+        Some(Errno::NAMETOOLONG | Errno::LOOP)
+    )
+}
+
+/// Elsewhere: see the Linux version; these errors stay 500.
+#[cfg(not(target_os = "linux"))]
+fn names_nothing(_: &io::Error) -> bool {
+    false
 }
 
 #[cfg(test)]
@@ -386,6 +421,16 @@ mod tests {
                 "{}: parse_request_path({:?}) = {got:?}, want {want:?}",
                 c.name, c.input
             );
+        }
+    }
+
+    #[test]
+    fn requestable_names() {
+        for ok in ["a.txt", "a b", "café", "%2e%2e", "ab:c", "...", ".env"] {
+            assert!(is_requestable_name(ok), "{ok:?}");
+        }
+        for bad in ["", ".", "..", "a\\b", "C:x", "c:", "a\0b", "a/b"] {
+            assert!(!is_requestable_name(bad), "{bad:?}");
         }
     }
 

@@ -17,7 +17,13 @@
 //! * more than [`MAX_RANGES`] ranges are ignored as a whole, so a header
 //!   full of tiny ranges costs nothing;
 //! * when no range overlaps the file: 416 with `Content-Range: bytes */LEN`;
-//! * an empty file ignores `Range`: it has no byte to select.
+//! * an empty file has no byte to select: `bytes=0-0` (any `first-pos`)
+//!   and `bytes=-0` are unsatisfiable (416, `Content-Range: bytes */0`),
+//!   as §14.1.1 says ("When a selected representation has zero length,
+//!   the only satisfiable form of range-spec is a suffix-range with a
+//!   non-zero suffix-length"); such a suffix range (`bytes=-5`) selects
+//!   no byte, which no `Content-Range` can describe, so the empty file
+//!   is sent whole with 200.
 
 /// The most ranges one `Range` field may list before it is ignored.
 pub(crate) const MAX_RANGES: usize = 64;
@@ -41,13 +47,11 @@ pub(crate) enum RangeChoice {
 /// Chooses what to send for the `Range` value `value` on a representation
 /// of `size` bytes.
 pub(crate) fn choose_range(value: &str, size: u64) -> RangeChoice {
-    if size == 0 {
-        return RangeChoice::Full;
-    }
-    let Some(spans) = parse_range(value, size) else {
+    let Some(set) = parse_range(value, size) else {
         return RangeChoice::Full;
     };
-    match coalesce(spans).as_slice() {
+    match coalesce(set.spans).as_slice() {
+        [] if set.satisfiable_empty => RangeChoice::Full,
         [] => RangeChoice::Unsatisfiable,
         [(start, end)] => RangeChoice::Partial {
             start: *start,
@@ -67,12 +71,21 @@ pub(crate) fn unsatisfied_range(size: u64) -> String {
     format!("bytes */{size}")
 }
 
+/// RangeSet is a valid `Range` value checked against a representation's
+/// length.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct RangeSet {
+    /// The satisfiable ranges as inclusive `(first, last)` pairs, clamped
+    /// to the representation, in the order given.
+    pub(crate) spans: Vec<(u64, u64)>,
+    /// Whether a suffix range with a non-zero length was asked of an empty
+    /// representation: satisfiable (§14.1.1), yet it selects no byte.
+    pub(crate) satisfiable_empty: bool,
+}
+
 /// Parses `ranges-specifier = range-unit "=" range-set` (RFC 9110 §14.1.1)
-/// against a non-empty representation of `size` bytes. Returns the
-/// satisfiable ranges as inclusive `(first, last)` pairs, clamped to the
-/// representation, in the order given; an empty vector if none is
-/// satisfiable; `None` if the value is invalid (or lists too many ranges)
-/// and must be ignored.
+/// against a representation of `size` bytes. Returns `None` if the value
+/// is invalid (or lists too many ranges) and must be ignored.
 ///
 /// ```text
 /// range-set = 1#range-spec
@@ -80,13 +93,16 @@ pub(crate) fn unsatisfied_range(size: u64) -> String {
 /// int-range = first-pos "-" [ last-pos ]
 /// suffix-range = "-" suffix-length
 /// ```
-pub(crate) fn parse_range(value: &str, size: u64) -> Option<Vec<(u64, u64)>> {
+pub(crate) fn parse_range(value: &str, size: u64) -> Option<RangeSet> {
     let (unit, set) = value.trim().split_once('=')?;
     // "bytes" is case-insensitive, like every range unit (§14.1).
     if !unit.trim().eq_ignore_ascii_case("bytes") {
         return None;
     }
-    let mut out = Vec::new();
+    let mut out = RangeSet {
+        spans: Vec::new(),
+        satisfiable_empty: false,
+    };
     let mut count = 0;
     for spec in set.split(',') {
         let spec = spec.trim_matches([' ', '\t']);
@@ -102,7 +118,10 @@ pub(crate) fn parse_range(value: &str, size: u64) -> Option<Vec<(u64, u64)>> {
             // suffix-range: "the final N bytes"; a zero length selects
             // nothing and is unsatisfiable.
             let n = parse_pos(last)?;
-            (n > 0).then(|| (size.saturating_sub(n), size - 1))
+            if n > 0 && size == 0 {
+                out.satisfiable_empty = true;
+            }
+            (n > 0 && size > 0).then(|| (size.saturating_sub(n), size - 1))
         } else {
             let first = parse_pos(first)?;
             let last = if last.is_empty() {
@@ -120,7 +139,7 @@ pub(crate) fn parse_range(value: &str, size: u64) -> Option<Vec<(u64, u64)>> {
             // end means "the remainder".
             (first < size).then(|| (first, last.min(size - 1)))
         };
-        out.extend(span);
+        out.spans.extend(span);
     }
     (count > 0).then_some(out)
 }
@@ -331,12 +350,57 @@ mod tests {
         Case {
             input: "bytes=0-99",
             size: 0,
-            want: Full,
+            want: Unsatisfiable,
+        },
+        Case {
+            input: "bytes=0-",
+            size: 0,
+            want: Unsatisfiable,
+        },
+        Case {
+            input: "bytes=-0",
+            size: 0,
+            want: Unsatisfiable,
         },
         Case {
             input: "bytes=-1",
             size: 0,
             want: Full,
+        },
+        Case {
+            input: "bytes=0-0,-1",
+            size: 0,
+            want: Full,
+        },
+        Case {
+            input: "bytes=5-2",
+            size: 0,
+            want: Full,
+        },
+        Case {
+            input: "bytes=0-0",
+            size: 1,
+            want: part(0, 1),
+        },
+        Case {
+            input: "bytes=-1",
+            size: 1,
+            want: part(0, 1),
+        },
+        Case {
+            input: "bytes=0-1,",
+            size: 1000,
+            want: part(0, 2),
+        },
+        Case {
+            input: "bytes=0-0,0-0,0-0",
+            size: 1000,
+            want: part(0, 1),
+        },
+        Case {
+            input: "bytes=-500,0-",
+            size: 1000,
+            want: part(0, 1000),
         },
     ];
 
