@@ -152,6 +152,12 @@ pub struct Forwarded {
 /// hop; the first untrusted hop is the client. An element that does not
 /// parse (`unknown`, an obfuscated name, garbage) stops the walk at the
 /// last address known good.
+///
+/// The scheme is the one reported by the farthest trusted hop that
+/// reported one, even when that hop did not name its client
+/// (`Forwarded: for=unknown;proto=https`, or `X-Forwarded-Proto` without
+/// `X-Forwarded-For`). A value that is not a URI scheme (RFC 3986 §3.1)
+/// is ignored.
 pub fn resolve(peer: SocketAddr, headers: &Headers, trusted: &TrustedProxies) -> Forwarded {
     let mut out = Forwarded {
         client: peer,
@@ -166,46 +172,51 @@ pub fn resolve(peer: SocketAddr, headers: &Headers, trusted: &TrustedProxies) ->
             .flat_map(parse_forwarded)
             .collect()
     } else {
-        let protos: Vec<String> = headers
+        let proto = headers
             .get_all("x-forwarded-proto")
             .flat_map(|v| v.split(','))
-            .map(|p| p.trim().to_ascii_lowercase())
-            .collect();
-        let fors: Vec<Option<SocketAddr>> = headers
+            .last()
+            .map(str::to_owned);
+        let mut fors: Vec<(Option<SocketAddr>, Option<String>)> = headers
             .get_all("x-forwarded-for")
             .flat_map(|v| v.split(','))
-            .map(|a| parse_node(a.trim()))
+            .map(|a| (parse_node(a.trim()), None))
             .collect();
         // X-Forwarded-Proto normally has one value, set by the nearest
-        // proxy; give it to the nearest hop.
-        let n = fors.len();
-        fors.into_iter()
-            .enumerate()
-            .map(|(i, a)| {
-                (
-                    a,
-                    if i + 1 == n {
-                        protos.last().cloned()
-                    } else {
-                        None
-                    },
-                )
-            })
-            .collect()
+        // proxy; it goes with the nearest hop, or stands alone when that
+        // proxy sent no X-Forwarded-For.
+        match fors.last_mut() {
+            Some(nearest) => nearest.1 = proto,
+            None => fors.push((None, proto)),
+        }
+        fors
     };
+    // Each element was added by the hop that is `out.client` when it is
+    // reached, a trusted proxy: its scheme is believed before its address
+    // is looked at.
     for (addr, proto) in chain.into_iter().rev() {
+        if let Some(p) = proto.as_deref().and_then(parse_scheme) {
+            out.proto = Some(p);
+        }
         let Some(addr) = addr else {
             break;
         };
         out.client = addr;
-        if let Some(p) = proto {
-            out.proto = Some(p);
-        }
         if !trusted.contains(addr.ip()) {
             break;
         }
     }
     out
+}
+
+/// Parses a scheme (`http`, `https`): `ALPHA *( ALPHA / DIGIT / "+" /
+/// "-" / "." )`, returned in lower case; `None` for anything else.
+fn parse_scheme(s: &str) -> Option<String> {
+    let s = s.trim();
+    let mut bytes = s.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    (first_ok && rest_ok).then(|| s.to_ascii_lowercase())
 }
 
 /// Parses one `Forwarded` field value into its elements' `for` and
@@ -223,7 +234,7 @@ fn parse_forwarded(value: &str) -> Vec<(Option<SocketAddr>, Option<String>)> {
                 let v = v.trim().trim_matches('"');
                 match k.trim().to_ascii_lowercase().as_str() {
                     "for" => node = parse_node(v),
-                    "proto" => proto = Some(v.to_ascii_lowercase()),
+                    "proto" => proto = Some(v.to_owned()),
                     _ => {}
                 }
             }
@@ -360,11 +371,78 @@ mod tests {
                 "127.0.0.1:5000",
                 None,
             ),
+            (
+                "a trusted hop's proto counts when its client is unknown",
+                proxy,
+                &[("Forwarded", "for=unknown;proto=https")],
+                "127.0.0.1:5000",
+                Some("https"),
+            ),
+            (
+                "the farthest trusted hop's proto wins",
+                proxy,
+                &[(
+                    "Forwarded",
+                    "for=192.0.2.1;proto=https, for=10.0.0.5;proto=http",
+                )],
+                "192.0.2.1:0",
+                Some("https"),
+            ),
+            (
+                "an untrusted hop's proto is not believed",
+                proxy,
+                &[(
+                    "Forwarded",
+                    "for=6.6.6.6;proto=gopher, for=192.0.2.43;proto=https",
+                )],
+                "192.0.2.43:0",
+                Some("https"),
+            ),
+            (
+                "X-Forwarded-Proto without X-Forwarded-For",
+                proxy,
+                &[("X-Forwarded-Proto", "HTTPS")],
+                "127.0.0.1:5000",
+                Some("https"),
+            ),
+            (
+                "X-Forwarded-Proto from an untrusted peer",
+                stranger,
+                &[("X-Forwarded-Proto", "https")],
+                "198.51.100.7:5000",
+                None,
+            ),
+            (
+                "a proto that is not a scheme is ignored",
+                proxy,
+                &[
+                    ("X-Forwarded-For", "203.0.113.9"),
+                    ("X-Forwarded-Proto", "https <script>"),
+                ],
+                "203.0.113.9:0",
+                None,
+            ),
+            (
+                "an empty proto is ignored",
+                proxy,
+                &[("Forwarded", "for=192.0.2.60;proto=\"\"")],
+                "192.0.2.60:0",
+                None,
+            ),
         ];
         for (name, peer, h, want, proto) in cases {
             let got = resolve(*peer, &headers(h), &trusted);
             assert_eq!(got.client.to_string(), *want, "{name}");
             assert_eq!(got.proto.as_deref(), *proto, "{name}");
+        }
+    }
+
+    #[test]
+    fn schemes_parse_in_lower_case_and_nothing_else_does() {
+        assert_eq!(parse_scheme("HTTPS").as_deref(), Some("https"));
+        assert_eq!(parse_scheme(" git+ssh ").as_deref(), Some("git+ssh"));
+        for bad in ["", "1http", "ht tp", "http:", "https/1.1", "é"] {
+            assert_eq!(parse_scheme(bad), None, "{bad:?}");
         }
     }
 

@@ -63,32 +63,38 @@
 //! | — (no system call) | parse the head, decode the body, route, run the handler, encode the response head | `proto::head`, `proto::body`, [`Router`], `proto::encode` |
 //! | `writev` | send the response head and body in one call | `server::io` (`Link::write_all`), from `server::writer` |
 //! | `sendto(MSG_MORE)`, `sendfile` | a file body: the head held back to share a packet, then the kernel copies the file to the socket without user space | `server::writer` (Linux; a read/write loop elsewhere) |
-//! | `recvfrom(MSG_DONTWAIT)`, `epoll_ctl`, `epoll_wait` | an idle connection is parked; one thread waits for all of them | `server::poller` (Linux) |
+//! | `recvfrom(MSG_PEEK\|MSG_DONTWAIT)` | at accept: has the client sent anything yet? If not, the connection is parked at once | the accept loop (`server::listener`) |
+//! | `recvfrom` = `EAGAIN`, `epoll_ctl`, `epoll_pwait` | no next request within 2 ms: the idle connection is parked; one thread waits for all of them | `server::connection`, `server::poller` (Linux) |
+//! | `futex` | wake a worker for a queued connection; pass the queue's lock to the next idle worker | `server::state`, `server::pool` |
 //! | `shutdown(SHUT_WR)` | tell the peer we are done, but still read what it sends | closing a connection (`server::connection`) |
 //! | `close` | release the socket | dropping the `TcpStream` |
 //!
-//! This is `strace -f` of the `hello` example serving two requests on one
-//! kept-alive connection (`curl http://…/users/7 http://…/users/8`),
-//! start-up and thread creation left out. The steady state is one
-//! `recvfrom` and one `writev` per request:
+//! This is `strace -f -e trace=network,read,write,writev,sendfile,epoll_pwait,epoll_ctl,futex,close`
+//! of the `echo_api` example (`--threads 2`) serving `curl -s URL/inspect?b2b=1 …
+//! URL/inspect?b2b=4 --next -d hi URL/echo`: five requests on one kept-alive
+//! connection, start-up left out and strace's split lines joined. Thread
+//! 23458 is the accept loop, 23460 is a worker. The steady state is one
+//! `recvfrom` and one `writev` per request; a client that pauses between
+//! requests costs ten (the README's "What the server does per request"
+//! shows them):
 //!
 //! ```text
-//! socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3
-//! setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-//! bind(3, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
-//! listen(3, 128)    = 0
-//! write(1, "listening on http://127.0.0.1:34"..., 36) = 36
-//! accept4(3, {sa_family=AF_INET, sin_port=htons(33606), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 4
-//! [worker] setsockopt(4, SOL_TCP, TCP_NODELAY, [1], 4) = 0
-//! [worker] setsockopt(4, SOL_SOCKET, SO_SNDTIMEO_OLD, "\36\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) = 0
-//! [worker] setsockopt(4, SOL_SOCKET, SO_RCVTIMEO_OLD, ";\0\0\0\0\0\0\0?B\17\0\0\0\0\0", 16) = 0
-//! [worker] recvfrom(4, "GET /users/7 HTTP/1.1\r\nHost: 127"..., 16384, 0, NULL, NULL) = 86
-//! [worker] writev(4, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: t"..., iov_len=134}, {iov_base="user 7", iov_len=6}], 2) = 140
-//! [worker] recvfrom(4, "GET /users/8 HTTP/1.1\r\nHost: 127"..., 16384, 0, NULL, NULL) = 86
-//! [worker] writev(4, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: t"..., iov_len=134}, {iov_base="user 8", iov_len=6}], 2) = 140
-//! [worker] recvfrom(4, "", 16384, 0, NULL, NULL) = 0
-//! [worker] shutdown(4, SHUT_WR) = 0
-//! [worker] close(4)          = 0
+//! 23458 accept4(3, {sa_family=AF_INET, sin_port=htons(50356), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 6
+//! 23458 recvfrom(6, "G", 1, MSG_PEEK|MSG_DONTWAIT, NULL, NULL) = 1
+//! 23458 futex(0x55d3146546c8, FUTEX_WAKE_PRIVATE, 1) = 1
+//! 23460 setsockopt(6, SOL_TCP, TCP_NODELAY, [1], 4) = 0
+//! 23460 setsockopt(6, SOL_SOCKET, SO_SNDTIMEO_OLD, "\36\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) = 0
+//! 23460 setsockopt(6, SOL_SOCKET, SO_RCVTIMEO_OLD, "\0\0\0\0\0\0\0\0\317\7\0\0\0\0\0\0", 16) = 0
+//! 23460 recvfrom(6, "GET /inspect?b2b=1 HTTP/1.1\r\nHos"..., 16384, 0, NULL, NULL) = 92
+//! 23460 writev(6, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=127}, {iov_base="{\"body_len\":0,\"client\":\"127.0.0."..., iov_len=209}], 2) = 336
+//! 23460 recvfrom(6, "GET /inspect?b2b=2 HTTP/1.1\r\nHos"..., 16384, 0, NULL, NULL) = 92
+//! 23460 writev(6, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=127}, {iov_base="{\"body_len\":0,\"client\":\"127.0.0."..., iov_len=209}], 2) = 336
+//!       (b2b=3 and b2b=4: the same two calls)
+//! 23460 recvfrom(6, "POST /echo HTTP/1.1\r\nHost: 127.0"..., 16384, 0, NULL, NULL) = 154
+//! 23460 writev(6, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=142}, {iov_base="hi", iov_len=2}], 2) = 144
+//! 23460 recvfrom(6, "", 16384, 0, NULL, NULL) = 0
+//! 23460 shutdown(6, SHUT_WR)              = 0
+//! 23460 close(6)                          = 0
 //! ```
 //!
 //! A file body (`static_site`, a 3 MB file, then `curl -r 100-199`) is one
@@ -143,7 +149,7 @@
 //! | trailer section | 16 KiB | `431`, close |
 //! | chunk-size line | 4 KiB | `400`, close |
 //! | head deadline (from its first byte) | 20 s | `408 Request Timeout`, close |
-//! | body deadline | 30 s + 1 s per 500 bytes received | `408`, close |
+//! | body deadline (from the end of the head, or from `100 Continue`) | 30 s + 1 s per 500 bytes received | `408`, close |
 //! | idle keep-alive | 60 s | quiet close |
 //! | one stalled write | 30 s | close; the worker is freed |
 //! | graceful shutdown | 30 s | remaining sockets are shut down |

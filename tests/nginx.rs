@@ -114,6 +114,15 @@ fn nginx_serves_the_site_balances_the_api_and_forwards_the_client_address() {
         assert_eq!(header_of(&doc, "Forwarded"), None, "{doc}");
     }
 
+    // A chunked stream passes through; nginx obeys the backend's
+    // `X-Accel-Buffering: no` (no response buffering) and does not pass
+    // that header on.
+    let r = client.send("GET", "/api/stream?n=1000", &[], b"").unwrap();
+    assert_eq!(r.status, 200);
+    let lines: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
+    assert!(r.body == lines.as_bytes(), "{} bytes", r.body.len());
+    assert_eq!(r.header("x-accel-buffering"), None);
+
     // Twenty requests on one client connection: nginx alternates between
     // the backends, reusing one upstream connection to each.
     const PROBES: usize = 20;
@@ -200,8 +209,8 @@ fn a_rolling_restart_under_load_through_nginx_loses_no_request() {
             // A graceful stop: SIGTERM, then exit status 0 once the requests
             // in flight are answered.
             generations[slot].push(backends[slot].stop());
+            // Its one stdout line says it listens: no need to probe.
             backends[slot] = Backend::restart_on(port);
-            wait_until_answers(SocketAddr::from(([127, 0, 0, 1], port)));
             // Before the other backend goes down, this one must be back in
             // nginx's rotation: the event is requests arriving.
             backends[slot].log.wait_for_accesses(SHARE, STARTUP);
@@ -247,13 +256,25 @@ fn a_rolling_restart_under_load_through_nginx_loses_no_request() {
     // response that never reached nginx, which then passed the request on
     // to the other backend: a request that arrives on an idle connection
     // just as a graceful shutdown closes it can be run and not answered.
+    //
+    // A line logged after the backend's "shutting down" line is a request
+    // that was in flight when SIGTERM arrived (or arrived on a connection
+    // before it was closed), and was finished by the graceful shutdown.
     let mut served: BTreeMap<String, usize> = BTreeMap::new();
     let (mut total_lines, mut total_peers, mut aborted) = (0, 0, 0);
+    let mut per_backend = [0; 2];
     for (slot, gens) in generations.iter().enumerate() {
         for (g, log) in gens.iter().enumerate() {
             let mut lines = 0;
             let mut peers = BTreeSet::new();
-            for a in accesses(log).filter(|a| a.target.contains("?load=")) {
+            let signal = log
+                .iter()
+                .position(|l| l.contains("shutting down gracefully"))
+                .expect("each backend was stopped with SIGTERM");
+            let after_signal = accesses(&log[signal..])
+                .filter(|a| a.target.contains("load=") && !a.aborted)
+                .count();
+            for a in accesses(log).filter(|a| a.target.contains("load=")) {
                 if a.aborted {
                     println!("backend {slot}: aborted response: {}", a.line);
                     aborted += 1;
@@ -261,14 +282,14 @@ fn a_rolling_restart_under_load_through_nginx_loses_no_request() {
                 }
                 assert_eq!(a.client, "127.0.0.1:0", "{a:?}");
                 assert_eq!(a.status, 200, "{a:?}");
-                let tag = a.target.split_once("?load=").unwrap().1;
-                *served.entry(tag.to_owned()).or_default() += 1;
+                *served.entry(load_tag(&a.target).to_owned()).or_default() += 1;
                 peers.insert(a.peer.clone().expect("nginx is the peer"));
                 lines += 1;
             }
             let when = if g == 0 { "before" } else { "after" };
             println!(
-                "backend {slot} {when} its restart: {lines} requests over {} upstream connections",
+                "backend {slot} {when} its restart: {lines} requests over {} upstream \
+                 connections, {after_signal} of them finished after its SIGTERM",
                 peers.len()
             );
             assert!(
@@ -282,6 +303,7 @@ fn a_rolling_restart_under_load_through_nginx_loses_no_request() {
             );
             total_lines += lines;
             total_peers += peers.len();
+            per_backend[slot] += lines;
         }
     }
     let twice: Vec<_> = served.iter().filter(|(_, n)| **n != 1).collect();
@@ -304,12 +326,17 @@ fn a_rolling_restart_under_load_through_nginx_loses_no_request() {
 
     let retried = nginx_log
         .lines()
-        .filter(|l| l.contains("?load=") && l.contains("up=127.0.0.1:") && l.contains(", "))
+        .filter(|l| l.contains("load=") && l.contains("up=127.0.0.1:") && l.contains(", "))
         .count();
     println!("nginx passed {retried} requests on to the other backend");
+    println!(
+        "restart summary: {sent} sent, {failed} failed, backend 0 served {}, \
+         backend 1 served {}, {retried} retried, {aborted} aborted",
+        per_backend[0], per_backend[1]
+    );
     let not_ok: Vec<_> = nginx_log
         .lines()
-        .filter(|l| l.contains("?load=") && !l.contains("\" 200 "))
+        .filter(|l| l.contains("load=") && !l.contains("\" 200 "))
         .collect();
     assert!(not_ok.is_empty(), "{not_ok:#?}");
 }
@@ -363,10 +390,11 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
-/// One client thread: `GET /api/inspect` and `POST /api/echo` with bodies
-/// from a seeded generator, on a keep-alive connection to nginx, until
-/// told to stop. Each request carries a unique `load=ID-N` query; returns
-/// the tags of the requests that succeeded.
+/// One client thread: `GET /api/inspect`, `POST /api/echo` with bodies
+/// from a seeded generator and, now and then, a 20 ms `GET /api/sleep`,
+/// on a keep-alive connection to nginx, until told to stop. Each request
+/// carries a unique `load=ID-N` query parameter; returns the tags of the
+/// requests that succeeded.
 fn run_client(id: u64, nginx: SocketAddr, load: &Load, deadline: Instant) -> Vec<String> {
     let mut client = Client::new(nginx);
     let mut rng = 0x9E37_79B9_7F4A_7C15 ^ (id + 1);
@@ -377,7 +405,20 @@ fn run_client(id: u64, nginx: SocketAddr, load: &Load, deadline: Instant) -> Vec
         }
         let tag = format!("{id}-{n}");
         let r = xorshift(&mut rng);
-        let outcome = if r % 3 == 0 {
+        let outcome = if r % 8 == 0 {
+            // A request that holds a backend worker for a while, so that
+            // restarts find requests in flight.
+            let target = format!("/api/sleep?load={tag}&ms=20");
+            client.send("GET", &target, &[], b"").and_then(|reply| {
+                match (reply.status, &reply.body[..]) {
+                    (200, br#"{"slept_ms":20}"#) => Ok(()),
+                    (status, body) => Err(io::Error::other(format!(
+                        "{status}: {}",
+                        String::from_utf8_lossy(body)
+                    ))),
+                }
+            })
+        } else if r % 8 < 4 {
             let target = format!("/api/inspect?load={tag}");
             client.send("GET", &target, &[], b"").and_then(|reply| {
                 let doc: Value = serde_json::from_slice(&reply.body).map_err(io::Error::other)?;
@@ -417,6 +458,16 @@ fn run_client(id: u64, nginx: SocketAddr, load: &Load, deadline: Instant) -> Vec
         load.progress.notify_all();
     }
     ok
+}
+
+/// Returns the `load` parameter of a target (`/sleep?load=1-2&ms=20`
+/// gives `1-2`).
+fn load_tag(target: &str) -> &str {
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .find_map(|p| p.strip_prefix("load="))
+        .unwrap_or("")
 }
 
 fn xorshift(x: &mut u64) -> u64 {
@@ -703,15 +754,6 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
         if Instant::now() >= deadline {
             return None;
         }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Waits until something accepts connections on `addr`.
-fn wait_until_answers(addr: SocketAddr) {
-    let deadline = Instant::now() + STARTUP;
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "nothing answers on {addr}");
         thread::sleep(Duration::from_millis(10));
     }
 }

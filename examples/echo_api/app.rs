@@ -127,7 +127,9 @@ fn sleep(req: &mut Request) -> Response {
 }
 
 /// `/stream?n=N`: N lines, each sent as its own chunk the moment it is
-/// written (`flush` ends a chunk).
+/// written (`flush` ends a chunk). `X-Accel-Buffering: no` asks nginx in
+/// front (which buffers responses by default) to pass each chunk on as it
+/// arrives, too; nginx does not forward that header to the client.
 fn stream(req: &mut Request) -> Response {
     let Some(n) = bounded_count(req.query_param("n").as_deref(), MAX_STREAM_LINES) else {
         return json_error(StatusCode::BAD_REQUEST, "n must be a non-negative integer");
@@ -140,6 +142,7 @@ fn stream(req: &mut Request) -> Response {
         Ok(())
     })
     .with_header("Content-Type", "text/plain; charset=utf-8")
+    .with_header("X-Accel-Buffering", "no")
 }
 
 /// Makes a JSON error response `{"error": message}`.
