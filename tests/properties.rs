@@ -4,16 +4,20 @@
 //! A small xorshift generator builds valid requests (methods, targets,
 //! header sets, `Content-Length` and chunked bodies, pipelines) and then
 //! mutates them (byte flips, insertions, truncations, oversized fields,
-//! duplicated framing headers). Every input is checked for: the same
-//! events whole, one byte at a time and in random pieces; no panic; a read
-//! buffer bounded by the limits; no more responses than requests, each one
-//! well framed; and, for valid requests, that method, target, headers and
-//! body come out exactly as generated.
+//! duplicated framing headers), and sizes every part that has a limit
+//! just under, at, just over and far over it. Every input is checked
+//! for: the same events whole, one byte at a time, in random pieces and
+//! split in two at every point; no panic; nothing invented (bytes held
+//! never exceed bytes given, body bytes never exceed bytes consumed); a
+//! read buffer bounded by the limits; no more responses than requests,
+//! each one well framed; for valid requests, that method, target,
+//! headers and body come out exactly as generated and every byte is
+//! consumed; and for oversized parts, the limit's status.
 
 use bytes::BytesMut;
 use sockhttp::_internals::BodyKind;
 use sockhttp::_internals::body::{BodyDecoder, Decoded};
-use sockhttp::_internals::conn::{Conn, Event, READ_CHUNK};
+use sockhttp::_internals::conn::{Conn, Event, READ_CHUNK, Reading};
 use sockhttp::_internals::encode::{
     BodyEncoder, ConnectionHeader, Framing, decide_framing, encode_head,
 };
@@ -295,55 +299,108 @@ enum Feed {
     Whole,
     ByteByByte,
     /// Random pieces of at most this many bytes, never over `read_hint()`,
-    /// as the server reads.
+    /// as the server reads; read in place (`spare`/`filled`, as the
+    /// server does) when the seed is odd, else copied in (`receive`).
     Pieces(usize, u64),
+    /// Two pieces: the bytes before this point, then the rest.
+    Split(usize),
 }
 
-/// What a run of a connection produced: its steps, and the responses a
-/// simple server wrote, read back.
+/// How the test's handler answers each request.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    /// `200 hello` with a known length, keep-alive allowed, once the whole
+    /// request is read.
+    Plain,
+    /// Choices drawn from a generator seeded with this (the same draws
+    /// whatever the feed): the status, a body of known or unknown length,
+    /// and, for one request in four, an answer before the body is read.
+    Varied(u64),
+}
+
+/// What a run of a connection produced.
 struct Run {
     steps: Vec<Step>,
+    /// Bytes given to the connection, and bytes it consumed.
+    fed: usize,
+    consumed: usize,
 }
 
-/// Drives a `Conn` over `input` as the server does, answering each request
-/// (keep-alive allowed) with an encoded response, and checks the
-/// invariants on the way: bytes held never exceed bytes given; when fed by
-/// `read_hint()`, the buffer stays within `max_head_bytes + READ_CHUNK`;
-/// responses never outnumber heads; every response parses back with
-/// httparse and nothing follows a `Connection: close`.
-fn run(input: &[u8], limits: Limits, feed: Feed) -> Run {
+/// One response the handler wrote, and what reading it back must give.
+struct Sent {
+    status: u16,
+    /// An answer to HEAD, or an interim response: no body follows.
+    no_body: bool,
+    body: Vec<u8>,
+    close: bool,
+    interim: bool,
+}
+
+/// The request being answered.
+struct Current {
+    version: Version,
+    head_request: bool,
+    answered: bool,
+}
+
+/// Drives a `Conn` over `input` as the server does, answering each
+/// request (see [`Answer`]) and each protocol error, and checks the
+/// invariants on the way:
+/// - nothing is invented: `next_event` never adds bytes, bytes held never
+///   exceed bytes given, and body bytes never exceed bytes consumed;
+/// - the buffer is bounded by the limits: whenever the connection asks
+///   for more, what it holds is an unfinished head within
+///   `max_head_bytes` (and its read hint never invites more than one byte
+///   past it), nothing of a `Content-Length` body, or an unfinished
+///   chunk-size line or trailer section within its limit; fed by
+///   `read_hint()`, it never holds more than that plus `READ_CHUNK`;
+/// - responses never outnumber request heads, at most one error response
+///   is written, and nothing follows it or a `Connection: close`;
+/// - everything written reads back as well-framed responses with the
+///   statuses and bodies sent, and the connection goes on exactly when no
+///   response said close.
+fn run(input: &[u8], limits: Limits, feed: Feed, answer: Answer) -> Run {
     let mut conn = Conn::new(limits);
-    let mut rng = match feed {
+    let mut feed_rng = match feed {
         Feed::Pieces(_, seed) => Rng::new(seed),
         _ => Rng::new(1),
     };
-    let bounded = matches!(feed, Feed::Pieces(..));
-    let bound = limits
+    let in_place = matches!(feed, Feed::Pieces(_, seed) if seed % 2 == 1);
+    let mut answer_rng = match answer {
+        Answer::Varied(seed) => Some(Rng::new(seed)),
+        Answer::Plain => None,
+    };
+    let by_hint = matches!(feed, Feed::Pieces(..) | Feed::ByteByByte);
+    let held_limit = limits
         .max_head_bytes
-        .max(limits.max_trailer_bytes + 2)
-        .max(limits.max_chunk_line_bytes)
-        + READ_CHUNK;
+        .max(limits.max_trailer_bytes + 1)
+        .max(limits.max_chunk_line_bytes);
     let mut fed = 0;
+    let mut body_bytes = 0;
     let mut steps = Vec::new();
     let mut heads = 0;
+    let mut errors = 0;
     let mut wire = Vec::new();
-    let mut expected: Vec<(u16, bool, bool)> = Vec::new();
-    let mut current: Option<(Version, bool)> = None;
+    let mut sent: Vec<Sent> = Vec::new();
+    let mut current: Option<Current> = None;
     let budget = 8 * input.len() + 64;
     for _ in 0..budget {
+        let before = conn.buffered();
         let event = conn.next_event();
+        assert!(conn.buffered() <= before, "next_event added bytes");
         assert!(conn.buffered() <= fed, "holds more bytes than it was given");
-        if bounded {
-            assert!(
-                conn.buffered() <= bound,
-                "buffer {} over {bound}",
-                conn.buffered()
-            );
-        }
         match event {
             Ok(Event::Head(h)) => {
+                assert!(
+                    current.as_ref().is_none_or(|c| c.answered),
+                    "a head before the previous request was answered"
+                );
                 heads += 1;
-                current = Some((h.version, h.method == Method::Head));
+                current = Some(Current {
+                    version: h.version,
+                    head_request: h.method == Method::Head,
+                    answered: false,
+                });
                 steps.push(Step::Head {
                     method: h.method.as_str().to_owned(),
                     target: h.target.clone(),
@@ -352,79 +409,104 @@ fn run(input: &[u8], limits: Limits, feed: Feed) -> Run {
                     body: format!("{:?}", h.body),
                     keep_alive: h.keep_alive,
                 });
+                if conn.take_continue() {
+                    assert!(h.expect_continue, "100 Continue nobody asked for");
+                    wire.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    sent.push(Sent {
+                        status: 100,
+                        no_body: true,
+                        body: Vec::new(),
+                        close: false,
+                        interim: true,
+                    });
+                }
+                if answer_rng.as_mut().is_some_and(|r| r.one_in(4)) {
+                    // Answered before the body is read: unless there is no
+                    // body, the connection cannot go on.
+                    let cur = current.as_mut().expect("set above");
+                    respond(&mut conn, cur, answer_rng.as_mut(), &mut wire, &mut sent);
+                }
             }
             Ok(Event::Data(d)) => {
                 assert!(!d.is_empty(), "Data is never empty");
+                assert!(
+                    current.as_ref().is_some_and(|c| !c.answered),
+                    "body after the answer"
+                );
+                body_bytes += d.len();
+                assert!(
+                    body_bytes <= fed - conn.buffered(),
+                    "more body than bytes consumed"
+                );
                 match steps.last_mut() {
                     Some(Step::Body(b)) => b.extend_from_slice(&d),
                     _ => steps.push(Step::Body(d.to_vec())),
                 }
             }
-            Ok(Event::End) => steps.push(Step::End {
-                trailers: fields(conn.trailers()),
-            }),
+            Ok(Event::End) => {
+                assert!(conn.body_finished());
+                steps.push(Step::End {
+                    trailers: fields(conn.trailers()),
+                });
+            }
             Ok(Event::Paused) => {
-                let (version, head_request) = current.take().expect("Paused belongs to a request");
-                let body = b"hello";
-                let framing = decide_framing(
-                    StatusCode::OK,
-                    head_request,
-                    version,
-                    Some(body.len() as u64),
-                    None,
-                );
-                let keep = conn.decide_keep_alive(true);
-                encode_head(
-                    &mut wire,
-                    StatusCode::OK,
-                    &Headers::new(),
-                    framing,
-                    ConnectionHeader::choose(version, keep),
-                    b"Sun, 06 Nov 1994 08:49:37 GMT",
-                    None,
-                );
-                let mut enc = BodyEncoder::new(framing);
-                if enc.sends_body() {
-                    let (h, tail) = enc.frame(body.len()).expect("sized body");
-                    wire.extend_from_slice(h.as_bytes());
-                    wire.extend_from_slice(body);
-                    wire.extend_from_slice(tail);
-                    wire.extend_from_slice(enc.finish().expect("whole body written"));
-                }
-                expected.push((200, head_request, !keep));
-                assert_eq!(conn.finish_exchange(true), keep);
+                let cur = current.as_mut().expect("Paused belongs to a request");
+                assert!(!cur.answered, "Paused after the answer");
+                respond(&mut conn, cur, answer_rng.as_mut(), &mut wire, &mut sent);
             }
             Ok(Event::NeedData) => {
+                assert_held_within_limits(&conn, &limits);
                 if fed == input.len() {
+                    assert!(!conn.is_eof(), "NeedData after end-of-stream");
                     conn.receive_eof();
                     continue;
                 }
                 let hint = conn.read_hint();
                 assert!(hint > 0, "NeedData but read_hint is 0");
+                let left = input.len() - fed;
                 let n = match feed {
-                    Feed::Whole => input.len() - fed,
+                    Feed::Whole => left,
                     Feed::ByteByByte => 1,
-                    Feed::Pieces(max, _) => (1 + rng.below(max)).min(hint).min(input.len() - fed),
+                    Feed::Pieces(max, _) => (1 + feed_rng.below(max)).min(hint).min(left),
+                    Feed::Split(at) if fed < at => at - fed,
+                    Feed::Split(_) => left,
                 };
-                conn.receive(&input[fed..fed + n]);
+                if in_place {
+                    conn.spare(hint)[..n].copy_from_slice(&input[fed..fed + n]);
+                    conn.filled(hint, n);
+                } else {
+                    conn.receive(&input[fed..fed + n]);
+                }
                 fed += n;
-                if bounded {
+                if by_hint {
                     assert!(
-                        conn.buffered() <= bound,
-                        "buffer {} over {bound}",
+                        conn.buffered() <= held_limit + READ_CHUNK,
+                        "buffer {} over {held_limit} + READ_CHUNK",
                         conn.buffered()
                     );
                 }
             }
             Ok(Event::Closed) => {
+                assert_eq!(conn.read_hint(), 0, "a closed connection reads nothing");
+                assert!(
+                    matches!(conn.next_event(), Ok(Event::Closed)),
+                    "Closed is final"
+                );
                 steps.push(Step::Closed);
                 break;
             }
             Err(e) => {
+                assert!(matches!(conn.reading(), Reading::Closed), "an error closes");
                 let status = e.status().map(|s| s.as_u16());
                 if let Some(s) = status {
                     assert!((400..600).contains(&s), "{e:?} answers {s}");
+                    errors += 1;
+                    write_error(s, &mut wire, &mut sent);
                 }
+                assert!(
+                    matches!(conn.next_event(), Ok(Event::Closed)),
+                    "Closed after an error"
+                );
                 steps.push(Step::Error(status));
                 break;
             }
@@ -434,55 +516,239 @@ fn run(input: &[u8], limits: Limits, feed: Feed) -> Run {
         matches!(steps.last(), Some(Step::Closed | Step::Error(_))),
         "no progress after {budget} events"
     );
+    let finals = sent.iter().filter(|s| !s.interim).count();
+    assert!(errors <= 1, "{errors} error responses");
     assert!(
-        expected.len() <= heads,
-        "{} responses for {heads} requests",
-        expected.len()
+        finals - errors <= heads,
+        "{finals} responses ({errors} errors) for {heads} requests"
     );
-    check_responses(&wire, &expected);
-    Run { steps }
+    check_wire(&wire, &sent);
+    Run {
+        steps,
+        fed,
+        consumed: fed - conn.buffered(),
+    }
 }
 
-/// Reads the responses back with httparse: each well framed, in order,
-/// and none after one that said `Connection: close`.
-fn check_responses(wire: &[u8], expected: &[(u16, bool, bool)]) {
+/// Whenever the connection asks for more bytes, what it holds must be an
+/// unfinished piece within its limit; otherwise a peer could make it
+/// buffer without bound.
+fn assert_held_within_limits(conn: &Conn, limits: &Limits) {
+    let held = conn.buffered();
+    match conn.reading() {
+        Reading::Head => {
+            assert!(
+                held <= limits.max_head_bytes,
+                "an unfinished head of {held} bytes over max_head_bytes {}",
+                limits.max_head_bytes
+            );
+            assert!(
+                held + conn.read_hint() <= limits.max_head_bytes + 1,
+                "read_hint {} invites more than one byte past the head limit",
+                conn.read_hint()
+            );
+        }
+        Reading::Body(d) if d.remaining().is_some() => {
+            assert_eq!(held, 0, "a Content-Length body waits with bytes held");
+        }
+        Reading::Body(_) => {
+            let limit = limits
+                .max_chunk_line_bytes
+                .max(limits.max_trailer_bytes + 1);
+            assert!(
+                held <= limit,
+                "an unfinished chunk line or trailer section of {held} bytes over {limit}"
+            );
+        }
+        other => panic!("NeedData while {other:?}"),
+    }
+}
+
+const STATUSES: &[u16] = &[200, 201, 204, 304, 404, 500];
+
+/// Answers the current request: `200 hello` with a known length, or, with
+/// a generator, a drawn status and a body of known or unknown length.
+fn respond(
+    conn: &mut Conn,
+    cur: &mut Current,
+    rng: Option<&mut Rng>,
+    wire: &mut Vec<u8>,
+    sent: &mut Vec<Sent>,
+) {
+    cur.answered = true;
+    let (status, body, known) = match rng {
+        None => (StatusCode::OK, b"hello".to_vec(), true),
+        Some(rng) => {
+            let status = StatusCode::new(*rng.pick(STATUSES)).expect("a valid code");
+            let body = rng.bytes(0, 39, b"abc\r\n0");
+            (status, body, !rng.one_in(3))
+        }
+    };
+    let framing = decide_framing(
+        status,
+        cur.head_request,
+        cur.version,
+        known.then_some(body.len() as u64),
+        None,
+    );
+    let keep = conn.decide_keep_alive(framing != Framing::CloseDelimited);
+    let mut headers = Headers::new();
+    headers.append("Content-Type", "text/plain");
+    encode_head(
+        wire,
+        status,
+        &headers,
+        framing,
+        ConnectionHeader::choose(cur.version, keep),
+        b"Sun, 06 Nov 1994 08:49:37 GMT",
+        Some("sockhttp"),
+    );
+    let mut enc = BodyEncoder::new(framing);
+    let mut written = Vec::new();
+    if enc.sends_body() {
+        // Two pieces when the body allows, so chunked framing shows.
+        for piece in body.chunks(body.len().div_ceil(2).max(1)) {
+            let (chunk, tail) = enc.frame(piece.len()).expect("within the framing");
+            wire.extend_from_slice(chunk.as_bytes());
+            wire.extend_from_slice(piece);
+            wire.extend_from_slice(tail);
+            written.extend_from_slice(piece);
+        }
+        wire.extend_from_slice(enc.finish().expect("the whole body was framed"));
+    }
+    sent.push(Sent {
+        status: status.as_u16(),
+        no_body: cur.head_request,
+        body: written,
+        close: !keep,
+        interim: false,
+    });
+    assert_eq!(
+        conn.finish_exchange(true),
+        keep,
+        "finish_exchange disagrees with decide_keep_alive"
+    );
+}
+
+/// Writes the answer to a protocol error, as the server does.
+fn write_error(status: u16, wire: &mut Vec<u8>, sent: &mut Vec<Sent>) {
+    let status = StatusCode::new(status).expect("a valid code");
+    let body = format!("{} {}\n", status.as_u16(), status.reason()).into_bytes();
+    encode_head(
+        wire,
+        status,
+        &Headers::new(),
+        Framing::Length(body.len() as u64),
+        ConnectionHeader::Close,
+        b"Sun, 06 Nov 1994 08:49:37 GMT",
+        Some("sockhttp"),
+    );
+    wire.extend_from_slice(&body);
+    sent.push(Sent {
+        status: status.as_u16(),
+        no_body: false,
+        body,
+        close: true,
+        interim: false,
+    });
+}
+
+/// Reads the responses back as a client would (httparse for the head,
+/// then the body by its framing, RFC 9112 §6.3): each well framed, with
+/// the status and body sent, in order, and none after one that closes
+/// the connection (`Connection: close` or a close-delimited body).
+fn check_wire(wire: &[u8], sent: &[Sent]) {
     let mut pos = 0;
-    for (i, &(status, head_request, close)) in expected.iter().enumerate() {
+    for (i, want) in sent.iter().enumerate() {
         let mut slots = [httparse::EMPTY_HEADER; 16];
         let mut resp = httparse::Response::new(&mut slots);
         let n = match resp.parse(&wire[pos..]) {
             Ok(httparse::Status::Complete(n)) => n,
-            other => panic!("response {i} does not parse: {other:?}"),
+            other => panic!(
+                "response {i} does not parse: {other:?} in {:?}",
+                String::from_utf8_lossy(&wire[pos..])
+            ),
         };
-        assert_eq!(resp.code, Some(status));
+        assert_eq!(resp.code, Some(want.status), "response {i}: status");
         let get = |name: &str| {
-            resp.headers
+            let mut values = resp
+                .headers
                 .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| h.value)
+                .filter(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.value);
+            let first = values.next();
+            assert!(values.next().is_none(), "response {i}: two {name} fields");
+            first
         };
-        let len: usize = std::str::from_utf8(get("content-length").expect("sized response"))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let (length, chunked) = (get("content-length"), get("transfer-encoding"));
+        assert!(
+            length.is_none() || chunked.is_none(),
+            "response {i}: two framings"
+        );
+        let close_field = get("connection") == Some(b"close");
+        let rest = &wire[pos + n..];
+        let bodiless = want.no_body || matches!(want.status, 100..=199 | 204 | 304);
+        let (body, used, delimited) = if bodiless {
+            (Vec::new(), 0, false)
+        } else if let Some(te) = chunked {
+            assert_eq!(te, b"chunked", "response {i}: transfer coding");
+            let (body, used) = read_chunked(rest);
+            (body, used, false)
+        } else if let Some(len) = length {
+            let len: usize = std::str::from_utf8(len)
+                .ok()
+                .and_then(|l| l.parse().ok())
+                .expect("Content-Length is a number");
+            assert!(rest.len() >= len, "response {i}: body cut short");
+            (rest[..len].to_vec(), len, false)
+        } else {
+            (rest.to_vec(), rest.len(), true)
+        };
+        assert_eq!(body, want.body, "response {i}: body");
         assert_eq!(
-            get("connection") == Some(b"close"),
-            close,
+            close_field || delimited,
+            want.close,
             "response {i}: connection fate"
         );
-        pos += n + if head_request { 0 } else { len };
-        if close {
-            assert_eq!(i + 1, expected.len(), "a response after Connection: close");
+        pos += n + used;
+        if want.close {
+            assert_eq!(i + 1, sent.len(), "a response after one that closes");
         }
     }
     assert_eq!(pos, wire.len(), "bytes after the last response");
 }
 
+/// A strict chunked reader: hex size, CRLF, data, CRLF, ..., `0` CRLF,
+/// CRLF (the server sends no extensions and no trailers). Returns the
+/// body and the bytes used.
+fn read_chunked(wire: &[u8]) -> (Vec<u8>, usize) {
+    let mut pos = 0;
+    let mut body = Vec::new();
+    loop {
+        let lf = wire[pos..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk-size line ends in CRLF");
+        let size = std::str::from_utf8(&wire[pos..pos + lf])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s, 16).ok())
+            .expect("chunk size is hex");
+        pos += lf + 2;
+        if size == 0 {
+            assert_eq!(wire.get(pos..pos + 2), Some(&b"\r\n"[..]), "last chunk");
+            return (body, pos + 2);
+        }
+        body.extend_from_slice(&wire[pos..pos + size]);
+        assert_eq!(wire.get(pos + size..pos + size + 2), Some(&b"\r\n"[..]));
+        pos += size + 2;
+    }
+}
+
 /// Runs `input` whole, byte by byte and in two random piece patterns, and
 /// checks all four give the same steps; returns them.
-fn every_split(input: &[u8], limits: Limits, seed: u64) -> Vec<Step> {
-    let whole = run(input, limits, Feed::Whole).steps;
-    let bytewise = run(input, limits, Feed::ByteByByte).steps;
+fn every_split(input: &[u8], limits: Limits, seed: u64, answer: Answer) -> Vec<Step> {
+    let whole = run(input, limits, Feed::Whole, answer).steps;
+    let bytewise = run(input, limits, Feed::ByteByByte, answer).steps;
     assert_eq!(
         whole,
         bytewise,
@@ -490,7 +756,7 @@ fn every_split(input: &[u8], limits: Limits, seed: u64) -> Vec<Step> {
         String::from_utf8_lossy(input)
     );
     for (max, s) in [(7, seed), (READ_CHUNK, seed ^ 0xabcd)] {
-        let pieces = run(input, limits, Feed::Pieces(max, s)).steps;
+        let pieces = run(input, limits, Feed::Pieces(max, s), answer).steps;
         assert_eq!(
             whole,
             pieces,
@@ -506,13 +772,47 @@ fn valid_pipelines_round_trip_at_every_split() {
     for seed in 0..CASES {
         let mut rng = Rng::new(seed);
         let (wire, want) = pipeline(&mut rng);
-        let got = every_split(&wire, Limits::default(), seed);
+        let got = every_split(&wire, Limits::default(), seed, Answer::Plain);
         assert_eq!(
             got,
             want,
             "seed {seed}: {:?}",
             String::from_utf8_lossy(&wire)
         );
+        // Every byte of a valid pipeline is consumed, none twice.
+        let run = run(&wire, Limits::default(), Feed::Whole, Answer::Plain);
+        assert_eq!((run.fed, run.consumed), (wire.len(), wire.len()));
+    }
+}
+
+/// Cases split in two at every point: every valid pipeline of these
+/// seeds, and as many mutated ones.
+const SPLIT_CASES: u64 = 8;
+
+#[test]
+fn pipelines_split_in_two_at_every_point_give_the_same_events() {
+    for seed in 0..SPLIT_CASES * 2 {
+        let mut rng = Rng::new(seed ^ 0x5b11);
+        let (mut wire, _) = pipeline(&mut rng);
+        let valid = seed % 2 == 0;
+        let limits = if valid {
+            Limits::default()
+        } else {
+            mutate(&mut rng, &mut wire);
+            limits(&mut rng)
+        };
+        let answer = Answer::Varied(seed);
+        let whole = run(&wire, limits, Feed::Whole, answer);
+        for at in 1..wire.len() {
+            let split = run(&wire, limits, Feed::Split(at), answer);
+            assert_eq!(
+                split.steps,
+                whole.steps,
+                "seed {seed}, split at {at}: {:?}",
+                String::from_utf8_lossy(&wire)
+            );
+            assert_eq!(split.consumed, whole.consumed, "seed {seed}, split at {at}");
+        }
     }
 }
 
@@ -590,7 +890,7 @@ fn mutated_pipelines_give_the_same_events_at_every_split() {
         let (mut wire, _) = pipeline(&mut rng);
         mutate(&mut rng, &mut wire);
         let limits = limits(&mut rng);
-        every_split(&wire, limits, seed);
+        every_split(&wire, limits, seed, Answer::Varied(seed));
     }
 }
 
@@ -601,7 +901,7 @@ fn random_bytes_give_the_same_events_at_every_split() {
         let alphabet = b"GET /HTP1.0\r\n:Hostcnkdu-L\t ;0123456789abcdef\0\xff";
         let wire = rng.bytes(0, 299, alphabet);
         let limits = limits(&mut rng);
-        every_split(&wire, limits, seed);
+        every_split(&wire, limits, seed, Answer::Varied(seed));
     }
 }
 
@@ -663,6 +963,201 @@ fn head_parser_gives_a_head_need_more_or_a_status() {
                 let status = e.status().map(|s| s.as_u16());
                 assert!(matches!(status, Some(400..=599)), "seed {seed}: {e:?}");
             }
+        }
+    }
+}
+
+/// A part of a request that has a limit.
+#[derive(Clone, Copy, Debug)]
+enum Sized {
+    /// The request line, through its CRLF: `max_request_line_bytes`, 414.
+    RequestLine,
+    /// The whole head, through its final empty line: `max_head_bytes`, 431.
+    Head,
+    /// The number of header fields: `max_headers`, 431.
+    HeaderCount,
+    /// A declared `Content-Length`: `max_body_bytes`, 413.
+    DeclaredBody,
+    /// The sum of the chunk sizes: `max_body_bytes`, 413.
+    ChunkedBody,
+    /// A chunk-size line with its extensions, up to its LF:
+    /// `max_chunk_line_bytes`, 400.
+    ChunkLine,
+    /// The trailer fields, without the final empty line:
+    /// `max_trailer_bytes`, 431.
+    Trailers,
+}
+
+impl Sized {
+    const ALL: [Sized; 7] = [
+        Sized::RequestLine,
+        Sized::Head,
+        Sized::HeaderCount,
+        Sized::DeclaredBody,
+        Sized::ChunkedBody,
+        Sized::ChunkLine,
+        Sized::Trailers,
+    ];
+
+    /// The limit that bounds this part, and the status for going over it.
+    fn limit(self, l: &Limits) -> (usize, u16) {
+        match self {
+            Sized::RequestLine => (l.max_request_line_bytes, 414),
+            Sized::Head => (l.max_head_bytes, 431),
+            Sized::HeaderCount => (l.max_headers, 431),
+            Sized::DeclaredBody => (l.max_body_bytes as usize, 413),
+            Sized::ChunkedBody => (l.max_body_bytes as usize, 413),
+            Sized::ChunkLine => (l.max_chunk_line_bytes, 400),
+            Sized::Trailers => (l.max_trailer_bytes, 431),
+        }
+    }
+
+    /// A valid request (or the start of one, when `size` is over its
+    /// limit) whose part `self` measures exactly `size`, and its body.
+    fn request(self, size: usize, rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
+        let fill = |n: usize| vec![b'a'; n];
+        let mut body = Vec::new();
+        let wire = match self {
+            Sized::RequestLine => {
+                // "GET /" + target + " HTTP/1.1\r\n" is 16 bytes and the target.
+                let target = fill(size - 16);
+                [b"GET /", &target[..], b" HTTP/1.1\r\nHost: x\r\n\r\n"].concat()
+            }
+            Sized::Head => {
+                // 37 bytes and the value.
+                let value = fill(size - 37);
+                [
+                    b"GET / HTTP/1.1\r\nHost: x\r\nX-Fill: ",
+                    &value[..],
+                    b"\r\n\r\n",
+                ]
+                .concat()
+            }
+            Sized::HeaderCount => {
+                let mut head = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
+                for i in 1..size {
+                    head.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+                }
+                head.extend_from_slice(b"\r\n");
+                head
+            }
+            Sized::DeclaredBody => {
+                body = rng.bytes(size, size, b"xyz\r\n");
+                let head = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n");
+                [head.as_bytes(), &body[..]].concat()
+            }
+            Sized::ChunkedBody => {
+                body = rng.bytes(size, size, b"xyz\r\n");
+                let mut wire =
+                    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                let mut rest = &body[..];
+                while !rest.is_empty() {
+                    let n = 1 + rng.below(rest.len());
+                    wire.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+                    wire.extend_from_slice(&rest[..n]);
+                    wire.extend_from_slice(b"\r\n");
+                    rest = &rest[n..];
+                }
+                wire.extend_from_slice(b"0\r\n\r\n");
+                wire
+            }
+            Sized::ChunkLine => {
+                // "5;e=" + the extension value + "\r" is 5 bytes and the value.
+                body = b"hello".to_vec();
+                let ext = fill(size - 5);
+                [
+                    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;e=",
+                    &ext[..],
+                    b"\r\nhello\r\n0\r\n\r\n",
+                ]
+                .concat()
+            }
+            Sized::Trailers => {
+                // "0\r\nX: " + the value + "\r\n" is 5 bytes of section and the value.
+                let value = fill(size - 5);
+                [
+                    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: ",
+                    &value[..],
+                    b"\r\n\r\n",
+                ]
+                .concat()
+            }
+        };
+        (wire, body)
+    }
+}
+
+/// Limits for the oversized-field cases: small ones, or, one case in
+/// eight, the defaults for the head's parts and the chunk-size line (the
+/// body and trailer defaults are too large to feed a byte at a time in a
+/// debug build within seconds).
+fn sized_limits(rng: &mut Rng, part: Sized) -> Limits {
+    let small_only = matches!(
+        part,
+        Sized::DeclaredBody | Sized::ChunkedBody | Sized::Trailers
+    );
+    let mut l = Limits::default();
+    if small_only || !rng.one_in(8) {
+        l.max_request_line_bytes = 48 + rng.below(64);
+        l.max_head_bytes = 160 + rng.below(256);
+        l.max_headers = 2 + rng.below(6);
+        l.max_body_bytes = 16 + rng.below(64) as u64;
+        l.max_trailer_bytes = 16 + rng.below(32);
+        l.max_chunk_line_bytes = 8 + rng.below(16);
+    }
+    l
+}
+
+/// Every part with a limit, sized just under, at, just over and far
+/// over it, fed whole, byte by byte and in pieces: at or under the limit
+/// the request comes out whole; over it, the connection answers the
+/// limit's status, holding no more than the limits allow on the way (see
+/// [`run`]).
+#[test]
+fn oversized_fields_get_their_status_at_every_split() {
+    for seed in 0..CASES {
+        let mut rng = Rng::new(seed ^ 0x0b16);
+        let part = Sized::ALL[seed as usize % Sized::ALL.len()];
+        let limits = sized_limits(&mut rng, part);
+        let (limit, status) = part.limit(&limits);
+        let size = match rng.below(4) {
+            0 => limit - 1,
+            1 => limit,
+            2 => limit + 1,
+            // Far over, where the limits are small.
+            _ if limit < 1000 => limit + 2 + rng.below(2 * limit),
+            _ => limit + 2,
+        };
+        let (wire, body) = part.request(size, &mut rng);
+        let steps = every_split(&wire, limits, seed, Answer::Plain);
+        let name = format!("seed {seed}: {part:?} of {size} (limit {limit})");
+        let heads = steps
+            .iter()
+            .filter(|s| matches!(s, Step::Head { .. }))
+            .count();
+        let got: Vec<u8> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Body(b) => Some(&b[..]),
+                _ => None,
+            })
+            .flatten()
+            .copied()
+            .collect();
+        if size <= limit {
+            assert_eq!(heads, 1, "{name}: {steps:?}");
+            assert_eq!(got, body, "{name}: body");
+            assert_eq!(steps.last(), Some(&Step::Closed), "{name}: {steps:?}");
+        } else {
+            assert_eq!(
+                steps.last(),
+                Some(&Step::Error(Some(status))),
+                "{name}: {steps:?}"
+            );
+            assert!(
+                got.len() as u64 <= limits.max_body_bytes,
+                "{name}: body over the limit"
+            );
         }
     }
 }

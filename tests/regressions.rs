@@ -1,5 +1,10 @@
 //! Regression tests for the bugs the fuzz targets found, one named test
 //! (or table row) per finding, each run whole and at every split point.
+//!
+//! Every minimized crasher committed to the corpus (`fuzz/corpus/*/regress_*`)
+//! is listed in [`CRASHERS`] with the test that names its bug, and is
+//! replayed as its fuzz target would, under every limit profile the
+//! targets choose from: a crasher without a named test fails the run.
 
 use bytes::BytesMut;
 use sockhttp::_internals::BodyKind;
@@ -7,7 +12,8 @@ use sockhttp::_internals::body::{BodyDecoder, Decoded};
 use sockhttp::_internals::conn::{Conn, Event};
 use sockhttp::_internals::encode::{ConnectionHeader, Framing, encode_head};
 use sockhttp::_internals::head::parse_head;
-use sockhttp::{Error, Headers, Limits, StatusCode};
+use sockhttp::{Error, Headers, Limits, StatusCode, Version};
+use std::path::Path;
 
 /// What a connection answered: the heads' targets, then the error status
 /// (0 for an error without a response) or "closed".
@@ -338,4 +344,221 @@ fn leading_empty_lines_are_skipped_without_reparsing() {
         limits,
         &["400"],
     );
+}
+
+/// Every minimized crasher in the committed corpus, and the test above
+/// that names the bug it found.
+const CRASHERS: &[(&str, &str)] = &[
+    (
+        "chunked/regress_trailer_bare_lf.bin",
+        "trailer_limit_answer_does_not_depend_on_splits",
+    ),
+    (
+        "conn/regress_bad_request_line_then_more.http",
+        "head_error_status_does_not_depend_on_bytes_behind_it",
+    ),
+    (
+        "differential/regress_bad_request_line_then_more.http",
+        "head_error_status_does_not_depend_on_bytes_behind_it",
+    ),
+    (
+        "roundtrip/regress_control_char_value.bin",
+        "control_characters_in_response_field_values_become_spaces",
+    ),
+];
+
+/// The `regress_*` files of `fuzz/corpus/`, as `target/name`, sorted.
+fn committed_crashers() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join("corpus");
+    let mut found = Vec::new();
+    for dir in std::fs::read_dir(&root).expect("fuzz/corpus exists") {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let path = file.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("regress_") {
+                let target = dir.file_name().unwrap().to_string_lossy().into_owned();
+                found.push(format!("{target}/{name}"));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn every_minimized_crasher_in_the_corpus_has_a_named_regression_test() {
+    let listed: Vec<&str> = CRASHERS.iter().map(|(file, _)| *file).collect();
+    assert_eq!(
+        committed_crashers(),
+        listed,
+        "fuzz/corpus/*/regress_* and CRASHERS differ: name a test for each crasher"
+    );
+    let source = include_str!("regressions.rs");
+    for (file, test) in CRASHERS {
+        assert!(
+            source.contains(&format!("#[test]\nfn {test}()")),
+            "{file}: no test named {test} in this file"
+        );
+    }
+}
+
+/// The limit profiles the fuzz targets choose from by a hash of the input
+/// (`limits_for` in their shared code); a crasher is replayed under all
+/// of them, so under the one its target chose.
+fn fuzz_profiles() -> [Limits; 4] {
+    let mut small = Limits::default();
+    small.max_request_line_bytes = 64;
+    small.max_head_bytes = 256;
+    small.max_headers = 4;
+    small.max_body_bytes = 64;
+    small.max_trailer_bytes = 32;
+    small.max_chunk_line_bytes = 16;
+    let mut tiny = Limits::default();
+    tiny.max_request_line_bytes = 32;
+    tiny.max_head_bytes = 96;
+    tiny.max_headers = 2;
+    tiny.max_body_bytes = 8;
+    tiny.max_trailer_bytes = 8;
+    tiny.max_chunk_line_bytes = 6;
+    let mut inverted = Limits::default();
+    inverted.max_request_line_bytes = 200;
+    inverted.max_head_bytes = 128;
+    inverted.max_headers = 8;
+    inverted.max_body_bytes = 1024;
+    inverted.max_trailer_bytes = 64;
+    inverted.max_chunk_line_bytes = 12;
+    [Limits::default(), small, tiny, inverted]
+}
+
+/// The field names of the `roundtrip` target's input layout.
+const ROUNDTRIP_NAMES: &[&str] = &[
+    "Content-Type",
+    "X-Custom",
+    "Set-Cookie",
+    "Content-Length",
+    "Transfer-Encoding",
+    "Connection",
+    "Date",
+    "Server",
+    "Cache-Control",
+    "ETag",
+];
+
+/// Replays a `roundtrip` input: two bytes of status, one of flags (bit 0
+/// HEAD, bit 1 HTTP/1.0), a field count, then per field a name index, a
+/// value length and the value; the rest is a body of known length. The
+/// encoded response must parse back with the status, the body, and every
+/// field value a client can read.
+fn replay_roundtrip(name: &str, data: &[u8]) {
+    let Some((head, mut rest)) = data.split_first_chunk::<4>() else {
+        return;
+    };
+    let code = 100 + u16::from_be_bytes([head[0], head[1]]) % 900;
+    let status = StatusCode::new(code).expect("100..=999");
+    let head_request = head[2] & 1 != 0;
+    let version = if head[2] & 2 != 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    let mut headers = Headers::new();
+    for _ in 0..head[3] % 6 {
+        let [name, len, tail @ ..] = rest else { return };
+        let len = usize::from(*len % 32).min(tail.len());
+        headers.append(
+            ROUNDTRIP_NAMES[usize::from(*name) % ROUNDTRIP_NAMES.len()],
+            tail[..len].to_vec(),
+        );
+        rest = &tail[len..];
+    }
+    let body = rest;
+    let framing = sockhttp::_internals::encode::decide_framing(
+        status,
+        head_request,
+        version,
+        Some(body.len() as u64),
+        None,
+    );
+    let mut wire = Vec::new();
+    encode_head(
+        &mut wire,
+        status,
+        &headers,
+        framing,
+        ConnectionHeader::choose(version, true),
+        b"Sun, 06 Nov 1994 08:49:37 GMT",
+        Some("sockhttp"),
+    );
+    let sends_body = !head_request && !matches!(code, 100..=199 | 204 | 304);
+    if sends_body {
+        wire.extend_from_slice(body);
+    }
+    let mut slots = [httparse::EMPTY_HEADER; 16];
+    let mut resp = httparse::Response::new(&mut slots);
+    let n = match resp.parse(&wire) {
+        Ok(httparse::Status::Complete(n)) => n,
+        other => panic!("{name}: {other:?} for {:?}", String::from_utf8_lossy(&wire)),
+    };
+    assert_eq!(resp.code, Some(code), "{name}: status");
+    for h in resp.headers.iter() {
+        assert!(
+            h.value
+                .iter()
+                .all(|&c| (c >= 0x20 && c != 0x7f) || c == b'\t'),
+            "{name}: control character in {}: {:?}",
+            h.name,
+            h.value
+        );
+    }
+    let want: &[u8] = if sends_body { body } else { &[] };
+    assert_eq!(&wire[n..], want, "{name}: body");
+}
+
+#[test]
+fn minimized_crashers_replay_the_same_at_every_split_under_every_limit_profile() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join("corpus");
+    for (file, _) in CRASHERS {
+        let data = std::fs::read(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let target = file.split('/').next().expect("target/name");
+        for (profile, limits) in fuzz_profiles().into_iter().enumerate() {
+            let name = format!("{file}, limit profile {profile}");
+            match target {
+                "chunked" => {
+                    let whole = chunked(&data, &limits, data.len());
+                    for step in 1..data.len() {
+                        assert_eq!(
+                            chunked(&data, &limits, step),
+                            whole,
+                            "{name}: pieces of {step}"
+                        );
+                    }
+                }
+                "conn" | "differential" => {
+                    let whole = answers(&data, limits, data.len());
+                    assert!(
+                        whole
+                            .last()
+                            .is_some_and(|a| a == "closed" || a.parse::<u16>().is_ok()),
+                        "{name}: {whole:?}"
+                    );
+                    at_every_split(
+                        &name,
+                        &data,
+                        limits,
+                        &whole.iter().map(String::as_str).collect::<Vec<_>>(),
+                    );
+                }
+                "roundtrip" => replay_roundtrip(&name, &data),
+                other => panic!("{file}: no replay for target {other}"),
+            }
+        }
+    }
 }
