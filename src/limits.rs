@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-/// 8 KiB: the longest request line (method, target, version). Over it: 414.
+/// 8 KiB: the longest request line (method, target, version), counted
+/// with its CRLF. Over it: 414.
 /// nginx's `large_client_header_buffers` is 8 KiB; Apache's
 /// `LimitRequestLine` is 8190.
 pub const DEFAULT_MAX_REQUEST_LINE_BYTES: usize = 8 * 1024;
@@ -29,7 +30,8 @@ pub const DEFAULT_MAX_BUFFERED_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub const DEFAULT_MAX_DRAIN_BYTES: u64 = 256 * 1024;
 /// 16 KiB: the trailer section of a chunked body. Over it: 431 and close.
 pub const DEFAULT_MAX_TRAILER_BYTES: usize = 16 * 1024;
-/// 4 KiB: one chunk-size line, extensions included. Over it: 400 and
+/// 4 KiB: one chunk-size line, extensions included, counted up to (not
+/// including) its LF. Over it: 400 and
 /// close (extensions are ignored, but must not be an unbounded buffer).
 pub const DEFAULT_MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
 

@@ -32,9 +32,13 @@ pub struct BodyDecoder {
     max_body_bytes: u64,
     max_chunk_line_bytes: usize,
     max_trailer_bytes: usize,
+    /// How many buffered bytes of the unfinished chunk-size or trailer
+    /// line were searched for its LF already: a line that arrives a byte
+    /// at a time is scanned once, not once per byte.
+    line_scanned: usize,
     /// Where the unfinished trailer line starts: the complete lines
     /// before it were checked already and are not scanned again.
-    trailer_scanned: usize,
+    trailer_line_start: usize,
     limits: Limits,
 }
 
@@ -68,7 +72,8 @@ impl BodyDecoder {
             max_body_bytes: limits.max_body_bytes,
             max_chunk_line_bytes: limits.max_chunk_line_bytes,
             max_trailer_bytes: limits.max_trailer_bytes,
-            trailer_scanned: 0,
+            line_scanned: 0,
+            trailer_line_start: 0,
             limits: *limits,
         }
     }
@@ -177,12 +182,16 @@ impl BodyDecoder {
     /// lenient line endings in chunk framing are a known smuggling vector.
     fn decode_chunk_size(&mut self, buf: &mut BytesMut) -> Result<Option<u64>> {
         let scan = buf.len().min(self.max_chunk_line_bytes.saturating_add(1));
-        let Some(lf) = buf[..scan].iter().position(|&b| b == b'\n') else {
+        let from = self.line_scanned.min(scan);
+        let Some(lf) = buf[from..scan].iter().position(|&b| b == b'\n') else {
             if buf.len() > self.max_chunk_line_bytes {
                 return Err(Error::BadFraming("chunk-size line too long"));
             }
+            self.line_scanned = scan;
             return Ok(None);
         };
+        let lf = from + lf;
+        self.line_scanned = 0;
         let line = &buf[..lf];
         let line = line
             .strip_suffix(b"\r")
@@ -218,22 +227,25 @@ impl BodyDecoder {
     /// `trailer-section CRLF`: field lines, each ended by CRLF, then an
     /// empty line. Returns `None` until the whole section is buffered.
     fn decode_trailers(&mut self, buf: &mut BytesMut) -> Result<Option<Headers>> {
-        // Resuming after the lines already checked keeps a section that
-        // arrives a byte at a time linear, not quadratic.
-        let mut pos = self.trailer_scanned.min(buf.len());
+        // Resuming after the lines already checked, and the search for
+        // a line's LF where it stopped, keeps a section that arrives a
+        // byte at a time linear, not quadratic.
+        let mut pos = self.trailer_line_start.min(buf.len());
+        let mut from = self.line_scanned.clamp(pos, buf.len());
         loop {
             // The section may take `max_trailer_bytes` plus its final
             // CRLF. The size is checked before the line ending, and an
             // unfinished line only once even its LF could not fit, so the
             // answer does not depend on how the bytes were split.
-            let Some(lf) = buf[pos..].iter().position(|&b| b == b'\n') else {
+            let Some(lf) = buf[from..].iter().position(|&b| b == b'\n') else {
                 if buf.len() > self.max_trailer_bytes.saturating_add(1) {
                     return Err(Error::HeadTooLarge);
                 }
-                self.trailer_scanned = pos;
+                self.trailer_line_start = pos;
+                self.line_scanned = buf.len();
                 return Ok(None);
             };
-            let end = pos + lf;
+            let end = from + lf;
             if end + 1 > self.max_trailer_bytes.saturating_add(2) {
                 return Err(Error::HeadTooLarge);
             }
@@ -249,6 +261,7 @@ impl BodyDecoder {
                 return parse_trailers(section, &self.limits).map(Some);
             }
             pos = end + 1;
+            from = pos;
         }
     }
 }

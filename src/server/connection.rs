@@ -380,10 +380,13 @@ impl Connection<'_> {
         // Whether the request was read to its end must be asked before
         // `finish_exchange`, which closes the state: unread body bytes mean
         // the close must linger, or they would turn it into a reset.
+        // A response that failed to go out (a client that stopped reading
+        // past the write timeout, a body stream that broke) has nothing
+        // left to protect: lingering would only hold the worker longer.
         let request_read = matches!(conn.reading(), Reading::Responding);
         if conn.finish_exchange(outcome.result.is_ok()) {
             Next::KeepAlive
-        } else if outcome.result.is_ok() && request_read {
+        } else if outcome.result.is_err() || request_read {
             Next::Close
         } else {
             Next::Linger
