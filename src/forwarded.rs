@@ -4,11 +4,18 @@
 //!
 //! Anyone can send these headers, so they mean nothing unless the peer
 //! that sent them is a known proxy. [`TrustedProxies`] lists those proxies
-//! (addresses or CIDR ranges); [`resolve`] walks the forwarded chain from
-//! the right, skipping trusted hops, and takes the first untrusted address
-//! as the client, as nginx's `real_ip_recursive on` does. A peer that is
-//! not trusted is the client, whatever it claims. This module performs no
-//! I/O.
+//! (addresses or CIDR ranges) and names the one header family they set
+//! ([`ForwardingHeader`]: `X-Forwarded-For` by default, or `Forwarded`);
+//! [`resolve`] reads only that family, walks its chain from the right,
+//! skipping trusted hops, and takes the first untrusted address as the
+//! client, as nginx's `real_ip_header` and `real_ip_recursive on` do. A
+//! peer that is not trusted is the client, whatever it claims.
+//!
+//! Only one family is read because a proxy sets one and passes the other
+//! through as the client sent it: behind nginx, which sets
+//! `X-Forwarded-For` and leaves a `Forwarded` header alone, a client
+//! sending `Forwarded: for=1.2.3.4` would otherwise become 1.2.3.4. This
+//! module performs no I/O.
 
 use crate::types::Headers;
 use std::fmt;
@@ -16,7 +23,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 /// TrustedProxies is the set of peer addresses whose forwarding headers
-/// are believed.
+/// are believed, and the header family those peers set
+/// ([`ForwardingHeader::XForwardedFor`] unless [`header`](Self::header)
+/// says otherwise).
 ///
 /// # Examples
 /// ```
@@ -28,6 +37,54 @@ use std::str::FromStr;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustedProxies {
     nets: Vec<(IpAddr, u8)>,
+    header: ForwardingHeader,
+}
+
+/// ForwardingHeader names the header family that trusted proxies set to
+/// say who the client is. Only that family is read; the other is ignored
+/// entirely, as with nginx's `real_ip_header`.
+///
+/// A proxy sets its own family and passes every other header through as
+/// the client sent it, so a header the proxies do not set is the client's
+/// word: believing it would let any client name itself. nginx
+/// (`$proxy_add_x_forwarded_for`), HAProxy (`option forwardfor`) and
+/// cloud load balancers set `X-Forwarded-For` by default, hence the
+/// default; choose [`Forwarded`](Self::Forwarded) only when every trusted
+/// proxy sets `Forwarded` (nginx: `proxy_set_header Forwarded ...`;
+/// HAProxy: `option forwarded`).
+///
+/// # Examples
+/// ```
+/// use sockhttp::forwarded::resolve;
+/// use sockhttp::{ForwardingHeader, Headers, TrustedProxies};
+///
+/// let mut headers = Headers::new();
+/// headers.append("X-Forwarded-For", "203.0.113.9");
+/// headers.append("Forwarded", "for=192.0.2.60;proto=https");
+/// let peer = "10.0.0.1:5000".parse()?;
+///
+/// // The default: the proxies set X-Forwarded-For; a Forwarded header
+/// // came from the client and is ignored.
+/// let trusted: TrustedProxies = "10.0.0.0/8".parse()?;
+/// assert_eq!(resolve(peer, &headers, &trusted).client.to_string(), "203.0.113.9:0");
+///
+/// // Proxies that set Forwarded: X-Forwarded-For is ignored instead.
+/// let trusted = trusted.header(ForwardingHeader::Forwarded);
+/// let client = resolve(peer, &headers, &trusted);
+/// assert_eq!(client.client.to_string(), "192.0.2.60:0");
+/// assert_eq!(client.proto.as_deref(), Some("https"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ForwardingHeader {
+    /// `X-Forwarded-For`, with the scheme from `X-Forwarded-Proto`; a
+    /// `Forwarded` header is ignored. The default.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239), with the scheme from its `proto=`
+    /// parameter; `X-Forwarded-For` and `X-Forwarded-Proto` are ignored.
+    Forwarded,
 }
 
 /// InvalidProxy is the error of parsing a trusted proxy that is neither an
@@ -47,6 +104,25 @@ impl TrustedProxies {
     /// Makes an empty set: no forwarding header is believed.
     pub fn none() -> TrustedProxies {
         TrustedProxies::default()
+    }
+
+    /// Sets the header family the proxies set, the only one read
+    /// ([`ForwardingHeader::XForwardedFor`] by default).
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{ForwardingHeader, Server, TrustedProxies};
+    ///
+    /// // Behind proxies that set `Forwarded: for=...;proto=...`.
+    /// let trusted: TrustedProxies = "10.0.0.0/8".parse()?;
+    /// let server = Server::bind("127.0.0.1:0")?
+    ///     .trusted_proxies(trusted.header(ForwardingHeader::Forwarded));
+    /// # drop(server);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn header(mut self, header: ForwardingHeader) -> TrustedProxies {
+        self.header = header;
+        self
     }
 
     /// Adds an address (`127.0.0.1`, `::1`) or a CIDR range (`10.0.0.0/8`).
@@ -146,12 +222,16 @@ pub struct Forwarded {
 /// Resolves the client behind `peer` from `headers`, believing them only
 /// as far as `trusted` allows.
 ///
-/// `Forwarded` is used when present, else `X-Forwarded-For` with
-/// `X-Forwarded-Proto`. The chain is walked from the nearest hop: while
-/// the hop is a trusted proxy, the address it forwarded for is the next
-/// hop; the first untrusted hop is the client. An element that does not
-/// parse (`unknown`, an obfuscated name, garbage) stops the walk at the
-/// last address known good.
+/// Only the family `trusted` names is read: `X-Forwarded-For` with
+/// `X-Forwarded-Proto` ([`ForwardingHeader::XForwardedFor`], the
+/// default), or `Forwarded` ([`ForwardingHeader::Forwarded`]); the other
+/// is ignored even when it is the only one present.
+///
+/// The chain is walked from the nearest hop: while the hop is a trusted
+/// proxy, the address it forwarded for is the next hop; the first
+/// untrusted hop is the client. An element that does not parse
+/// (`unknown`, an obfuscated name, garbage) stops the walk at the last
+/// address known good.
 ///
 /// The scheme is the one reported by the farthest trusted hop that
 /// reported one, even when that hop did not name its client
@@ -166,30 +246,33 @@ pub fn resolve(peer: SocketAddr, headers: &Headers, trusted: &TrustedProxies) ->
     if trusted.is_empty() || !trusted.contains(peer.ip()) {
         return out;
     }
-    let chain: Vec<(Option<SocketAddr>, Option<String>)> = if headers.contains("forwarded") {
-        headers
+    // Never both: the family the proxies do not set reaches us as the
+    // client wrote it.
+    let chain: Vec<(Option<SocketAddr>, Option<String>)> = match trusted.header {
+        ForwardingHeader::Forwarded => headers
             .get_all("forwarded")
             .flat_map(parse_forwarded)
-            .collect()
-    } else {
-        let proto = headers
-            .get_all("x-forwarded-proto")
-            .flat_map(|v| v.split(','))
-            .last()
-            .map(str::to_owned);
-        let mut fors: Vec<(Option<SocketAddr>, Option<String>)> = headers
-            .get_all("x-forwarded-for")
-            .flat_map(|v| v.split(','))
-            .map(|a| (parse_node(a.trim()), None))
-            .collect();
-        // X-Forwarded-Proto normally has one value, set by the nearest
-        // proxy; it goes with the nearest hop, or stands alone when that
-        // proxy sent no X-Forwarded-For.
-        match fors.last_mut() {
-            Some(nearest) => nearest.1 = proto,
-            None => fors.push((None, proto)),
+            .collect(),
+        ForwardingHeader::XForwardedFor => {
+            let proto = headers
+                .get_all("x-forwarded-proto")
+                .flat_map(|v| v.split(','))
+                .last()
+                .map(str::to_owned);
+            let mut fors: Vec<(Option<SocketAddr>, Option<String>)> = headers
+                .get_all("x-forwarded-for")
+                .flat_map(|v| v.split(','))
+                .map(|a| (parse_node(a.trim()), None))
+                .collect();
+            // X-Forwarded-Proto normally has one value, set by the nearest
+            // proxy; it goes with the nearest hop, or stands alone when that
+            // proxy sent no X-Forwarded-For.
+            match fors.last_mut() {
+                Some(nearest) => nearest.1 = proto,
+                None => fors.push((None, proto)),
+            }
+            fors
         }
-        fors
     };
     // Each element was added by the hop that is `out.client` when it is
     // reached, a trusted proxy: its scheme is believed before its address
@@ -287,154 +370,292 @@ mod tests {
         h
     }
 
+    /// One row of the resolution table: what `peer` sent, which family the
+    /// trusted proxies set, and the client and scheme that must come out.
+    struct Case {
+        name: &'static str,
+        peer: &'static str,
+        header: ForwardingHeader,
+        headers: &'static [(&'static str, &'static str)],
+        want: &'static str,
+        proto: Option<&'static str>,
+    }
+
+    const PROXY: &str = "127.0.0.1:5000";
+    const STRANGER: &str = "198.51.100.7:5000";
+    const XFF: ForwardingHeader = ForwardingHeader::XForwardedFor;
+    const RFC7239: ForwardingHeader = ForwardingHeader::Forwarded;
+
+    const CASES: &[Case] = &[
+        Case {
+            name: "untrusted peer is the client",
+            peer: STRANGER,
+            header: XFF,
+            headers: &[("X-Forwarded-For", "1.2.3.4")],
+            want: "198.51.100.7:5000",
+            proto: None,
+        },
+        Case {
+            name: "untrusted peer is the client, Forwarded chosen",
+            peer: STRANGER,
+            header: RFC7239,
+            headers: &[("Forwarded", "for=1.2.3.4;proto=https")],
+            want: "198.51.100.7:5000",
+            proto: None,
+        },
+        Case {
+            name: "trusted proxy, one hop",
+            peer: PROXY,
+            header: XFF,
+            headers: &[
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            want: "203.0.113.9:0",
+            proto: Some("https"),
+        },
+        Case {
+            name: "spoofed left part ignored",
+            peer: PROXY,
+            header: XFF,
+            headers: &[("X-Forwarded-For", "6.6.6.6, 203.0.113.9")],
+            want: "203.0.113.9:0",
+            proto: None,
+        },
+        Case {
+            name: "trusted hops skipped",
+            peer: PROXY,
+            header: XFF,
+            headers: &[("X-Forwarded-For", "203.0.113.9, 10.1.1.1")],
+            want: "203.0.113.9:0",
+            proto: None,
+        },
+        Case {
+            name: "all trusted: leftmost",
+            peer: PROXY,
+            header: XFF,
+            headers: &[("X-Forwarded-For", "10.0.0.2, 10.1.1.1")],
+            want: "10.0.0.2:0",
+            proto: None,
+        },
+        Case {
+            name: "garbage stops the walk",
+            peer: PROXY,
+            header: XFF,
+            headers: &[("X-Forwarded-For", "evil, 10.1.1.1")],
+            want: "10.1.1.1:0",
+            proto: None,
+        },
+        Case {
+            name: "no header",
+            peer: PROXY,
+            header: XFF,
+            headers: &[],
+            want: "127.0.0.1:5000",
+            proto: None,
+        },
+        Case {
+            name: "no header, Forwarded chosen",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[],
+            want: "127.0.0.1:5000",
+            proto: None,
+        },
+        // The default reads X-Forwarded-For only: a proxy that sets it
+        // passes a client's own Forwarded header through untouched.
+        Case {
+            name: "by default a client's Forwarded alone is ignored",
+            peer: PROXY,
+            header: XFF,
+            headers: &[("Forwarded", "for=192.0.2.60;proto=https")],
+            want: "127.0.0.1:5000",
+            proto: None,
+        },
+        Case {
+            name: "by default a client's Forwarded beside X-Forwarded-For is ignored",
+            peer: PROXY,
+            header: XFF,
+            headers: &[
+                ("Forwarded", "for=6.6.6.6;proto=https"),
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("X-Forwarded-Proto", "http"),
+            ],
+            want: "203.0.113.9:0",
+            proto: Some("http"),
+        },
+        Case {
+            name: "by default a Forwarded proto does not stand in for X-Forwarded-Proto",
+            peer: PROXY,
+            header: XFF,
+            headers: &[
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("Forwarded", "for=203.0.113.9;proto=https"),
+            ],
+            want: "203.0.113.9:0",
+            proto: None,
+        },
+        // With Forwarded chosen, the X-Forwarded-* headers are the
+        // client's own.
+        Case {
+            name: "Forwarded chosen: X-Forwarded-For alone is ignored",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[
+                ("X-Forwarded-For", "6.6.6.6"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            want: "127.0.0.1:5000",
+            proto: None,
+        },
+        Case {
+            name: "Forwarded chosen: X-Forwarded-* beside it are ignored",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[
+                ("Forwarded", "for=192.0.2.60;proto=HTTPS;by=203.0.113.43"),
+                ("X-Forwarded-For", "6.6.6.6"),
+                ("X-Forwarded-Proto", "http"),
+            ],
+            want: "192.0.2.60:0",
+            proto: Some("https"),
+        },
+        Case {
+            name: "Forwarded chosen: X-Forwarded-Proto does not stand in for proto=",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[
+                ("Forwarded", "for=192.0.2.60"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            want: "192.0.2.60:0",
+            proto: None,
+        },
+        Case {
+            name: "Forwarded ipv6 with port",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[("Forwarded", "for=\"[2001:db8:cafe::17]:4711\"")],
+            want: "[2001:db8:cafe::17]:4711",
+            proto: None,
+        },
+        Case {
+            name: "Forwarded list",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[("Forwarded", "for=6.6.6.6, for=192.0.2.43")],
+            want: "192.0.2.43:0",
+            proto: None,
+        },
+        Case {
+            name: "Forwarded unknown",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[("Forwarded", "for=unknown")],
+            want: "127.0.0.1:5000",
+            proto: None,
+        },
+        Case {
+            name: "a trusted hop's proto counts when its client is unknown",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[("Forwarded", "for=unknown;proto=https")],
+            want: "127.0.0.1:5000",
+            proto: Some("https"),
+        },
+        Case {
+            name: "the farthest trusted hop's proto wins",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[(
+                "Forwarded",
+                "for=192.0.2.1;proto=https, for=10.0.0.5;proto=http",
+            )],
+            want: "192.0.2.1:0",
+            proto: Some("https"),
+        },
+        Case {
+            name: "an untrusted hop's proto is not believed",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[(
+                "Forwarded",
+                "for=6.6.6.6;proto=gopher, for=192.0.2.43;proto=https",
+            )],
+            want: "192.0.2.43:0",
+            proto: Some("https"),
+        },
+        Case {
+            name: "X-Forwarded-Proto without X-Forwarded-For",
+            peer: PROXY,
+            header: XFF,
+            headers: &[("X-Forwarded-Proto", "HTTPS")],
+            want: "127.0.0.1:5000",
+            proto: Some("https"),
+        },
+        Case {
+            name: "X-Forwarded-Proto from an untrusted peer",
+            peer: STRANGER,
+            header: XFF,
+            headers: &[("X-Forwarded-Proto", "https")],
+            want: "198.51.100.7:5000",
+            proto: None,
+        },
+        Case {
+            name: "a proto that is not a scheme is ignored",
+            peer: PROXY,
+            header: XFF,
+            headers: &[
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("X-Forwarded-Proto", "https <script>"),
+            ],
+            want: "203.0.113.9:0",
+            proto: None,
+        },
+        Case {
+            name: "an empty proto is ignored",
+            peer: PROXY,
+            header: RFC7239,
+            headers: &[("Forwarded", "for=192.0.2.60;proto=\"\"")],
+            want: "192.0.2.60:0",
+            proto: None,
+        },
+    ];
+
     #[test]
-    #[allow(clippy::type_complexity)]
     fn resolves_the_client_table() {
         let trusted: TrustedProxies = "127.0.0.1, 10.0.0.0/8".parse().unwrap();
-        let proxy: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let stranger: SocketAddr = "198.51.100.7:5000".parse().unwrap();
-        let cases: &[(&str, SocketAddr, &[(&str, &str)], &str, Option<&str>)] = &[
-            (
-                "untrusted peer is the client",
-                stranger,
-                &[("X-Forwarded-For", "1.2.3.4")],
-                "198.51.100.7:5000",
-                None,
-            ),
-            (
-                "trusted proxy, one hop",
-                proxy,
-                &[
-                    ("X-Forwarded-For", "203.0.113.9"),
-                    ("X-Forwarded-Proto", "https"),
-                ],
-                "203.0.113.9:0",
-                Some("https"),
-            ),
-            (
-                "spoofed left part ignored",
-                proxy,
-                &[("X-Forwarded-For", "6.6.6.6, 203.0.113.9")],
-                "203.0.113.9:0",
-                None,
-            ),
-            (
-                "trusted hops skipped",
-                proxy,
-                &[("X-Forwarded-For", "203.0.113.9, 10.1.1.1")],
-                "203.0.113.9:0",
-                None,
-            ),
-            (
-                "all trusted: leftmost",
-                proxy,
-                &[("X-Forwarded-For", "10.0.0.2, 10.1.1.1")],
-                "10.0.0.2:0",
-                None,
-            ),
-            (
-                "garbage stops the walk",
-                proxy,
-                &[("X-Forwarded-For", "evil, 10.1.1.1")],
-                "10.1.1.1:0",
-                None,
-            ),
-            ("no header", proxy, &[], "127.0.0.1:5000", None),
-            (
-                "Forwarded wins",
-                proxy,
-                &[
-                    ("Forwarded", "for=192.0.2.60;proto=HTTPS;by=203.0.113.43"),
-                    ("X-Forwarded-For", "6.6.6.6"),
-                ],
-                "192.0.2.60:0",
-                Some("https"),
-            ),
-            (
-                "Forwarded ipv6 with port",
-                proxy,
-                &[("Forwarded", "for=\"[2001:db8:cafe::17]:4711\"")],
-                "[2001:db8:cafe::17]:4711",
-                None,
-            ),
-            (
-                "Forwarded list",
-                proxy,
-                &[("Forwarded", "for=6.6.6.6, for=192.0.2.43")],
-                "192.0.2.43:0",
-                None,
-            ),
-            (
-                "Forwarded unknown",
-                proxy,
-                &[("Forwarded", "for=unknown")],
-                "127.0.0.1:5000",
-                None,
-            ),
-            (
-                "a trusted hop's proto counts when its client is unknown",
-                proxy,
-                &[("Forwarded", "for=unknown;proto=https")],
-                "127.0.0.1:5000",
-                Some("https"),
-            ),
-            (
-                "the farthest trusted hop's proto wins",
-                proxy,
-                &[(
-                    "Forwarded",
-                    "for=192.0.2.1;proto=https, for=10.0.0.5;proto=http",
-                )],
-                "192.0.2.1:0",
-                Some("https"),
-            ),
-            (
-                "an untrusted hop's proto is not believed",
-                proxy,
-                &[(
-                    "Forwarded",
-                    "for=6.6.6.6;proto=gopher, for=192.0.2.43;proto=https",
-                )],
-                "192.0.2.43:0",
-                Some("https"),
-            ),
-            (
-                "X-Forwarded-Proto without X-Forwarded-For",
-                proxy,
-                &[("X-Forwarded-Proto", "HTTPS")],
-                "127.0.0.1:5000",
-                Some("https"),
-            ),
-            (
-                "X-Forwarded-Proto from an untrusted peer",
-                stranger,
-                &[("X-Forwarded-Proto", "https")],
-                "198.51.100.7:5000",
-                None,
-            ),
-            (
-                "a proto that is not a scheme is ignored",
-                proxy,
-                &[
-                    ("X-Forwarded-For", "203.0.113.9"),
-                    ("X-Forwarded-Proto", "https <script>"),
-                ],
-                "203.0.113.9:0",
-                None,
-            ),
-            (
-                "an empty proto is ignored",
-                proxy,
-                &[("Forwarded", "for=192.0.2.60;proto=\"\"")],
-                "192.0.2.60:0",
-                None,
-            ),
-        ];
-        for (name, peer, h, want, proto) in cases {
-            let got = resolve(*peer, &headers(h), &trusted);
-            assert_eq!(got.client.to_string(), *want, "{name}");
-            assert_eq!(got.proto.as_deref(), *proto, "{name}");
+        for c in CASES {
+            let peer: SocketAddr = c.peer.parse().unwrap();
+            let trusted = trusted.clone().header(c.header);
+            let got = resolve(peer, &headers(c.headers), &trusted);
+            assert_eq!(
+                (got.client.to_string().as_str(), got.proto.as_deref()),
+                (c.want, c.proto),
+                "{}: resolve({peer}, {:?}, {:?})",
+                c.name,
+                c.headers,
+                c.header,
+            );
         }
+    }
+
+    #[test]
+    fn x_forwarded_for_is_the_default_header() {
+        assert_eq!(ForwardingHeader::default(), ForwardingHeader::XForwardedFor);
+        let parsed: TrustedProxies = "127.0.0.1".parse().unwrap();
+        assert_eq!(parsed.header, ForwardingHeader::XForwardedFor);
+        assert_eq!(
+            TrustedProxies::none().header,
+            ForwardingHeader::XForwardedFor
+        );
+        let mut added = TrustedProxies::none().header(ForwardingHeader::Forwarded);
+        added.add("10.0.0.0/8").unwrap();
+        assert_eq!(
+            added.header,
+            ForwardingHeader::Forwarded,
+            "add keeps the choice"
+        );
     }
 
     #[test]

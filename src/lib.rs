@@ -209,7 +209,7 @@ mod types;
 pub mod uri;
 
 pub use error::{Error, Phase, Result};
-pub use forwarded::TrustedProxies;
+pub use forwarded::{ForwardingHeader, TrustedProxies};
 pub use handler::Handler;
 pub use limits::{Limits, Timeouts};
 pub use request::{Request, RequestBody, RequestBuilder};

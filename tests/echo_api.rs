@@ -1080,6 +1080,8 @@ fn the_binary_answers_help_bad_flags_and_a_taken_port() {
         &["--addr"],
         &["--trusted-proxies", "localhost"],
         &["--trusted-proxies=10.0.0.0/33"],
+        &["--forwarding-header", "x-real-ip"],
+        &["--forwarding-header"],
     ] {
         let out = Command::new(&bin).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -1167,6 +1169,81 @@ fn forwarding_headers_from_a_peer_that_is_not_trusted_are_ignored() {
     let want = format!("] {peer} \"GET /inspect?untrusted HTTP/1.1\" 200 ");
     assert!(log.contains(&want), "no {want:?} in\n{log}");
     assert!(!log.contains("203.0.113"), "{log}");
+}
+
+#[test]
+fn a_clients_forwarded_header_is_ignored_behind_a_proxy_that_sets_x_forwarded_for() {
+    // The default: the trusted proxy sets X-Forwarded-For and passes the
+    // client's own `Forwarded` through untouched, as nginx does.
+    let srv = TestServer::with(
+        server()
+            .threads(2)
+            .trusted_proxies("127.0.0.1".parse().unwrap()),
+        app::app(),
+    );
+    let mut s = srv.connect();
+    let peer = s.local_addr().unwrap();
+    let spoof = ("Forwarded", "for=203.0.113.77;proto=https");
+    let r = send(
+        &mut s,
+        "GET",
+        "/inspect?both",
+        &[
+            spoof,
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("X-Forwarded-Proto", "http"),
+        ],
+        b"",
+    );
+    let doc = json_of(&r);
+    assert_eq!(doc["client"], "203.0.113.9:0", "{doc}");
+    assert_eq!(doc["proto"], "http", "{doc}");
+
+    // Alone, it names nobody: the client is the peer.
+    let doc = json_of(&send(&mut s, "GET", "/inspect?alone", &[spoof], b""));
+    assert_eq!(doc["client"], peer.to_string(), "{doc}");
+    assert_eq!(doc["proto"], Value::Null, "{doc}");
+}
+
+#[test]
+fn behind_a_proxy_that_sets_forwarded_x_forwarded_headers_are_ignored() {
+    let mut bin = Binary::start_with(&[
+        "--trusted-proxies",
+        "127.0.0.1",
+        "--forwarding-header",
+        "forwarded",
+    ]);
+    let mut s = bin.connect();
+    let peer = s.local_addr().unwrap();
+    // X-Forwarded-For and X-Forwarded-Proto alone: the client's own words.
+    let doc = inspect_with_forwarding(&mut s, "xff");
+    assert_eq!(doc["client"], peer.to_string(), "{doc}");
+    assert_eq!(doc["proto"], Value::Null, "{doc}");
+    // `Forwarded` is read, from the right, and X-Forwarded-* beside it
+    // still are not.
+    let r = send(
+        &mut s,
+        "GET",
+        "/inspect?rfc7239",
+        &[
+            ("Forwarded", "for=198.51.100.1, for=203.0.113.9;proto=https"),
+            ("X-Forwarded-For", "203.0.113.66"),
+            ("X-Forwarded-Proto", "http"),
+        ],
+        b"",
+    );
+    let doc = json_of(&r);
+    assert_eq!(doc["client"], "203.0.113.9:0", "{doc}");
+    assert_eq!(doc["proto"], "https", "{doc}");
+
+    bin.terminate();
+    let (status, _, log) = bin.wait();
+    assert!(status.success(), "exit status {status:?}; stderr:\n{log}");
+    let want = format!("] {peer} \"GET /inspect?xff HTTP/1.1\" 200 ");
+    assert!(log.contains(&want), "no {want:?} in\n{log}");
+    let want = format!("] 203.0.113.9:0 via {peer} \"GET /inspect?rfc7239 HTTP/1.1\" 200 ");
+    assert!(log.contains(&want), "no {want:?} in\n{log}");
+    assert!(!log.contains("203.0.113.66"), "{log}");
 }
 
 /// Returns the peak resident memory of process `pid` in KiB (`VmHWM`).

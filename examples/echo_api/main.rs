@@ -7,6 +7,7 @@
 //! cargo run --example echo_api -- --addr 127.0.0.1:0    # any free port
 //! RUST_LOG=info cargo run --example echo_api            # with the access log
 //! cargo run --example echo_api -- --trusted-proxies 127.0.0.1   # behind nginx
+//! cargo run --example echo_api -- --trusted-proxies 10.0.0.0/8 --forwarding-header forwarded
 //! ```
 //!
 //! It prints exactly one line on stdout, `listening on http://HOST:PORT`,
@@ -19,12 +20,13 @@
 
 mod app;
 
-use sockhttp::{Server, TrustedProxies};
+use sockhttp::{ForwardingHeader, Server, TrustedProxies};
 use std::io::Write;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
 Usage: echo_api [--addr HOST:PORT] [--threads N] [--trusted-proxies LIST]
+                [--forwarding-header x-forwarded-for|forwarded]
 
 Serves the echo_api example routes (open http://HOST:PORT/ for the list).
 
@@ -33,7 +35,11 @@ Options:
   --threads N       worker threads (default: four per CPU, at least eight)
   --trusted-proxies LIST
                     comma-separated proxy addresses or CIDR ranges (127.0.0.1,10.0.0.0/8)
-                    whose Forwarded / X-Forwarded-* headers are believed (default: none)
+                    whose forwarding headers are believed (default: none)
+  --forwarding-header x-forwarded-for|forwarded
+                    the header those proxies set, the only one read: X-Forwarded-For
+                    with X-Forwarded-Proto (default, as nginx and HAProxy send), or
+                    Forwarded (RFC 7239); the other is ignored
   --help            print this help and exit
 
 Environment:
@@ -46,6 +52,7 @@ struct Options {
     addr: String,
     threads: Option<usize>,
     trusted_proxies: TrustedProxies,
+    forwarding_header: ForwardingHeader,
 }
 
 /// Parses the flags after the program name; `Ok(None)` means `--help`.
@@ -55,6 +62,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
         addr: "127.0.0.1:8080".to_owned(),
         threads: None,
         trusted_proxies: TrustedProxies::none(),
+        forwarding_header: ForwardingHeader::default(),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -81,6 +89,18 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
             "--trusted-proxies" => {
                 let v = value("--trusted-proxies")?;
                 opts.trusted_proxies = v.parse().map_err(|e| format!("--trusted-proxies: {e}"))?;
+            }
+            "--forwarding-header" => {
+                let v = value("--forwarding-header")?;
+                opts.forwarding_header = match v.to_ascii_lowercase().as_str() {
+                    "x-forwarded-for" => ForwardingHeader::XForwardedFor,
+                    "forwarded" => ForwardingHeader::Forwarded,
+                    _ => {
+                        return Err(format!(
+                            "--forwarding-header needs x-forwarded-for or forwarded, not {v:?}"
+                        ));
+                    }
+                };
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -115,8 +135,9 @@ fn main() -> ExitCode {
         server = server.threads(n);
     }
     // Behind nginx the peer is nginx; with it trusted, handlers and the
-    // access log see the client it forwarded for.
-    server = server.trusted_proxies(opts.trusted_proxies);
+    // access log see the client it forwarded for, read from the one header
+    // family it sets.
+    server = server.trusted_proxies(opts.trusted_proxies.header(opts.forwarding_header));
 
     // ctrlc runs this closure on its own thread (not inside the signal
     // handler), so it may do anything; `shutdown` only sets a flag and

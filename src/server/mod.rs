@@ -224,12 +224,35 @@ impl Server {
         self
     }
 
-    /// Sets the reverse proxies whose `Forwarded`, `X-Forwarded-For` and
-    /// `X-Forwarded-Proto` headers are believed (none by default: a peer
-    /// can claim anything). With proxies set, [`Request::client_addr`]
-    /// and the access log show the client behind them.
+    /// Sets the reverse proxies whose forwarding headers are believed
+    /// (none by default: a peer can claim anything). With proxies set,
+    /// [`Request::client_addr`], [`Request::forwarded_proto`] and the
+    /// access log show the client behind them.
+    ///
+    /// Only the header family the proxies set is read:
+    /// `X-Forwarded-For` with `X-Forwarded-Proto` by default, or
+    /// `Forwarded` (RFC 7239) with [`TrustedProxies::header`]; the other
+    /// family is ignored, since a proxy passes it through as the client
+    /// wrote it.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{ForwardingHeader, Server, TrustedProxies};
+    ///
+    /// // Behind nginx on this machine, which sets X-Forwarded-For.
+    /// let server = Server::bind("127.0.0.1:0")?.trusted_proxies("127.0.0.1".parse()?);
+    /// # drop(server);
+    ///
+    /// // Behind proxies that set `Forwarded` instead.
+    /// let proxies: TrustedProxies = "10.0.0.0/8".parse()?;
+    /// let server = Server::bind("127.0.0.1:0")?
+    ///     .trusted_proxies(proxies.header(ForwardingHeader::Forwarded));
+    /// # drop(server);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// [`Request::client_addr`]: crate::Request::client_addr
+    /// [`Request::forwarded_proto`]: crate::Request::forwarded_proto
     pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Server {
         self.trusted = proxies;
         self
