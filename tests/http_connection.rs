@@ -252,6 +252,97 @@ fn many_pipelined_requests_in_one_write_are_all_answered() {
     assert_reusable(&mut s);
 }
 
+/// A pipeline's answers are held back while more of it is buffered, and
+/// leave together: while the second request's handler runs, the first
+/// answer has not been sent; both arrive once it returns.
+#[test]
+fn pipelined_answers_are_held_until_the_pipeline_is_answered() {
+    let (gate, control) = gate();
+    let app = app().get("/gated", move |_req: &mut Request| {
+        gate.enter();
+        Response::text("gated")
+    });
+    let srv = TestServer::with(server().threads(1), app);
+    let mut s = srv.connect();
+    s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /gated HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    control.wait_entered();
+    // The first answer was written or held before the second handler
+    // started; on loopback a written one would be readable by now.
+    s.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let peeked = s.peek(&mut byte);
+    control.release();
+    assert!(
+        matches!(&peeked, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the first answer left before the pipeline was answered: {peeked:?}"
+    );
+    s.set_nonblocking(false).unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "hello");
+    assert_eq!(read_reply(&mut s, false).text(), "gated");
+    assert_reusable(&mut s);
+}
+
+/// Held answers are never stranded: they go out before the server waits
+/// for the rest of a request, before a streamed body, before `100
+/// Continue`, before an error answer, and before a close.
+#[test]
+fn held_pipelined_answers_go_out_before_anything_that_follows() {
+    let srv = app_server();
+    let hello = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    // A pipeline that ends in half a request: the answers come before the
+    // server waits for the other half (or client and server would wait
+    // for each other).
+    let mut s = srv.connect();
+    s.write_all(format!("{hello}{hello}GET /hel").as_bytes())
+        .unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "hello");
+    assert_eq!(read_reply(&mut s, false).text(), "hello");
+    s.write_all(b"lo HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "hello");
+
+    // Then a streamed body, then a request that expects 100 Continue.
+    s.write_all(
+        format!(
+            "{hello}GET /stream HTTP/1.1\r\nHost: x\r\n\r\n{hello}\
+             POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "hello");
+    assert_eq!(read_reply(&mut s, false).text(), "hello world");
+    assert_eq!(read_reply(&mut s, false).text(), "hello");
+    assert_eq!(read_head(&mut s), "HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"abc").unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "POST /echo abc");
+
+    // An error answer, then the close.
+    s.write_all(format!("{hello}{hello}GET / HTTP/9.9\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "hello");
+    assert_eq!(read_reply(&mut s, false).text(), "hello");
+    let refused = read_reply(&mut s, false);
+    assert_eq!(
+        refused.status_line(),
+        "HTTP/1.1 505 HTTP Version Not Supported"
+    );
+    assert_closed(&mut s);
+
+    // A pipeline whose last request closes the connection.
+    let mut s = srv.connect();
+    s.write_all(
+        format!("{hello}{hello}GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        assert_eq!(read_reply(&mut s, false).text(), "hello");
+    }
+    assert_closed(&mut s);
+}
+
 #[test]
 fn client_connection_close_gets_close_and_eof() {
     let srv = app_server();

@@ -437,6 +437,8 @@ impl Connection<'_> {
     /// sending, so that our last response is not destroyed by a reset.
     fn close(self, linger: bool) {
         let stream = &self.link.stream;
+        // Answers held back for a pipeline go out before the FIN.
+        let _ = self.link.flush();
         let _ = stream.shutdown(Shutdown::Write);
         let peer_done = self.conn.as_ref().is_some_and(Conn::is_eof);
         if linger && !peer_done {

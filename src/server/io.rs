@@ -12,12 +12,17 @@ use crate::types::HttpDate;
 use std::cell::Cell;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 const BUSY: u8 = 0;
 const IDLE: u8 = 1;
 const CLOSED: u8 = 2;
 use std::time::{Duration, Instant, SystemTime};
+
+/// The most response bytes held back for pipelined requests before they
+/// are sent anyway.
+const MAX_HELD_BYTES: usize = 64 * 1024;
 
 /// Link is an accepted socket shared between the worker serving it, a
 /// request body being read, and the shutdown logic that may need to wake
@@ -35,6 +40,12 @@ pub(crate) struct Link {
     state: AtomicU8,
     /// The read timeout last set on the socket, in microseconds (0: none).
     read_timeout_us: AtomicU64,
+    /// Responses to pipelined requests, held back so that a pipeline's
+    /// answers leave in one write: sent before the next read, before any
+    /// other write, and before a close (see [`Link::write_or_hold`]).
+    held: Mutex<Vec<u8>>,
+    /// Whether `held` has bytes: the common path takes no lock.
+    has_held: AtomicBool,
 }
 
 impl Link {
@@ -43,6 +54,8 @@ impl Link {
             stream,
             state: AtomicU8::new(BUSY),
             read_timeout_us: AtomicU64::new(0),
+            held: Mutex::new(Vec::new()),
+            has_held: AtomicBool::new(false),
         }
     }
 
@@ -98,6 +111,9 @@ impl Link {
         if want == 0 {
             return Ok(());
         }
+        // The client may be waiting for the held answers before it sends
+        // more.
+        self.flush()?;
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -131,6 +147,9 @@ impl Link {
     /// already there (used before parking, and when shutting down: a
     /// request already sent is served, an idle connection is closed).
     pub(crate) fn read_ready(&self, conn: &mut Conn) -> bool {
+        if self.flush().is_err() {
+            return false;
+        }
         let want = conn.read_hint().max(1);
         let space = conn.spare(want);
         let got = self.read_nonblocking(space);
@@ -207,6 +226,7 @@ impl Link {
     pub(crate) fn send_more(&self, mut buf: &[u8]) -> Result<()> {
         use rustix::io::Errno;
         use rustix::net::{SendFlags, send};
+        self.flush()?;
         while !buf.is_empty() {
             match send(&self.stream, buf, SendFlags::MORE | SendFlags::NOSIGNAL) {
                 Ok(n) => buf = &buf[n..],
@@ -226,9 +246,63 @@ impl Link {
     /// [`Error::Timeout`]`(Write)` when a write makes no progress in time;
     /// [`Error::Io`] when the peer is gone.
     pub(crate) fn write_all(&self, bufs: &[&[u8]]) -> Result<()> {
+        if self.has_held.load(Ordering::Relaxed) {
+            let held = self.take_held();
+            let mut all = Vec::with_capacity(bufs.len() + 1);
+            all.push(&held[..]);
+            all.extend_from_slice(bufs);
+            return self.write_unheld(&all);
+        }
+        self.write_unheld(bufs)
+    }
+
+    /// Holds `bufs` back when `hold` is true and they fit beside what is
+    /// held already; otherwise writes them, after anything held, as
+    /// [`Link::write_all`] does.
+    ///
+    /// A response is held when the next request of a pipeline is already
+    /// buffered: the answers of a pipeline then go out together, in one
+    /// `writev`, when the connection next reads, writes anything else or
+    /// closes. Only complete small responses are held, at most
+    /// `MAX_HELD_BYTES` in all.
+    pub(crate) fn write_or_hold(&self, bufs: &[&[u8]], hold: bool) -> Result<()> {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        if hold {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            if held.len() + len <= MAX_HELD_BYTES {
+                for b in bufs {
+                    held.extend_from_slice(b);
+                }
+                self.has_held.store(!held.is_empty(), Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+        self.write_all(bufs)
+    }
+
+    /// Sends what is held back, if anything.
+    ///
+    /// # Errors
+    /// As [`Link::write_all`].
+    pub(crate) fn flush(&self) -> Result<()> {
+        if !self.has_held.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.write_unheld(&[&self.take_held()])
+    }
+
+    /// Takes the held bytes out, with their allocation: an idle
+    /// connection keeps no buffer.
+    fn take_held(&self) -> Vec<u8> {
+        self.has_held.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Writes every byte of `bufs`, ignoring what is held.
+    fn write_unheld(&self, bufs: &[&[u8]]) -> Result<()> {
         // A fixed array, so a response allocates nothing here; callers
-        // pass at most five pieces (head, chunk size, data, CRLF, last
-        // chunk), and more are written in batches.
+        // pass at most six pieces (held bytes, head, chunk size, data,
+        // CRLF, last chunk), and more are written in batches.
         const MAX: usize = 8;
         let mut array = [IoSlice::new(&[]); MAX];
         let mut n = 0;
@@ -238,7 +312,7 @@ impl Link {
             }
             if n == MAX {
                 self.write_slices(&mut array)?;
-                return self.write_all(&bufs[i..]);
+                return self.write_unheld(&bufs[i..]);
             }
             array[n] = IoSlice::new(b);
             n += 1;

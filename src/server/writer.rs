@@ -73,10 +73,14 @@ pub(crate) fn write_response(
         && !headers.has_token("connection", "close")
         && !shared.is_shutting_down()
         && framing != Framing::CloseDelimited;
+    // More of a pipeline is already buffered: a small answer can wait to
+    // leave with the next ones (`Link::write_or_hold`).
+    let pipelined = conn.as_ref().is_some_and(|c| c.buffered() > 0);
     let (keep_alive, decided) = match conn {
         Some(c) => (c.decide_keep_alive(allow), true),
         None => (allow, false),
     };
+    let hold = pipelined && keep_alive;
     let mut head = Vec::with_capacity(256);
     encode_head(
         &mut head,
@@ -92,10 +96,10 @@ pub(crate) fn write_response(
     // that fails before that can still be answered properly.
     let mut head = Some(head);
     let result = if enc.sends_body() {
-        send_body(link, &mut head, &mut enc, body)
+        send_body(link, &mut head, &mut enc, body, hold)
     } else {
         drop(body);
-        link.write_all(&[&take(&mut head)])
+        link.write_or_hold(&[&take(&mut head)], hold)
     };
     if let Err(e) = &result {
         log::debug!("response aborted after {} body bytes: {e}", enc.written());
@@ -143,24 +147,30 @@ fn take(head: &mut Option<Vec<u8>>) -> Vec<u8> {
     head.take().unwrap_or_default()
 }
 
+/// Sends the head and `body`; an in-memory body may be held back with
+/// its head when `hold` says more of a pipeline is waiting.
 fn send_body(
     link: &Link,
     head: &mut Option<Vec<u8>>,
     enc: &mut BodyEncoder,
     body: Body,
+    hold: bool,
 ) -> Result<()> {
     match body {
         Body::Empty => {
-            link.write_all(&[&take(head)])?;
-            link.write_all(&[enc.finish().map_err(overrun)?])
+            // A declared length the empty body cannot meet is found before
+            // the head leaves, so the client gets a 500 instead.
+            let end = enc.finish().map_err(overrun)?;
+            link.write_or_hold(&[&take(head), end], hold)
         }
         Body::Bytes(b) => {
             if b.is_empty() {
-                return link.write_all(&[&take(head), enc.finish().map_err(overrun)?]);
+                let end = enc.finish().map_err(overrun)?;
+                return link.write_or_hold(&[&take(head), end], hold);
             }
             let (chunk, tail) = enc.frame(b.len()).map_err(overrun)?;
             let end = enc.finish().map_err(overrun)?;
-            link.write_all(&[&take(head), chunk.as_bytes(), &b, tail, end])
+            link.write_or_hold(&[&take(head), chunk.as_bytes(), &b, tail, end], hold)
         }
         Body::File { file, offset, len } => send_file(link, head, enc, file, offset, len),
         Body::Reader { reader, .. } => guarded(|| send_reader(link, head, enc, reader)),
