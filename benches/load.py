@@ -9,13 +9,21 @@ with requests/s, MB/s, p50 and p99 latency, errors, and our/nginx ratios.
 
 Scenarios:
   hello-16, hello-256     hello-world text at 16 and 256 connections
+  pipe-16                 hello-world, 16 connections each pipelining 16
+                          requests at a time (benches/pipeline.lua)
   4k-16, 4k-256           a 4 KiB static file
   1m-16                   a 1 MiB static file (MB/s)
   idle10k-16              16 active clients while 10,000 idle keep-alive
                           connections are held (also the server's RSS)
   noidle-16               the same 16 clients without the idle ones
 
-Usage: python3 benches/load.py [--duration 10] [--repeat 3] [--only NAME,...]
+With --syscalls (Linux, needs `perf` with tracepoints: Debian's
+linux-perf), the hello-16, pipe-16 and idle10k-16 runs of sockhttp also
+count the server's system calls during the load and print them per
+request: what a request costs on a kept-alive connection, and whether
+parking idle connections taxes the busy ones.
+
+Usage: python3 benches/load.py [--duration 10] [--repeat 3] [--only NAME,...] [--syscalls]
 Needs: wrk, nginx, taskset (Debian: apt-get install wrk nginx util-linux).
 Every process it starts is ended by its PID.
 """
@@ -102,13 +110,41 @@ def parse_wrk(out):
     return {"rps": rps, "mbs": mbs, "p50": lat(50), "p99": lat(99), "errors": errors}
 
 
-def wrk(url, conns, duration):
+def wrk(url, conns, duration, script=None):
     threads = min(conns, 2)
-    out = subprocess.run(
-        ["taskset", "-c", LOAD_CPU, "wrk", "--latency", f"-t{threads}", f"-c{conns}",
-         f"-d{duration}s", "--timeout", "5s", url],
-        capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out)
+    cmd = ["taskset", "-c", LOAD_CPU, "wrk", "--latency", f"-t{threads}", f"-c{conns}",
+           f"-d{duration}s", "--timeout", "5s"]
+    if script:
+        cmd += ["-s", os.path.join(ROOT, "benches", script)]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    r = parse_wrk(out)
+    r["requests"] = int(re.search(r"(\d+) requests in", out).group(1))
+    return r
+
+
+SYSCALLS = ["recvfrom", "writev", "sendto", "epoll_ctl", "epoll_pwait", "futex",
+            "setsockopt", "accept4"]
+
+
+def count_syscalls(pid, seconds):
+    """Starts `perf stat` counting the server's system calls (every
+    thread) for `seconds`; returns the process, to be read by
+    `read_syscalls`."""
+    events = ",".join(f"syscalls:sys_enter_{name}" for name in SYSCALLS)
+    return subprocess.Popen(
+        ["perf", "stat", "-x", ",", "-e", events, "-p", str(pid), "--", "sleep", str(seconds)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def read_syscalls(proc):
+    _, err = proc.communicate()
+    counts = {}
+    for line in err.splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2].startswith("syscalls:sys_enter_"):
+            name = fields[2][len("syscalls:sys_enter_"):]
+            counts[name] = int(fields[0]) if fields[0].isdigit() else 0
+    return counts
 
 
 class IdleHolder:
@@ -194,19 +230,22 @@ def start_nginx(prefix, root, port):
 
 
 SCENARIOS = [
-    # name, sockhttp example, path, connections, idle connections
-    ("hello-16", "hello", "/", 16, 0),
-    ("hello-256", "hello", "/", 256, 0),
-    ("4k-16", "static_site", "/4k.bin", 16, 0),
-    ("4k-256", "static_site", "/4k.bin", 256, 0),
-    ("1m-16", "static_site", "/1m.bin", 16, 0),
-    ("noidle-16", "hello", "/", 16, 0),
-    ("idle10k-16", "hello", "/", 16, 10000),
+    # name, sockhttp example, path, connections, idle connections, wrk script
+    ("hello-16", "hello", "/", 16, 0, None),
+    ("hello-256", "hello", "/", 256, 0, None),
+    ("pipe-16", "hello", "/", 16, 0, "pipeline.lua"),
+    ("4k-16", "static_site", "/4k.bin", 16, 0, None),
+    ("4k-256", "static_site", "/4k.bin", 256, 0, None),
+    ("1m-16", "static_site", "/1m.bin", 16, 0, None),
+    ("noidle-16", "hello", "/", 16, 0, None),
+    ("idle10k-16", "hello", "/", 16, 10000, None),
 ]
+COUNTED = {"hello-16", "pipe-16", "idle10k-16"}
 
 
-def run_scenario(server, name, example, path, conns, idle, args, root, prefix):
+def run_scenario(server, name, example, path, conns, idle, script, args, root, prefix):
     results = []
+    calls = []
     for _ in range(args.repeat):
         port = free_port()
         proc = start_nginx(prefix, root, port) if server == "nginx" else start_sockhttp(example, root, port)
@@ -214,7 +253,13 @@ def run_scenario(server, name, example, path, conns, idle, args, root, prefix):
         try:
             if idle:
                 holder = IdleHolder(port, path, idle)
-            r = wrk(f"http://127.0.0.1:{port}{path}", conns, args.duration)
+            counter = None
+            if args.syscalls and server == "sockhttp" and name in COUNTED:
+                counter = count_syscalls(proc.pid, args.duration)
+            r = wrk(f"http://127.0.0.1:{port}{path}", conns, args.duration, script)
+            if counter:
+                counts = read_syscalls(counter)
+                calls.append({k: v / max(r["requests"], 1) for k, v in counts.items()})
             r["rss_mib"] = tree_rss_kib(proc.pid) / 1024
             results.append(r)
         finally:
@@ -223,6 +268,8 @@ def run_scenario(server, name, example, path, conns, idle, args, root, prefix):
             stop(proc)
     med = {k: statistics.median(r[k] for r in results) for k in results[0]}
     med["errors"] = sum(r["errors"] for r in results)
+    if calls:
+        med["calls"] = {k: statistics.median(c.get(k, 0) for c in calls) for k in SYSCALLS}
     return med
 
 
@@ -231,6 +278,8 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="count sockhttp's system calls per request with perf")
     args = ap.parse_args()
     for tool in ("wrk", "nginx", "taskset"):
         if not shutil.which(tool):
@@ -262,11 +311,11 @@ def main():
         print(hdr)
         print("-" * len(hdr))
         table = {}
-        for name, example, path, conns, idle in SCENARIOS:
+        for name, example, path, conns, idle, script in SCENARIOS:
             if only and name not in only:
                 continue
             for server in ("sockhttp", "nginx"):
-                r = run_scenario(server, name, example, path, conns, idle, args, root, prefix)
+                r = run_scenario(server, name, example, path, conns, idle, script, args, root, prefix)
                 table[(name, server)] = r
                 print(f"{name:<12} {server:<9} {r['rps']:>10.0f} {r['mbs']:>8.1f} {r['p50']:>8.3f} "
                       f"{r['p99']:>8.3f} {r['errors']:>7} {r['rss_mib']:>8.1f}", flush=True)
@@ -275,6 +324,13 @@ def main():
             if (name, "sockhttp") in table:
                 a, b = table[(name, "sockhttp")], table[(name, "nginx")]
                 print(f"  {name:<12} req/s {a['rps'] / b['rps']:.2f}x   MB/s {a['mbs'] / max(b['mbs'], 1e-9):.2f}x")
+        counted = [(n, table[(n, "sockhttp")]["calls"]) for n, *_ in SCENARIOS
+                   if "calls" in table.get((n, "sockhttp"), {})]
+        if counted:
+            print("\nsockhttp system calls per request (perf, all threads, medians):")
+            print(f"  {'scenario':<12} " + " ".join(f"{c:>11}" for c in SYSCALLS))
+            for n, calls in counted:
+                print(f"  {n:<12} " + " ".join(f"{calls[c]:>11.3f}" for c in SYSCALLS))
         if ("idle10k-16", "sockhttp") in table and ("noidle-16", "sockhttp") in table:
             ratio = table[("idle10k-16", "sockhttp")]["rps"] / table[("noidle-16", "sockhttp")]["rps"]
             print(f"\nsockhttp with 10,000 idle connections: {ratio:.2f}x of its no-idle req/s, "

@@ -78,6 +78,7 @@ pub(crate) fn serve(shared: &Shared, state: ConnState) -> Option<ConnState> {
         slot: Arc::new(Mutex::new(None)),
         registration,
         idle_since,
+        answered: false,
     };
     match c.run() {
         End::Park => c.into_state(),
@@ -108,6 +109,10 @@ struct Connection<'a> {
     slot: Slot,
     registration: Registration,
     idle_since: Instant,
+    /// Whether this worker has answered a request on the connection: its
+    /// next request cannot be here yet unless it was pipelined. (A
+    /// connection handed over by the accept loop or the poller has bytes.)
+    answered: bool,
 }
 
 /// End is why [`Connection::run`] stopped.
@@ -139,7 +144,10 @@ impl Connection<'_> {
                 }
             };
             match self.exchange(head) {
-                Next::KeepAlive => self.idle_since = Instant::now(),
+                Next::KeepAlive => {
+                    self.idle_since = Instant::now();
+                    self.answered = true;
+                }
                 Next::Close => {
                     return End::Close(self.conn.as_ref().is_some_and(|c| c.buffered() > 0));
                 }
@@ -191,6 +199,15 @@ impl Connection<'_> {
                         let got = if self.shared.queued.load(Ordering::Relaxed) == 0 {
                             let until = (Instant::now() + PARK_AFTER).min(idle_deadline);
                             self.link.read_into(conn, until, Phase::Idle)
+                        } else if self.answered {
+                            // Others wait for a worker: park at once. A
+                            // read now, just after the answer, would
+                            // almost always find nothing (the client has
+                            // yet to see it), and the poller reports bytes
+                            // that are already here.
+                            self.link
+                                .flush()
+                                .map(|()| Err(Error::Timeout(Phase::Idle)))?
                         } else {
                             ready(&self.link, conn)
                         };

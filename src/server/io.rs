@@ -46,6 +46,10 @@ pub(crate) struct Link {
     held: Mutex<Vec<u8>>,
     /// Whether `held` has bytes: the common path takes no lock.
     has_held: AtomicBool,
+    /// Whether the socket is in the poller's epoll set (disarmed while a
+    /// worker serves it): parking again re-arms it with one
+    /// `epoll_ctl(MOD)` instead of an `ADD` and a `DEL` each time.
+    pub(crate) registered: AtomicBool,
 }
 
 impl Link {
@@ -56,6 +60,7 @@ impl Link {
             read_timeout_us: AtomicU64::new(0),
             held: Mutex::new(Vec::new()),
             has_held: AtomicBool::new(false),
+            registered: AtomicBool::new(false),
         }
     }
 
