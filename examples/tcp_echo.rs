@@ -134,8 +134,9 @@ fn server(addr: &str) -> io::Result<()> {
         // One thread per connection (`clone3`) keeps this lesson short:
         // each connection is a straight-line loop. It is also exactly what
         // a real server must not do: a thousand idle clients would cost a
-        // thousand threads and their stacks. sockhttp hands connections to
-        // a fixed pool with a bounded queue, and answers 503 when it is full.
+        // thousand threads and their stacks. sockhttp serves connections
+        // on a fixed pool of threads, and parks idle ones on epoll, where
+        // they cost no thread at all.
         thread::spawn(move || {
             // getpeername(4, ...): who is on the other end.
             let peer = stream.peer_addr().ok();

@@ -56,46 +56,51 @@
 //! |---|---|---|
 //! | `socket`, `setsockopt(SO_REUSEADDR)`, `bind`, `listen(fd, 128)` | make the listening socket | inside `TcpListener::bind`, called by [`Server::bind`] |
 //! | `listen(fd, 4096)` | a second `listen` raises the backlog (Linux) | [`Server::backlog`] |
-//! | `accept4` | take the next connection from the kernel's queue | the accept loop (`server::listener`), which hands it to the pool |
+//! | `accept4` | take the next connection from the kernel's queue | the accept loop (`server::listener`) |
+//! | `epoll_ctl(ADD)` | park the new connection: wait for its first request without a thread | the accept loop, through `server::poller` (Linux) |
+//! | `epoll_pwait` | an idle worker waits for whichever parked connection is readable first, and takes it | `server::poller` (Linux) |
 //! | `setsockopt(TCP_NODELAY)`, `setsockopt(SO_SNDTIMEO)` | send small responses at once; bound each write | once per connection (`server::connection`) |
 //! | `setsockopt(SO_RCVTIMEO)` | bound the next read by what is left of the phase's deadline | before a read, only when the value changes (`server::io`) |
-//! | `recvfrom` | read bytes into the connection's `BytesMut` buffer | `server::io` (`Link::read_into`) |
+//! | `recvfrom` | read bytes into the connection's `BytesMut` buffer (`MSG_DONTWAIT` when epoll said they are there) | `server::io` |
 //! | — (no system call) | parse the head, decode the body, route, run the handler, encode the response head | `proto::head`, `proto::body`, [`Router`], `proto::encode` |
 //! | `writev` | send the response head and body in one call | `server::io` (`Link::write_all`), from `server::writer` |
 //! | `sendto(MSG_MORE)`, `sendfile` | a file body: the head held back to share a packet, then the kernel copies the file to the socket without user space | `server::writer` (Linux; a read/write loop elsewhere) |
-//! | `recvfrom(MSG_PEEK\|MSG_DONTWAIT)` | at accept: has the client sent anything yet? If not, the connection is parked at once | the accept loop (`server::listener`) |
-//! | `recvfrom` = `EAGAIN`, `epoll_ctl`, `epoll_pwait` | no next request within 2 ms: the idle connection is parked; one thread waits for all of them | `server::connection`, `server::poller` (Linux) |
-//! | `futex` | wake a worker for a queued connection; pass the queue's lock to the next idle worker | `server::state`, `server::pool` |
+//! | `epoll_ctl(MOD)` | answered, nothing more buffered: park the connection again until its next request | `server::connection`, `server::poller` (Linux) |
 //! | `shutdown(SHUT_WR)` | tell the peer we are done, but still read what it sends | closing a connection (`server::connection`) |
 //! | `close` | release the socket | dropping the `TcpStream` |
 //!
 //! This is `strace -f -e trace=network,read,write,writev,sendfile,epoll_pwait,epoll_ctl,futex,close`
 //! of the `echo_api` example (`--threads 2`) serving `curl -s URL/inspect?b2b=1 …
 //! URL/inspect?b2b=4 --next -d hi URL/echo`: five requests on one kept-alive
-//! connection, start-up left out and strace's split lines joined. Thread
-//! 23458 is the accept loop, 23460 is a worker. The steady state is one
-//! `recvfrom` and one `writev` per request; a client that pauses between
-//! requests costs ten (the README's "What the server does per request"
-//! shows them):
+//! connection, strace's split lines joined. Thread 14005 is the accept
+//! loop, 14008 and 14009 are workers. A request costs four calls: the
+//! `epoll_pwait` that hands the connection to whichever worker waits, a
+//! `recvfrom`, one `writev` for head and body, and the `epoll_ctl(MOD)`
+//! that parks it again:
 //!
 //! ```text
-//! 23458 accept4(3, {sa_family=AF_INET, sin_port=htons(50356), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 6
-//! 23458 recvfrom(6, "G", 1, MSG_PEEK|MSG_DONTWAIT, NULL, NULL) = 1
-//! 23458 futex(0x55d3146546c8, FUTEX_WAKE_PRIVATE, 1) = 1
-//! 23460 setsockopt(6, SOL_TCP, TCP_NODELAY, [1], 4) = 0
-//! 23460 setsockopt(6, SOL_SOCKET, SO_SNDTIMEO_OLD, "\36\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) = 0
-//! 23460 setsockopt(6, SOL_SOCKET, SO_RCVTIMEO_OLD, "\0\0\0\0\0\0\0\0\317\7\0\0\0\0\0\0", 16) = 0
-//! 23460 recvfrom(6, "GET /inspect?b2b=1 HTTP/1.1\r\nHos"..., 16384, 0, NULL, NULL) = 92
-//! 23460 writev(6, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=127}, {iov_base="{\"body_len\":0,\"client\":\"127.0.0."..., iov_len=209}], 2) = 336
-//! 23460 recvfrom(6, "GET /inspect?b2b=2 HTTP/1.1\r\nHos"..., 16384, 0, NULL, NULL) = 92
-//! 23460 writev(6, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=127}, {iov_base="{\"body_len\":0,\"client\":\"127.0.0."..., iov_len=209}], 2) = 336
-//!       (b2b=3 and b2b=4: the same two calls)
-//! 23460 recvfrom(6, "POST /echo HTTP/1.1\r\nHost: 127.0"..., 16384, 0, NULL, NULL) = 154
-//! 23460 writev(6, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=142}, {iov_base="hi", iov_len=2}], 2) = 144
-//! 23460 recvfrom(6, "", 16384, 0, NULL, NULL) = 0
-//! 23460 shutdown(6, SHUT_WR)              = 0
-//! 23460 close(6)                          = 0
+//! 14005 accept4(3, {sa_family=AF_INET, sin_port=htons(52078), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 6
+//! 14005 epoll_ctl(4, EPOLL_CTL_ADD, 6, {events=EPOLLIN|EPOLLRDHUP|EPOLLONESHOT, data={u32=0, u64=0}}) = 0
+//! 14008 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 1, 250, NULL, 0) = 1
+//! 14008 setsockopt(6, SOL_TCP, TCP_NODELAY, [1], 4) = 0
+//! 14008 setsockopt(6, SOL_SOCKET, SO_SNDTIMEO_OLD, "\36\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) = 0
+//! 14008 recvfrom(6, "GET /inspect?b2b=1 HTTP/1.1\r\nHos"..., 16384, MSG_DONTWAIT, NULL, NULL) = 92
+//! 14008 writev(6, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=127}, {iov_base="{\"body_len\":0,\"client\":\"127.0.0."..., iov_len=209}], 2) = 336
+//! 14008 epoll_ctl(4, EPOLL_CTL_MOD, 6, {events=EPOLLIN|EPOLLRDHUP|EPOLLONESHOT, data={u32=0, u64=0}}) = 0
+//! 14009 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 1, 250, NULL, 0) = 1
+//! 14009 recvfrom(6, "GET /inspect?b2b=2 HTTP/1.1\r\nHos"..., 16384, MSG_DONTWAIT, NULL, NULL) = 92
+//! 14009 writev(6, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=127}, {iov_base="{\"body_len\":0,\"client\":\"127.0.0."..., iov_len=209}], 2) = 336
+//! 14009 epoll_ctl(4, EPOLL_CTL_MOD, 6, {events=EPOLLIN|EPOLLRDHUP|EPOLLONESHOT, data={u32=0, u64=0}}) = 0
+//!       (b2b=3, b2b=4 and the POST /echo: the same four calls)
+//! 14009 epoll_pwait(4, [{events=EPOLLIN|EPOLLRDHUP, data={u32=0, u64=0}}], 1, 236, NULL, 0) = 1
+//! 14009 recvfrom(6, "", 16384, MSG_DONTWAIT, NULL, NULL) = 0
+//! 14009 shutdown(6, SHUT_WR)              = 0
+//! 14009 close(6)                          = 0
 //! ```
+//!
+//! Requests already buffered (a pipeline) are answered without parking,
+//! and a request whose head or body is still arriving is read with a
+//! blocking `recvfrom` under a deadline (`setsockopt(SO_RCVTIMEO)`).
 //!
 //! A file body (`static_site`, a 3 MB file, then `curl -r 100-199`) is one
 //! `sendto` for the head and one `sendfile` for the bytes, whole or range:
@@ -113,8 +118,8 @@
 //!   your handlers ── Handler, Router, StaticFiles, Request, Response
 //!         │                      (application API: no sockets)
 //!   ┌─────┴──────────────────────────────────────────────────────┐
-//!   │ server: accept loop → bounded queue → worker pool          │  I/O edge:
-//!   │         ↑ idle connections parked on epoll (one poller)    │  sockets, threads,
+//!   │ server: accept loop → epoll set ← idle workers take ready  │  I/O edge:
+//!   │         connections (no epoll: a bounded queue)            │  sockets, threads,
 //!   │         connection loop, deadlines, writer, shutdown       │  clocks
 //!   └─────┬──────────────────────────────────────────────────────┘
 //!         │ bytes in / events out, response → bytes
@@ -153,13 +158,13 @@
 //! | idle keep-alive | 60 s | quiet close |
 //! | one stalled write | 30 s | close; the worker is freed |
 //! | graceful shutdown | 30 s | remaining sockets are shut down |
-//! | requests waiting for a worker (queue) | 1024 | `503 Service Unavailable` + `Retry-After: 1`, close |
+//! | new connections waiting for a worker while all are busy (queue) | 1024 | Linux: stop accepting (clients wait in the listen backlog); elsewhere `503 Service Unavailable` + `Retry-After: 1`, close |
 //! | open connections, idle included | 16,384 | `503` + `Retry-After: 1`, close |
 //!
 //! An idle keep-alive connection costs no worker: on Linux it is parked
 //! on epoll until its next request (a few hundred bytes each; the pool
-//! serves 10,000 open connections), and a new connection with nothing to
-//! read yet is parked at accept.
+//! serves 10,000 open connections), and so is a new connection, from the
+//! moment it is accepted.
 //!
 //! What never happens, whatever a peer sends: a panic (no `unwrap` on
 //! peer data; sizes use checked arithmetic), unbounded memory, a worker
@@ -181,7 +186,7 @@
 //! Logging goes through the [`log`] facade, so nothing is printed unless
 //! the program installs a logger (the examples use `env_logger`):
 //! `error` for our bugs (a caught panic); `warn` for resources (accept
-//! errors, a full queue, a response whose length was wrong); `info` for
+//! errors, a saturated pool, a response whose length was wrong); `info` for
 //! one access-log line per request on the target `sockhttp::access`
 //! (`peer "METHOD target VERSION" status body-bytes duration`); `debug`
 //! for peer protocol errors (so a hostile peer cannot flood `warn`);

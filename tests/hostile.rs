@@ -365,8 +365,13 @@ const FLOOD_THREADS: usize = 10;
 const FLOOD_PER_THREAD: usize = 50;
 /// How many connections one flood client leaves unanswered at most.
 const FLOOD_WINDOW: usize = 10;
-/// Wave 1 holds the workers until this many 503s have arrived.
+/// Wave 1 holds the workers until this many 503s have arrived (where the
+/// server queues connections for its workers)...
 const FLOOD_503S_BEFORE_RELEASE: usize = 50;
+/// ...or until every flood client has its window of unanswered
+/// connections full (on Linux, where a saturated server stops accepting
+/// and the clients wait in the listen backlog instead of getting 503).
+const FLOOD_WAITING_BEFORE_RELEASE: usize = FLOOD_THREADS * FLOOD_WINDOW;
 
 /// The flood test's acceptance rule, per connection attempt:
 ///
@@ -441,10 +446,14 @@ fn connection_flood_is_answered_or_refused_and_leaks_no_fd_or_thread() {
     assert_serves(&srv);
     let fds_before = open_fds();
 
-    // Wave 1, overload for sure: both workers are held by a request each,
-    // so the first 8 flood connections fill the queue and the others are
-    // refused with 503 until FLOOD_503S_BEFORE_RELEASE have arrived; then
-    // the workers are released and serve the queued connections.
+    // Wave 1, overload for sure: both workers are held by a request each.
+    // With the poller (Linux), once 8 new connections wait, the server
+    // stops accepting and the others wait in the listen backlog; the
+    // workers are released when every client's window is full, and serve
+    // them all. Without it, the first 8 flood connections fill the queue
+    // and the others are refused with 503 until FLOOD_503S_BEFORE_RELEASE
+    // have arrived; then the workers are released and serve the queued
+    // connections.
     let mut holders = Vec::new();
     for _ in 0..2 {
         let mut s = srv.connect();
@@ -474,10 +483,18 @@ fn connection_flood_is_answered_or_refused_and_leaks_no_fd_or_thread() {
     eprintln!("flood wave 2 (free running): {wave2:?}");
     assert!(wave1.failures.is_empty(), "wave 1: {:#?}", wave1.failures);
     assert!(wave2.failures.is_empty(), "wave 2: {:#?}", wave2.failures);
-    assert!(
-        wave1.overloaded >= FLOOD_503S_BEFORE_RELEASE,
-        "the held workers made the server refuse: {wave1:?}"
-    );
+    if cfg!(target_os = "linux") {
+        assert_eq!(
+            (wave1.ok, wave1.overloaded),
+            (FLOOD_THREADS * FLOOD_PER_THREAD, 0),
+            "a saturated server stops accepting, and serves the clients in turn: {wave1:?}"
+        );
+    } else {
+        assert!(
+            wave1.overloaded >= FLOOD_503S_BEFORE_RELEASE,
+            "the held workers made the server refuse: {wave1:?}"
+        );
+    }
     assert!(
         wave1.ok >= 8,
         "the 8 queued connections were served: {wave1:?}"
@@ -528,14 +545,17 @@ fn connection_flood_is_answered_or_refused_and_leaks_no_fd_or_thread() {
 /// Opens FLOOD_THREADS × FLOOD_PER_THREAD connections to `addr` and
 /// returns how they ended (see [`Tally`]). Every client socket stays open
 /// until the whole wave is over. With a `latch`, the
-/// FLOOD_503S_BEFORE_RELEASE-th 503 opens it.
+/// FLOOD_503S_BEFORE_RELEASE-th 503 opens it, or on Linux the
+/// FLOOD_WAITING_BEFORE_RELEASE-th connection.
 fn flood(addr: SocketAddr, latch: Option<&Latch>) -> Tally {
     let overloaded = Arc::new(AtomicUsize::new(0));
+    let connected = Arc::new(AtomicUsize::new(0));
     let clients: Vec<_> = (0..FLOOD_THREADS)
         .map(|_| {
             let latch = latch.cloned();
             let overloaded = Arc::clone(&overloaded);
-            spawn_client(move || flood_client(addr, latch.as_ref(), &overloaded))
+            let connected = Arc::clone(&connected);
+            spawn_client(move || flood_client(addr, latch.as_ref(), &overloaded, &connected))
         })
         .collect();
     let mut tally = Tally::default();
@@ -561,6 +581,7 @@ fn flood_client(
     addr: SocketAddr,
     latch: Option<&Latch>,
     overloaded: &AtomicUsize,
+    connected: &AtomicUsize,
 ) -> (Tally, Vec<TcpStream>) {
     let mut tally = Tally::default();
     let mut unanswered = VecDeque::with_capacity(FLOOD_WINDOW);
@@ -578,6 +599,12 @@ fn flood_client(
                 // A failed write is judged by what the connection received.
                 let _ = s.write_all(NORMAL);
                 unanswered.push_back(s);
+                let n = connected.fetch_add(1, Ordering::SeqCst) + 1;
+                if cfg!(target_os = "linux") && n == FLOOD_WAITING_BEFORE_RELEASE {
+                    if let Some(g) = latch {
+                        g.open();
+                    }
+                }
             }
             Err(e)
                 if matches!(
@@ -620,7 +647,7 @@ fn judge_flood_answer(
         {
             tally.overloaded += 1;
             let n = overloaded.fetch_add(1, Ordering::SeqCst) + 1;
-            if n == FLOOD_503S_BEFORE_RELEASE {
+            if !cfg!(target_os = "linux") && n == FLOOD_503S_BEFORE_RELEASE {
                 if let Some(g) = latch {
                     g.open();
                 }

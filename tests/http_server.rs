@@ -6,7 +6,7 @@
 mod support;
 
 use sockhttp::{Request, Response};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::sync::mpsc::channel;
 use std::thread;
@@ -136,8 +136,12 @@ fn shutdown_with_no_connections_returns_and_stops_listening() {
     assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
 }
 
+/// Where there is no poller, accepted connections queue for a worker,
+/// and one that finds the queue full is answered 503.
+#[cfg(not(target_os = "linux"))]
 #[test]
 fn full_queue_gets_503_with_retry_after_and_close() {
+    use std::io::Read;
     let (gate, control) = gate();
     let srv = TestServer::with(server().threads(1).queue(1), move |req: &mut Request| {
         if req.path() == "/block" {
@@ -190,6 +194,65 @@ fn full_queue_gets_503_with_retry_after_and_close() {
     assert_eq!(id, 1 - refused_id);
     assert_eq!(reply.status_line(), "HTTP/1.1 200 OK");
     assert_eq!(reply.text(), "served /queued");
+}
+
+/// With the poller (Linux), a saturated server stops accepting instead:
+/// while the only worker is busy and `queue` new connections wait for it,
+/// later clients wait in the kernel's listen backlog. Nobody is refused,
+/// and once the worker is free, everyone is served.
+#[cfg(target_os = "linux")]
+#[test]
+fn saturated_server_stops_accepting_and_serves_everyone_in_turn() {
+    let (gate, control) = gate();
+    let srv = TestServer::with(server().threads(1).queue(1), move |req: &mut Request| {
+        if req.path() == "/block" {
+            gate.enter();
+        }
+        Response::text(format!("served {}", req.path()))
+    });
+    let mut busy = srv.connect();
+    busy.write_all(b"GET /block HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    control.wait_entered();
+
+    // Three more clients: one is accepted and waits for the worker, the
+    // others wait to be accepted. Each is watched by a thread.
+    let (tx, rx) = channel();
+    let mut clients = Vec::new();
+    for id in 0..3 {
+        let mut s = srv.connect();
+        s.write_all(&get(&format!("/waiting/{id}"))).unwrap();
+        let mut reader = s.try_clone().unwrap();
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let _ = tx.send((id, read_reply(&mut reader, false)));
+        });
+        clients.push(s);
+    }
+    // Nobody is answered (or refused) while the worker is busy. (A reply
+    // sent now would be read by its watcher at once; none must be there
+    // when the worker is released.)
+    assert!(
+        rx.try_recv().is_err(),
+        "a client was answered while the only worker was busy"
+    );
+
+    control.release();
+    assert_eq!(read_reply(&mut busy, false).text(), "served /block");
+    let mut served: Vec<(usize, String)> = (0..3)
+        .map(|_| {
+            let (id, reply) = rx.recv_timeout(FAILSAFE).expect("every client is served");
+            assert_eq!(reply.status_line(), "HTTP/1.1 200 OK", "client {id}");
+            (id, reply.text().to_owned())
+        })
+        .collect();
+    served.sort();
+    assert_eq!(
+        served,
+        (0..3)
+            .map(|id| (id, format!("served /waiting/{id}")))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -4,10 +4,10 @@
 //! The life of a connection (after Go's `conn.serve`):
 //! 1. Wait for a request with the idle deadline; a timeout or end of
 //!    stream here closes quietly. With the poller (Linux), an idle
-//!    connection is not waited for here: after a short linger (only when
-//!    no other connection waits for a worker) it is parked, and the worker
-//!    moves on. Once bytes arrive, the head deadline runs; a timeout then
-//!    is a 408.
+//!    connection is not waited for here: once answered, with nothing more
+//!    buffered, it is parked, and the worker moves on to the next ready
+//!    connection. Once bytes arrive, the head deadline runs; a timeout
+//!    then is a 408.
 //! 2. A protocol error (400, 414, 431, 505, …) is answered by
 //!    [`Response::from_error`] and the connection closed.
 //! 3. The handler runs under `catch_unwind`; the body reads through the
@@ -38,20 +38,12 @@ use crate::types::{StatusCode, Version};
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long and how much a lingering close reads before giving up.
 const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 256 * 1024;
-
-/// How long a worker waits for a kept-alive connection's next request
-/// before parking it, when no other connection is waiting for a worker: a
-/// client that sends its next request at once (a pipeline, a page load, a
-/// benchmark) then pays no park and unpark. When connections are queued,
-/// the worker parks at once and takes the next one.
-const PARK_AFTER: Duration = Duration::from_millis(2);
 
 /// Serves a connection until it closes (`None`) or goes idle between
 /// requests (`Some`: park it).
@@ -63,7 +55,10 @@ pub(crate) fn serve(shared: &Shared, state: ConnState) -> Option<ConnState> {
         peer,
         idle_since,
         configured,
+        waiting,
     } = state;
+    // Taken by a worker: no longer waiting for one.
+    drop(waiting);
     if !configured {
         if let Err(e) = configure(&link.stream, &shared.timeouts) {
             log::debug!("{peer}: set_write_timeout: {e}");
@@ -196,19 +191,18 @@ impl Connection<'_> {
                         // the idle deadline has arrived: it is served.)
                         ready(&self.link, conn)
                     } else if self.shared.poller.is_some() {
-                        let got = if self.shared.queued.load(Ordering::Relaxed) == 0 {
-                            let until = (Instant::now() + PARK_AFTER).min(idle_deadline);
-                            self.link.read_into(conn, until, Phase::Idle)
-                        } else if self.answered {
-                            // Others wait for a worker: park at once. A
-                            // read now, just after the answer, would
-                            // almost always find nothing (the client has
-                            // yet to see it), and the poller reports bytes
-                            // that are already here.
+                        let got = if self.answered {
+                            // Park at once and take the next ready
+                            // connection. A read now, just after the
+                            // answer, would almost always find nothing
+                            // (the client has yet to see it), and the
+                            // poller reports bytes that are already here.
                             self.link
                                 .flush()
                                 .map(|()| Err(Error::Timeout(Phase::Idle)))?
                         } else {
+                            // Handed over by the poller: the bytes are
+                            // here (or the peer closed).
                             ready(&self.link, conn)
                         };
                         match got {

@@ -194,22 +194,16 @@ impl Link {
 
     /// Reports whether bytes (or end-of-stream) are waiting to be read,
     /// without consuming them.
+    #[cfg(target_os = "linux")]
     pub(crate) fn has_bytes(&self) -> bool {
-        #[cfg(target_os = "linux")]
-        {
-            use rustix::net::{RecvFlags, recv};
-            let mut one = [0u8; 1];
-            recv(
-                &self.stream,
-                &mut one,
-                RecvFlags::DONTWAIT | RecvFlags::PEEK,
-            )
-            .is_ok()
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            true
-        }
+        use rustix::net::{RecvFlags, recv};
+        let mut one = [0u8; 1];
+        recv(
+            &self.stream,
+            &mut one,
+            RecvFlags::DONTWAIT | RecvFlags::PEEK,
+        )
+        .is_ok()
     }
 
     /// Reads and discards what is already waiting, without blocking, so a

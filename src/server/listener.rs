@@ -6,13 +6,18 @@
 //! (Go's `Serve` does the same), so a full descriptor table slows the
 //! server down instead of spinning or stopping it.
 //!
-//! Where a new connection goes: if its request has already arrived, to
-//! the worker queue; otherwise (with the poller, on Linux) it is parked
-//! until its first bytes arrive, so a client that connects and thinks
-//! costs no worker. Past [`Server::max_connections`](crate::Server::max_connections)
-//! open connections, or when the queue is full, it is answered `503
-//! Service Unavailable` with `Retry-After: 1` and closed: memory stays
-//! bounded and the client learns at once to come back.
+//! Where a new connection goes: with the poller (Linux), it is parked at
+//! once, and a waiting worker takes it when its first bytes arrive (at
+//! once, if they already have), so a client that connects and thinks
+//! costs no worker. Without it, to the worker queue. Past
+//! [`Server::max_connections`](crate::Server::max_connections) open
+//! connections, or when the queue is full, it is answered `503 Service
+//! Unavailable` with `Retry-After: 1` and closed: memory stays bounded and
+//! the client learns at once to come back. With the poller there is no
+//! queue to fill: while no worker is free and
+//! [`Server::queue`](crate::Server::queue) new connections already wait
+//! for one, the loop stops accepting, and new clients wait in the
+//! kernel's listen backlog.
 
 use super::Shared;
 use super::io::Link;
@@ -27,11 +32,15 @@ use std::time::Duration;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// How often a saturated accept loop looks again whether a worker is free.
+#[cfg(target_os = "linux")]
+const SATURATED_RECHECK: Duration = Duration::from_millis(20);
 
 /// Accepts connections until the server shuts down.
 pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, submitter: &Submitter) {
     let mut backoff = BACKOFF_MIN;
     loop {
+        wait_while_saturated(shared);
         let accepted = listener.accept();
         if shared.is_shutting_down() {
             // Most likely the shutdown handle's own wake-up connection.
@@ -71,13 +80,44 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, submitte
             drop(state::job(conn_state));
             continue;
         }
-        if shared.poller.is_some() && !link.has_bytes() {
+        if shared.poller.is_some() {
+            let mut conn_state = conn_state;
+            conn_state.waiting = Some(shared.waiting.ticket());
             state::park(shared, conn_state);
         } else {
             state::submit(submitter, conn_state);
         }
     }
 }
+
+/// With the poller: while every worker is busy and [`Server::queue`](crate::Server::queue)
+/// new connections already wait for one, stops accepting until a worker
+/// comes free, so that further clients wait in the kernel's listen
+/// backlog rather than in the server. Rechecked every [`SATURATED_RECHECK`]
+/// (a worker that takes a waiting connection also wakes it).
+#[cfg(target_os = "linux")]
+fn wait_while_saturated(shared: &Shared) {
+    let Some(poller) = &shared.poller else {
+        return;
+    };
+    let mut logged = false;
+    while !poller.has_idle_workers()
+        && shared.waiting.count() >= shared.queue
+        && !shared.is_shutting_down()
+    {
+        if !logged {
+            log::warn!(
+                "all workers busy and {} new connections waiting; not accepting",
+                shared.queue
+            );
+            logged = true;
+        }
+        shared.waiting.wait(SATURATED_RECHECK);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wait_while_saturated(_: &Shared) {}
 
 /// Reports whether an `accept` error concerns only the connection being
 /// accepted (it was aborted or reset before `accept`, or a signal came),

@@ -6,8 +6,9 @@
 //! every protocol decision is the core's ([`crate::proto::conn::Conn`]).
 //!
 //! Files: `listener` (accept loop, back-off, overload), `pool` (workers),
-//! `state` (a connection between requests, moving between pool and
-//! poller), `poller` (idle connections parked on epoll, Linux),
+//! `state` (a connection between requests, moving between workers and
+//! the poller), `poller` (connections waiting for a request, parked on
+//! epoll, where idle workers wait too; Linux),
 //! `connection` (one connection's request loop), `wire` (request bodies
 //! read from the socket), `writer` (responses), `io` (deadline reads,
 //! writes, the `Date` cache).
@@ -29,7 +30,7 @@ use io::Link;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -95,7 +96,7 @@ pub fn default_threads() -> usize {
 }
 
 /// The default number of accepted connections that may wait for a
-/// worker; past it, new connections are answered 503.
+/// worker while every worker is busy (see [`Server::queue`]).
 pub const DEFAULT_QUEUE: usize = 1024;
 
 impl Server {
@@ -170,8 +171,16 @@ impl Server {
         self
     }
 
-    /// Sets how many accepted connections may wait for a worker (default
-    /// [`DEFAULT_QUEUE`]); when it is full, new connections get 503.
+    /// Sets how many accepted connections may wait for a worker while
+    /// every worker is busy (default [`DEFAULT_QUEUE`]).
+    ///
+    /// On Linux, where waiting connections are parked on epoll, the
+    /// server then stops accepting until a worker comes free: further
+    /// clients wait in the kernel's listen backlog ([`Server::backlog`]),
+    /// and requests on connections already open wait in their sockets.
+    /// Elsewhere, accepted connections queue for a worker, and a new one
+    /// that finds the queue full is answered `503 Service Unavailable`
+    /// with `Retry-After: 1`. Either way, memory stays bounded.
     ///
     /// # Panics
     /// If `n` is 0.
@@ -279,7 +288,8 @@ impl Server {
     /// # Errors
     /// The worker threads could not be started.
     pub fn serve(self, handler: impl Handler) -> std::io::Result<()> {
-        let mut pool = pool::ThreadPool::new(self.threads, self.queue)?;
+        let poller = new_poller();
+        let mut pool = pool::ThreadPool::new(self.threads, self.queue, poll_fn(&poller))?;
         let submitter = pool.submitter().expect("a new pool takes jobs");
         let shared = Arc::new(Shared {
             handler: Box::new(handler),
@@ -290,11 +300,11 @@ impl Server {
             max_connections: self.max_connections,
             state: Arc::clone(&self.state),
             registry: Registry::default(),
-            queued: pool.queued(),
-            poller: new_poller(),
+            poller,
+            waiting: Arc::default(),
+            queue: self.queue,
             started: Instant::now(),
         });
-        let poller_thread = spawn_poller(&shared, &submitter)?;
         log::debug!(
             "serving on {} with {} workers{}",
             self.local_addr,
@@ -311,7 +321,7 @@ impl Server {
         log::debug!("shutting down: closing idle connections");
         #[cfg(target_os = "linux")]
         if let Some(p) = &shared.poller {
-            p.close_all();
+            p.close_all().into_iter().for_each(state::close);
         }
         shared.registry.close_idle();
         let deadline = Instant::now() + self.timeouts.shutdown;
@@ -319,17 +329,12 @@ impl Server {
             log::warn!("shutdown timeout passed; closing the remaining connections");
             shared.registry.close_all();
         }
-        // The poller holds a submitter: stop it before the pool waits for
-        // every submitter to go.
+        // Release the workers waiting on the poller, so that they see the
+        // pool end.
         #[cfg(target_os = "linux")]
-        if let (Some(p), Some(t)) = (&shared.poller, poller_thread) {
+        if let Some(p) = &shared.poller {
             p.stop();
-            if t.join().is_err() {
-                log::error!("the poller thread panicked");
-            }
         }
-        #[cfg(not(target_os = "linux"))]
-        let _ = poller_thread;
         drop(submitter);
         pool.join();
         log::debug!("shut down");
@@ -483,27 +488,22 @@ fn new_poller() -> Option<PollerRef> {
     None
 }
 
-/// Starts the thread that waits on parked connections: a readable one
-/// is queued for a worker (503 if the queue is full), an expired one is
-/// closed.
+/// The work of a worker between requests (Linux): wait on the poller
+/// for a ready connection and serve it, or close those whose idle
+/// deadline passed.
 #[cfg(target_os = "linux")]
-fn spawn_poller(
-    shared: &Arc<Shared>,
-    submitter: &pool::Submitter,
-) -> std::io::Result<Option<JoinHandle<()>>> {
-    let Some(p) = shared.poller.clone() else {
-        return Ok(None);
-    };
-    let submitter = submitter.clone();
-    let t = thread::Builder::new()
-        .name("sockhttp-poller".to_owned())
-        .spawn(move || p.run(|s| state::submit(&submitter, s), state::close))?;
-    Ok(Some(t))
+fn poll_fn(poller: &Option<PollerRef>) -> Option<pool::Poll> {
+    let p = Arc::clone(poller.as_ref()?);
+    Some(Arc::new(move || match p.take_ready() {
+        poller::Ready::Item(conn_state) => state::serve(conn_state),
+        poller::Ready::Expired(idle) => idle.into_iter().for_each(state::close),
+        poller::Ready::Stopped => {}
+    }))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn spawn_poller(_: &Arc<Shared>, _: &pool::Submitter) -> std::io::Result<Option<JoinHandle<()>>> {
-    Ok(None)
+fn poll_fn(_: &Option<PollerRef>) -> Option<pool::Poll> {
+    None
 }
 
 /// Shared is what every connection of one server can see.
@@ -516,9 +516,11 @@ pub(crate) struct Shared {
     pub(crate) max_connections: usize,
     state: Arc<ShutdownState>,
     pub(crate) registry: Registry,
-    /// Jobs waiting for a worker.
-    pub(crate) queued: Arc<AtomicUsize>,
     pub(crate) poller: Option<PollerRef>,
+    /// New connections no worker has taken yet (with the poller).
+    pub(crate) waiting: Arc<state::WaitingCount>,
+    /// How many of those may wait while every worker is busy.
+    pub(crate) queue: usize,
     pub(crate) started: Instant,
 }
 

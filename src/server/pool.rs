@@ -1,4 +1,5 @@
-//! A fixed pool of worker threads fed from a bounded queue.
+//! A fixed pool of worker threads fed from a bounded queue, or from a
+//! poll function.
 //!
 //! This is the Rust Book's `ThreadPool` (chapter 21), hardened: the queue
 //! is a bounded `sync_channel`, so a flood of connections cannot grow
@@ -6,10 +7,15 @@
 //! one is an error rather than a panic; and every job runs under
 //! `catch_unwind`, so a panic costs one job, never a worker. Shutdown is
 //! the Book's: drop the sender, then join every worker.
+//!
+//! With a poll function (Linux: the epoll set of parked connections), the
+//! workers wait in it instead of on the queue, and each serves what it
+//! finds there: the kernel hands each ready connection to one waiting
+//! worker, with no other thread in between.
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -17,11 +23,17 @@ use std::thread::{self, JoinHandle};
 /// Job is one unit of work: serving one connection.
 pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
+/// Poll waits for the next piece of work itself and does it, returning
+/// when it has done one (or waited long enough); it must return soon once
+/// the pool is being joined.
+pub(crate) type Poll = Arc<dyn Fn() + Send + Sync + 'static>;
+
 /// ThreadPool runs jobs on a fixed set of named worker threads.
 pub(crate) struct ThreadPool {
     sender: Option<Submitter>,
     workers: Vec<JoinHandle<()>>,
-    queued: Arc<AtomicUsize>,
+    /// Set by `join`: polling workers return.
+    joining: Arc<AtomicBool>,
 }
 
 /// Submitter queues jobs on a pool from any thread (the accept loop, the
@@ -29,47 +41,47 @@ pub(crate) struct ThreadPool {
 #[derive(Clone)]
 pub(crate) struct Submitter {
     sender: SyncSender<Job>,
-    queued: Arc<AtomicUsize>,
 }
 
 impl Submitter {
     /// Queues `job` if there is room; gives it back if the queue is full.
     pub(crate) fn try_submit(&self, job: Job) -> Result<(), Job> {
-        // Count first, so a worker never sees the job before the count.
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        self.sender.try_send(job).map_err(|e| {
-            self.queued.fetch_sub(1, Ordering::SeqCst);
-            match e {
-                TrySendError::Full(j) | TrySendError::Disconnected(j) => j,
-            }
+        self.sender.try_send(job).map_err(|e| match e {
+            TrySendError::Full(j) | TrySendError::Disconnected(j) => j,
         })
     }
 }
 
 impl ThreadPool {
-    /// Starts `threads` workers sharing a queue of `queue` waiting jobs.
+    /// Starts `threads` workers sharing a queue of `queue` waiting jobs;
+    /// with `poll`, the workers call it over and over instead, and the
+    /// queue is not used.
     ///
     /// # Errors
     /// The operating system refused to start a thread; the workers already
     /// started are stopped and joined first.
-    pub(crate) fn new(threads: usize, queue: usize) -> io::Result<ThreadPool> {
+    pub(crate) fn new(threads: usize, queue: usize, poll: Option<Poll>) -> io::Result<ThreadPool> {
         let (sender, receiver) = sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
-        let queued = Arc::new(AtomicUsize::new(0));
         let mut pool = ThreadPool {
-            sender: Some(Submitter {
-                sender,
-                queued: Arc::clone(&queued),
-            }),
+            sender: Some(Submitter { sender }),
             workers: Vec::with_capacity(threads),
-            queued,
+            joining: Arc::new(AtomicBool::new(false)),
         };
         for id in 0..threads {
             let rx = Arc::clone(&receiver);
-            let queued = Arc::clone(&pool.queued);
+            let poll = poll.clone();
+            let joining = Arc::clone(&pool.joining);
             let spawned = thread::Builder::new()
                 .name(format!("sockhttp-worker-{id}"))
-                .spawn(move || work(&rx, &queued));
+                .spawn(move || match poll {
+                    None => work(&rx),
+                    Some(poll) => {
+                        while !joining.load(Ordering::SeqCst) {
+                            run(&*poll);
+                        }
+                    }
+                });
             match spawned {
                 Ok(handle) => pool.workers.push(handle),
                 Err(e) => {
@@ -86,13 +98,9 @@ impl ThreadPool {
         self.sender.clone()
     }
 
-    /// Returns the counter of jobs waiting in the queue.
-    pub(crate) fn queued(&self) -> Arc<AtomicUsize> {
-        Arc::clone(&self.queued)
-    }
-
     /// Stops taking jobs, lets the workers finish the queue, and joins them.
     pub(crate) fn join(&mut self) {
+        self.joining.store(true, Ordering::SeqCst);
         drop(self.sender.take());
         for w in self.workers.drain(..) {
             if w.join().is_err() {
@@ -108,7 +116,8 @@ impl Drop for ThreadPool {
     }
 }
 
-fn work(rx: &Mutex<Receiver<Job>>, queued: &AtomicUsize) {
+/// Runs queued jobs until the pool is joined.
+fn work(rx: &Mutex<Receiver<Job>>) {
     loop {
         // The lock is held only while waiting for a job, never while
         // running one; poisoning cannot happen (recv does not panic), but
@@ -117,10 +126,14 @@ fn work(rx: &Mutex<Receiver<Job>>, queued: &AtomicUsize) {
         let Ok(job) = job else {
             return;
         };
-        queued.fetch_sub(1, Ordering::SeqCst);
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(job)) {
-            log::error!("connection job panicked: {}", panic_message(&payload));
-        }
+        run(job);
+    }
+}
+
+/// Runs a job; a panic is logged and costs only the job.
+fn run(job: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(job)) {
+        log::error!("connection job panicked: {}", panic_message(&payload));
     }
 }
 
@@ -140,7 +153,7 @@ mod tests {
 
     #[test]
     fn panicking_job_does_not_kill_the_worker() {
-        let mut pool = ThreadPool::new(1, 4).unwrap();
+        let mut pool = ThreadPool::new(1, 4, None).unwrap();
         let (tx, rx) = channel();
         assert!(
             pool.submitter()
@@ -160,7 +173,7 @@ mod tests {
 
     #[test]
     fn full_queue_gives_the_job_back() {
-        let mut pool = ThreadPool::new(1, 1).unwrap();
+        let mut pool = ThreadPool::new(1, 1, None).unwrap();
         let (started_tx, started_rx) = channel();
         let (release_tx, release_rx) = channel::<()>();
         assert!(

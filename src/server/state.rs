@@ -4,15 +4,16 @@
 //! A [`ConnState`] owns everything a connection needs to go on: its
 //! socket, its protocol state ([`Conn`], with any pipelined bytes), its
 //! peer, and its registration with the server. A worker serves it while
-//! it has a request; when it goes idle, the worker hands it to the poller
-//! (Linux) and moves on; when its next request arrives, the poller queues
-//! it for a worker again. The value moves; nothing is copied or re-parsed.
+//! it has a request; when it goes idle, the worker parks it in the poller
+//! (Linux) and moves on; when its next request arrives, a worker waiting
+//! on the poller takes it. The value moves; nothing is copied or
+//! re-parsed.
 //!
-//! Queuing is guarded: a job the full queue refuses is dropped unrun, and
-//! dropping an [`Admission`] that still holds its connection answers `503
-//! Service Unavailable` with `Retry-After: 1` and closes it. So the
-//! overload policy is the same whether the connection came from the accept
-//! loop or from the poller.
+//! Queuing (where there is no poller) is guarded: a job the full queue
+//! refuses is dropped unrun, and dropping an [`Admission`] that still holds
+//! its connection answers `503 Service Unavailable` with `Retry-After: 1`
+//! and closes it. Past `max_connections`, the accept loop refuses the
+//! same way.
 
 use super::Shared;
 use super::connection;
@@ -24,9 +25,9 @@ use crate::proto::conn::Conn;
 use crate::response::Response;
 use crate::types::{StatusCode, Version};
 use std::net::{Shutdown, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// ConnState is one connection between two requests.
 pub(crate) struct ConnState {
@@ -40,6 +41,62 @@ pub(crate) struct ConnState {
     pub(crate) idle_since: Instant,
     /// Whether the per-connection socket options are set.
     pub(crate) configured: bool,
+    /// Held from accept until a worker first takes the connection: it
+    /// counts the new connections waiting for a worker (see
+    /// [`Shared::waiting`](super::Shared)).
+    pub(crate) waiting: Option<Waiting>,
+}
+
+/// WaitingCount counts the new connections no worker has taken yet, and
+/// wakes the accept loop, which may be waiting for one to be taken.
+#[derive(Debug, Default)]
+pub(crate) struct WaitingCount {
+    n: AtomicUsize,
+    /// Whether the accept loop waits: only then is it woken, so a taken
+    /// connection costs no system call otherwise.
+    sleeping: AtomicBool,
+    lock: Mutex<()>,
+    taken: Condvar,
+}
+
+impl WaitingCount {
+    /// Returns how many new connections wait for a worker.
+    pub(crate) fn count(&self) -> usize {
+        self.n.load(Ordering::SeqCst)
+    }
+
+    /// Counts one more; the count drops when the ticket does.
+    pub(crate) fn ticket(self: &Arc<Self>) -> Waiting {
+        self.n.fetch_add(1, Ordering::SeqCst);
+        Waiting(Arc::clone(self))
+    }
+
+    /// Waits until a waiting connection is taken, or `timeout` passes.
+    pub(crate) fn wait(&self, timeout: Duration) {
+        let guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.sleeping.store(true, Ordering::SeqCst);
+        let (guard, _) = self
+            .taken
+            .wait_timeout(guard, timeout)
+            .unwrap_or_else(|p| p.into_inner());
+        self.sleeping.store(false, Ordering::SeqCst);
+        drop(guard);
+    }
+}
+
+/// Waiting is one new connection that no worker has taken yet; dropping
+/// it (the connection is taken, or closed) uncounts it.
+pub(crate) struct Waiting(Arc<WaitingCount>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.n.fetch_sub(1, Ordering::SeqCst);
+        // A wake-up missed between the accept loop's check and its wait
+        // costs it one recheck period at most.
+        if self.0.sleeping.load(Ordering::SeqCst) {
+            self.0.taken.notify_one();
+        }
+    }
 }
 
 impl ConnState {
@@ -56,6 +113,7 @@ impl ConnState {
             peer,
             idle_since: Instant::now(),
             configured: false,
+            waiting: None,
         }
     }
 
@@ -92,19 +150,23 @@ impl Drop for Admission {
     }
 }
 
-/// Makes the job that serves `state` on a worker and parks it afterwards
-/// if it went idle.
+/// Makes the job that serves `state` on a worker (see [`serve`]).
 pub(crate) fn job(state: ConnState) -> Job {
     let mut admission = Admission { state: Some(state) };
     Box::new(move || {
-        let Some(state) = admission.state.take() else {
-            return;
-        };
-        let shared = Arc::clone(&state.registration.shared);
-        if let Some(idle) = connection::serve(&shared, state) {
-            park(&shared, idle);
+        if let Some(state) = admission.state.take() {
+            serve(state);
         }
     })
+}
+
+/// Serves `state` on this worker, and parks it afterwards if it went
+/// idle.
+pub(crate) fn serve(state: ConnState) {
+    let shared = Arc::clone(&state.registration.shared);
+    if let Some(idle) = connection::serve(&shared, state) {
+        park(&shared, idle);
+    }
 }
 
 /// Queues `state` for a worker; a full queue answers it 503.
