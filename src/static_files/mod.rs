@@ -202,19 +202,125 @@ impl StaticFiles {
             return Err(Error::MethodNotAllowed(vec![Method::Get, Method::Head]));
         }
         let wanted = path::parse_request_path(req.path())?;
-        let mut root = self.canonical_root(false)?;
-        let target = match path::resolve(&root, &wanted.segments) {
+        let root = self.canonical_root(false)?;
+        #[cfg(target_os = "linux")]
+        if let Some(answer) = self.respond_plain(req, &root, &wanted) {
+            return answer;
+        }
+        self.respond_resolved(req, root, &wanted)
+    }
+
+    /// Step 2 onwards for a path without symbolic links, which is most of
+    /// them (Linux): opened in one call under the root's open handle
+    /// ([`path::open_plain`]). `None` hands the request to
+    /// [`StaticFiles::respond_resolved`]: a link is on the way, or the
+    /// name does not exist (which the careful way answers, after looking
+    /// whether the root moved).
+    #[cfg(target_os = "linux")]
+    fn respond_plain(
+        &self,
+        req: &Request,
+        root: &Root,
+        wanted: &path::RequestPath,
+    ) -> Option<Result<Response, Error>> {
+        let dir = root.dir.as_deref()?;
+        let file = match path::open_plain(dir, &wanted.segments)? {
+            Ok(file) => file,
+            Err(e) if path::io_error_is_not_found(&e) => return None,
+            Err(e) => return Some(Err(path::io_error(e))),
+        };
+        let meta = match file.metadata() {
+            Ok(meta) => meta,
+            Err(e) => return Some(Err(path::io_error(e))),
+        };
+        if meta.is_dir() {
+            if !wanted.trailing_slash {
+                return Some(Ok(Response::redirect(
+                    StatusCode::MOVED_PERMANENTLY,
+                    &slash_location(req),
+                )));
+            }
+            let mut index = wanted.segments.clone();
+            index.push(INDEX.to_owned());
+            // No plain index.html: the careful way lists or answers 404.
+            let file = path::open_plain(dir, &index)?.ok()?;
+            let meta = file.metadata().ok().filter(|m| m.is_file())?;
+            return Some(self.plain_file(req, dir, file, meta, INDEX, &index));
+        }
+        // A file named like a directory (`/hello.txt/`), or something
+        // that is neither file nor directory (a FIFO, opened without
+        // blocking, is never read).
+        if wanted.trailing_slash || !meta.is_file() {
+            return Some(Err(Error::NotFound));
+        }
+        let name = wanted.segments.last().map_or("", String::as_str);
+        Some(self.plain_file(req, dir, file, meta, name, &wanted.segments))
+    }
+
+    /// Serves the open regular file `file`, found at `segments` without
+    /// symbolic links, or its plain `.gz` sibling (steps 4–8).
+    #[cfg(target_os = "linux")]
+    fn plain_file(
+        &self,
+        req: &Request,
+        dir: &rustix::fd::OwnedFd,
+        file: File,
+        meta: std::fs::Metadata,
+        name: &str,
+        segments: &[String],
+    ) -> Result<Response, Error> {
+        if !self.precompressed_gzip {
+            return self.file_response(req, file, meta, name, false, false);
+        }
+        let mut gz = segments.to_vec();
+        if let Some(last) = gz.last_mut() {
+            last.push_str(".gz");
+        }
+        let chosen = match path::is_plain_file(dir, &gz) {
+            Some(false) => None,
+            Some(true) if mime::accepts_gzip(req.headers().get_all_bytes("accept-encoding")) => {
+                match path::open_plain(dir, &gz) {
+                    Some(Ok(f)) => f.metadata().ok().filter(|m| m.is_file()).map(|m| (f, m)),
+                    _ => None,
+                }
+            }
+            Some(true) => {
+                return self.file_response(req, file, meta, name, false, true);
+            }
+            // A link to a `.gz`: the careful way decides.
+            None => {
+                let root = self.canonical_root(false)?;
+                let target = path::resolve(&root.path, segments)?;
+                return self.file(req, &root.path, &target, name);
+            }
+        };
+        match chosen {
+            Some((gz_file, gz_meta)) => self.file_response(req, gz_file, gz_meta, name, true, true),
+            None => self.file_response(req, file, meta, name, false, false),
+        }
+    }
+
+    /// Step 2 onwards the careful way: the path is canonicalized (every
+    /// symbolic link resolved) and must still lie inside the root.
+    fn respond_resolved(
+        &self,
+        req: &Request,
+        mut root: Root,
+        wanted: &path::RequestPath,
+    ) -> Result<Response, Error> {
+        let target = match path::resolve(&root.path, &wanted.segments) {
             // Not under the root we know: the root itself may have moved.
             Err(Error::NotFound) => {
                 let fresh = self.canonical_root(true)?;
-                if fresh == root {
+                if fresh.path == root.path {
                     return Err(Error::NotFound);
                 }
                 root = fresh;
-                path::resolve(&root, &wanted.segments)?
+                path::resolve(&root.path, &wanted.segments)?
             }
             other => other?,
         };
+        let root = &root.path;
         let meta = std::fs::metadata(&target).map_err(path::io_error)?;
         if meta.is_dir() {
             if !wanted.trailing_slash {
@@ -225,10 +331,10 @@ impl StaticFiles {
             }
             let mut index = wanted.segments.clone();
             index.push(INDEX.to_owned());
-            return match path::resolve(&root, &index) {
-                Ok(file) if file.is_file() => self.file(req, &root, &file, INDEX),
+            return match path::resolve(root, &index) {
+                Ok(file) if file.is_file() => self.file(req, root, &file, INDEX),
                 Ok(_) | Err(Error::NotFound) if self.listing => {
-                    self.list_directory(req, &root, &target, &wanted.segments)
+                    self.list_directory(req, root, &target, &wanted.segments)
                 }
                 Ok(_) | Err(Error::NotFound) => Err(Error::NotFound),
                 Err(e) => Err(e),
@@ -240,12 +346,12 @@ impl StaticFiles {
             return Err(Error::NotFound);
         }
         let name = wanted.segments.last().map_or("", String::as_str);
-        self.file(req, &root, &target, name)
+        self.file(req, root, &target, name)
     }
 
     /// Returns the canonical root, resolving it again when the root path
     /// no longer names the directory it named (or `refresh` asks).
-    fn canonical_root(&self, refresh: bool) -> Result<PathBuf, Error> {
+    fn canonical_root(&self, refresh: bool) -> Result<Root, Error> {
         let identity = dir_identity(&self.root);
         if !refresh {
             let cached = self
@@ -258,7 +364,7 @@ impl StaticFiles {
                 }
             }
         }
-        let root = path::canonical_root(&self.root)?;
+        let root = Root::open(path::canonical_root(&self.root)?);
         if let Some(id) = identity {
             *self
                 .canonical_root
@@ -294,6 +400,21 @@ impl StaticFiles {
         if !meta.is_file() {
             return Err(Error::NotFound);
         }
+        self.file_response(req, file, meta, name, encoded, vary)
+    }
+
+    /// Answers with the open regular file `file` (`encoded`: its `.gz`
+    /// variant; `vary`: a variant exists), whose request name `name` gives
+    /// its type (steps 5–8).
+    fn file_response(
+        &self,
+        req: &Request,
+        file: File,
+        meta: std::fs::Metadata,
+        name: &str,
+        encoded: bool,
+        vary: bool,
+    ) -> Result<Response, Error> {
         let size = meta.len();
         let suffix = if encoded { "-gz" } else { "" };
         let v = Validators::from_file(size, meta.modified().ok(), SystemTime::now(), suffix);
@@ -446,7 +567,26 @@ fn requested_range(req: &Request) -> Option<&str> {
 }
 
 /// The resolved root and the (device, inode) it was resolved from.
-type RootCache = Arc<RwLock<Option<(PathBuf, (u64, u64))>>>;
+type RootCache = Arc<RwLock<Option<(Root, (u64, u64))>>>;
+
+/// Root is the canonical root directory, and on Linux an open handle on
+/// it, under which paths without symbolic links are opened in one call.
+#[derive(Clone, Debug)]
+struct Root {
+    path: PathBuf,
+    #[cfg(target_os = "linux")]
+    dir: Option<Arc<rustix::fd::OwnedFd>>,
+}
+
+impl Root {
+    fn open(path: PathBuf) -> Root {
+        Root {
+            #[cfg(target_os = "linux")]
+            dir: path::open_root(&path).map(Arc::new),
+            path,
+        }
+    }
+}
 
 /// Returns the (device, inode) of the directory `path` names now, on
 /// Unix; `None` elsewhere (the root is then resolved on every request).
