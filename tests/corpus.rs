@@ -12,6 +12,9 @@
 //! decoder, whole and split. The hostile head seeds each have their
 //! expected answer in a table.
 
+#[path = "../fuzz/fuzz_targets/profiles.rs"]
+mod profiles;
+
 use bytes::BytesMut;
 use sockhttp::_internals::BodyKind;
 use sockhttp::_internals::body::{BodyDecoder, Decoded};
@@ -57,32 +60,11 @@ fn corpus() -> Vec<(String, String, Vec<u8>)> {
     files
 }
 
-/// The fuzz targets' limit profiles (`limits_for` in the fuzz targets'
-/// shared code): the defaults, and small limits the inputs can reach,
-/// one of them with the request line limit above the head limit.
+/// The fuzz targets' limit profiles (`fuzz/fuzz_targets/profiles.rs`,
+/// shared): the defaults, and small limits the inputs can reach, one of
+/// them with the request line limit above the head limit.
 fn profiles() -> [Limits; 4] {
-    let mut small = Limits::default();
-    small.max_request_line_bytes = 64;
-    small.max_head_bytes = 256;
-    small.max_headers = 4;
-    small.max_body_bytes = 64;
-    small.max_trailer_bytes = 32;
-    small.max_chunk_line_bytes = 16;
-    let mut tiny = Limits::default();
-    tiny.max_request_line_bytes = 32;
-    tiny.max_head_bytes = 96;
-    tiny.max_headers = 2;
-    tiny.max_body_bytes = 8;
-    tiny.max_trailer_bytes = 8;
-    tiny.max_chunk_line_bytes = 6;
-    let mut inverted = Limits::default();
-    inverted.max_request_line_bytes = 200;
-    inverted.max_head_bytes = 128;
-    inverted.max_headers = 8;
-    inverted.max_body_bytes = 1024;
-    inverted.max_trailer_bytes = 64;
-    inverted.max_chunk_line_bytes = 12;
-    [Limits::default(), small, tiny, inverted]
+    [0, 1, 2, 3].map(profiles::limits_for)
 }
 
 /// What parsing one head gave, in comparable form.

@@ -136,12 +136,11 @@ fn shutdown_with_no_connections_returns_and_stops_listening() {
     assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
 }
 
-/// Where there is no poller, accepted connections queue for a worker,
-/// and one that finds the queue full is answered 503.
-#[cfg(not(target_os = "linux"))]
-#[test]
-fn full_queue_gets_503_with_retry_after_and_close() {
-    use std::io::Read;
+/// Starts a server with one worker and a queue of one, and makes the
+/// worker busy: it waits in the handler of `GET /block` until the control
+/// releases it. (`Connection: close`, so that afterwards the worker does
+/// not wait on that connection for a next request.)
+fn one_busy_worker() -> (TestServer, TcpStream, GateControl) {
     let (gate, control) = gate();
     let srv = TestServer::with(server().threads(1).queue(1), move |req: &mut Request| {
         if req.path() == "/block" {
@@ -149,12 +148,20 @@ fn full_queue_gets_503_with_retry_after_and_close() {
         }
         Response::text(format!("served {}", req.path()))
     });
-    // The only worker is busy. (`Connection: close`, so that afterwards
-    // the worker does not wait on this connection for a next request.)
     let mut busy = srv.connect();
     busy.write_all(b"GET /block HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     control.wait_entered();
+    (srv, busy, control)
+}
+
+/// Where there is no poller, accepted connections queue for a worker,
+/// and one that finds the queue full is answered 503.
+#[cfg(not(target_os = "linux"))]
+#[test]
+fn full_queue_gets_503_with_retry_after_and_close() {
+    use std::io::Read;
+    let (srv, mut busy, control) = one_busy_worker();
 
     // Two more clients send requests: one fits the queue, the other is
     // refused. (A client that connects and says nothing waits parked, not
@@ -203,17 +210,7 @@ fn full_queue_gets_503_with_retry_after_and_close() {
 #[cfg(target_os = "linux")]
 #[test]
 fn saturated_server_stops_accepting_and_serves_everyone_in_turn() {
-    let (gate, control) = gate();
-    let srv = TestServer::with(server().threads(1).queue(1), move |req: &mut Request| {
-        if req.path() == "/block" {
-            gate.enter();
-        }
-        Response::text(format!("served {}", req.path()))
-    });
-    let mut busy = srv.connect();
-    busy.write_all(b"GET /block HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    control.wait_entered();
+    let (srv, mut busy, control) = one_busy_worker();
 
     // Three more clients: one is accepted and waits for the worker, the
     // others wait to be accepted. Each is watched by a thread.

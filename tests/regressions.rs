@@ -6,6 +6,9 @@
 //! replayed as its fuzz target would, under every limit profile the
 //! targets choose from: a crasher without a named test fails the run.
 
+#[path = "../fuzz/fuzz_targets/profiles.rs"]
+mod profiles;
+
 use bytes::BytesMut;
 use sockhttp::_internals::BodyKind;
 use sockhttp::_internals::body::{BodyDecoder, Decoded};
@@ -408,32 +411,11 @@ fn every_minimized_crasher_in_the_corpus_has_a_named_regression_test() {
     }
 }
 
-/// The limit profiles the fuzz targets choose from by a hash of the input
-/// (`limits_for` in their shared code); a crasher is replayed under all
-/// of them, so under the one its target chose.
+/// The fuzz targets' limit profiles (`fuzz/fuzz_targets/profiles.rs`,
+/// shared): the defaults, and small limits the inputs can reach, one of
+/// them with the request line limit above the head limit.
 fn fuzz_profiles() -> [Limits; 4] {
-    let mut small = Limits::default();
-    small.max_request_line_bytes = 64;
-    small.max_head_bytes = 256;
-    small.max_headers = 4;
-    small.max_body_bytes = 64;
-    small.max_trailer_bytes = 32;
-    small.max_chunk_line_bytes = 16;
-    let mut tiny = Limits::default();
-    tiny.max_request_line_bytes = 32;
-    tiny.max_head_bytes = 96;
-    tiny.max_headers = 2;
-    tiny.max_body_bytes = 8;
-    tiny.max_trailer_bytes = 8;
-    tiny.max_chunk_line_bytes = 6;
-    let mut inverted = Limits::default();
-    inverted.max_request_line_bytes = 200;
-    inverted.max_head_bytes = 128;
-    inverted.max_headers = 8;
-    inverted.max_body_bytes = 1024;
-    inverted.max_trailer_bytes = 64;
-    inverted.max_chunk_line_bytes = 12;
-    [Limits::default(), small, tiny, inverted]
+    [0, 1, 2, 3].map(profiles::limits_for)
 }
 
 /// The field names of the `roundtrip` target's input layout.
