@@ -19,10 +19,15 @@ fn main() -> std::io::Result<()> {
                 Ok(Response::text(format!("{} bytes", body.len())))
             },
         );
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let server = Server::bind(addr)?.threads(8);
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
+    let threads = match args.next() {
+        Some(n) => n.parse().map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "THREADS must be a number")
+        })?,
+        None => 8,
+    };
+    let server = Server::bind(addr)?.threads(threads);
     println!("listening on http://{}", server.local_addr());
     server.serve(app)
 }
