@@ -49,6 +49,7 @@ pub(crate) struct Link {
     /// Whether the socket is in the poller's epoll set (disarmed while a
     /// worker serves it): parking again re-arms it with one
     /// `epoll_ctl(MOD)` instead of an `ADD` and a `DEL` each time.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) registered: AtomicBool,
 }
 

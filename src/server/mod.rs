@@ -520,6 +520,7 @@ pub(crate) struct Shared {
     /// New connections no worker has taken yet (with the poller).
     pub(crate) waiting: Arc<state::WaitingCount>,
     /// How many of those may wait while every worker is busy.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) queue: usize,
     pub(crate) started: Instant,
 }

@@ -61,6 +61,7 @@ pub(crate) struct WaitingCount {
 
 impl WaitingCount {
     /// Returns how many new connections wait for a worker.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn count(&self) -> usize {
         self.n.load(Ordering::SeqCst)
     }
@@ -72,6 +73,7 @@ impl WaitingCount {
     }
 
     /// Waits until a waiting connection is taken, or `timeout` passes.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn wait(&self, timeout: Duration) {
         let guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         self.sleeping.store(true, Ordering::SeqCst);
