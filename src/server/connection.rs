@@ -191,25 +191,20 @@ impl Connection<'_> {
                         // the idle deadline has arrived: it is served.)
                         ready(&self.link, conn)
                     } else if self.shared.poller.is_some() {
-                        let got = if self.answered {
-                            // Park at once and take the next ready
-                            // connection. A read now, just after the
-                            // answer, would almost always find nothing
-                            // (the client has yet to see it), and the
-                            // poller reports bytes that are already here.
-                            self.link
-                                .flush()
-                                .map(|()| Err(Error::Timeout(Phase::Idle)))?
-                        } else {
-                            // Handed over by the poller: the bytes are
-                            // here (or the peer closed).
-                            ready(&self.link, conn)
-                        };
-                        match got {
-                            // Still idle: park (the link stays marked idle).
-                            Err(Error::Timeout(_)) if Instant::now() < idle_deadline => {
-                                return Ok(Step::Park);
-                            }
+                        // Still idle: park (the link stays marked idle).
+                        if self.answered {
+                            // At once, and take the next ready connection.
+                            // A read now, just after the answer, would
+                            // almost always find nothing (the client has
+                            // yet to see it), and the poller reports bytes
+                            // that are already here.
+                            self.link.flush()?;
+                            return Ok(Step::Park);
+                        }
+                        // Handed over by the poller: the bytes are here
+                        // (or the peer closed).
+                        match ready(&self.link, conn) {
+                            Err(Error::Timeout(_)) => return Ok(Step::Park),
                             other => other,
                         }
                     } else {

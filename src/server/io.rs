@@ -266,8 +266,8 @@ impl Link {
     /// closes. Only complete small responses are held, at most
     /// `MAX_HELD_BYTES` in all.
     pub(crate) fn write_or_hold(&self, bufs: &[&[u8]], hold: bool) -> Result<()> {
-        let len: usize = bufs.iter().map(|b| b.len()).sum();
         if hold {
+            let len: usize = bufs.iter().map(|b| b.len()).sum();
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
             if held.len() + len <= MAX_HELD_BYTES {
                 for b in bufs {

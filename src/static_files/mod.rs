@@ -245,7 +245,7 @@ impl StaticFiles {
             // No plain index.html: the careful way lists or answers 404.
             let file = path::open_plain(dir, &index)?.ok()?;
             let meta = file.metadata().ok().filter(|m| m.is_file())?;
-            return Some(self.plain_file(req, dir, file, meta, INDEX, &index));
+            return Some(self.plain_file(req, root, file, meta, INDEX, &index));
         }
         // A file named like a directory (`/hello.txt/`), or something
         // that is neither file nor directory (a FIFO, opened without
@@ -254,16 +254,16 @@ impl StaticFiles {
             return Some(Err(Error::NotFound));
         }
         let name = wanted.segments.last().map_or("", String::as_str);
-        Some(self.plain_file(req, dir, file, meta, name, &wanted.segments))
+        Some(self.plain_file(req, root, file, meta, name, &wanted.segments))
     }
 
     /// Serves the open regular file `file`, found at `segments` without
-    /// symbolic links, or its plain `.gz` sibling (steps 4–8).
+    /// symbolic links under `root`, or its plain `.gz` sibling (steps 4–8).
     #[cfg(target_os = "linux")]
     fn plain_file(
         &self,
         req: &Request,
-        dir: &rustix::fd::OwnedFd,
+        root: &Root,
         file: File,
         meta: std::fs::Metadata,
         name: &str,
@@ -272,31 +272,33 @@ impl StaticFiles {
         if !self.precompressed_gzip {
             return self.file_response(req, file, meta, name, false, false);
         }
+        let Some(dir) = root.dir.as_deref() else {
+            return self.file_response(req, file, meta, name, false, false);
+        };
         let mut gz = segments.to_vec();
         if let Some(last) = gz.last_mut() {
             last.push_str(".gz");
         }
-        let chosen = match path::is_plain_file(dir, &gz) {
-            Some(false) => None,
-            Some(true) if mime::accepts_gzip(req.headers().get_all_bytes("accept-encoding")) => {
-                match path::open_plain(dir, &gz) {
-                    Some(Ok(f)) => f.metadata().ok().filter(|m| m.is_file()).map(|m| (f, m)),
-                    _ => None,
-                }
-            }
+        match path::is_plain_file(dir, &gz) {
+            Some(false) => self.file_response(req, file, meta, name, false, false),
             Some(true) => {
-                return self.file_response(req, file, meta, name, false, true);
+                let accepted = mime::accepts_gzip(req.headers().get_all_bytes("accept-encoding"));
+                let opened = accepted
+                    .then(|| path::open_plain(dir, &gz)?.ok())
+                    .flatten()
+                    .and_then(|f| f.metadata().ok().filter(|m| m.is_file()).map(|m| (f, m)));
+                match opened {
+                    Some((gz_file, gz_meta)) => {
+                        self.file_response(req, gz_file, gz_meta, name, true, true)
+                    }
+                    None => self.file_response(req, file, meta, name, false, true),
+                }
             }
             // A link to a `.gz`: the careful way decides.
             None => {
-                let root = self.canonical_root(false)?;
                 let target = path::resolve(&root.path, segments)?;
-                return self.file(req, &root.path, &target, name);
+                self.file(req, &root.path, &target, name)
             }
-        };
-        match chosen {
-            Some((gz_file, gz_meta)) => self.file_response(req, gz_file, gz_meta, name, true, true),
-            None => self.file_response(req, file, meta, name, false, false),
         }
     }
 
