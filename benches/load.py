@@ -122,7 +122,7 @@ def wrk(url, conns, duration, script=None):
     return r
 
 
-SYSCALLS = ["recvfrom", "writev", "sendto", "epoll_ctl", "epoll_pwait", "futex",
+SYSCALLS = ["recvfrom", "writev", "sendto", "epoll_ctl", "epoll_pwait", "futex", "write", "read",
             "setsockopt", "accept4"]
 
 

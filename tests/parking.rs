@@ -130,3 +130,54 @@ fn graceful_shutdown_closes_parked_connections() {
         assert_closed(s);
     }
 }
+
+#[test]
+fn a_slow_handler_does_not_hold_the_requests_that_became_ready_with_it() {
+    // Both workers are held while 20 parked connections and a slow one
+    // all get their next request, so that a worker coming free finds them
+    // ready together and takes them in one batch. Whichever worker takes
+    // the slow request stays in its handler until the end; the other must
+    // serve every other request meanwhile, those listed by a batch
+    // included.
+    let (hold, hold_control) = gate();
+    let (slow, slow_control) = gate();
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0")
+            .unwrap()
+            .threads(2)
+            .idle_timeout(Duration::from_secs(600)),
+        move |req: &mut Request| {
+            match req.path() {
+                "/hold" => hold.enter(),
+                "/slow" => slow.enter(),
+                _ => {}
+            }
+            hello(req)
+        },
+    );
+    let mut fast = idle_connections(&srv, 20);
+    let mut slow_conn = idle_connections(&srv, 1).pop().unwrap();
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = srv.connect();
+            s.write_all(&get("/hold")).unwrap();
+            hold_control.wait_entered();
+            s
+        })
+        .collect();
+    slow_conn.write_all(&get("/slow")).unwrap();
+    for (i, s) in fast.iter_mut().enumerate() {
+        s.write_all(&get(&format!("/fast/{i}"))).unwrap();
+    }
+    hold_control.release();
+    hold_control.release();
+    for s in &mut held {
+        assert_eq!(read_reply(s, false).text(), "hello /hold");
+    }
+    slow_control.wait_entered();
+    for (i, s) in fast.iter_mut().enumerate() {
+        assert_eq!(read_reply(s, false).text(), format!("hello /fast/{i}"));
+    }
+    slow_control.release();
+    assert_eq!(read_reply(&mut slow_conn, false).text(), "hello /slow");
+}
