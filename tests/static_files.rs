@@ -14,7 +14,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use support::{FAILSAFE, Reply, TestServer, read_reply, read_to_end};
 
 /// The content of the file outside the root.
@@ -1792,11 +1792,25 @@ fn a_large_file_arrives_whole_and_exact() {
 
 /// A deployment that swaps the root's symbolic link to a new release is
 /// served from the new release without a restart, though the handler
-/// remembers the resolved root between requests.
+/// remembers the resolved root between requests (here looked up again on
+/// every request).
 #[cfg(unix)]
 #[test]
 fn a_swapped_root_symlink_is_followed_without_a_restart() {
-    let t = Tree::new("swap");
+    swapped_root(Duration::ZERO);
+}
+
+/// With the default recheck interval, a name only the new release has is
+/// found at once, and the rest follows within the interval.
+#[cfg(unix)]
+#[test]
+fn a_swapped_root_symlink_is_followed_within_the_recheck_interval() {
+    swapped_root(Duration::from_secs(1));
+}
+
+#[cfg(unix)]
+fn swapped_root(recheck: Duration) {
+    let t = Tree::new(if recheck.is_zero() { "swap0" } else { "swap1" });
     t.write_outside("v1/only-in-v1.txt", b"one");
     t.write_outside("v2/only-in-v2.txt", b"two");
     t.write_outside("v1/both.txt", b"v1");
@@ -1805,7 +1819,7 @@ fn a_swapped_root_symlink_is_followed_without_a_restart() {
     std::os::unix::fs::symlink(t.base.join("v1"), &current).unwrap();
     let srv = TestServer::with(
         Server::bind("127.0.0.1:0").unwrap().threads(2),
-        StaticFiles::new(&current),
+        StaticFiles::new(&current).root_recheck(recheck),
     );
     let get = |path: &str| {
         let mut s = srv.connect();
@@ -1821,7 +1835,23 @@ fn a_swapped_root_symlink_is_followed_without_a_restart() {
     let next = t.base.join("current.next");
     std::os::unix::fs::symlink(t.base.join("v2"), &next).unwrap();
     fs::rename(&next, &current).unwrap();
-    // A file both releases have comes from the new one at once.
+    let swapped = Instant::now();
+    if recheck.is_zero() {
+        // A file both releases have comes from the new one at once.
+        assert_eq!(get("/both.txt").body, b"v2");
+    } else {
+        // A name the old release lacks sends the handler to look again.
+        assert_eq!(get("/only-in-v2.txt").body, b"two");
+        // Otherwise the new release shows within the interval (bounded
+        // wait: the interval plus slack for a slow machine).
+        while get("/both.txt").body != b"v2" {
+            assert!(
+                swapped.elapsed() < recheck + Duration::from_secs(10),
+                "the old release is still served"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     assert_eq!(get("/both.txt").body, b"v2");
     assert_eq!(get("/only-in-v2.txt").body, b"two");
     assert_eq!(get("/only-in-v1.txt").status, 404);

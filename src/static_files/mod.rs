@@ -47,7 +47,7 @@ use range::RangeChoice;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 /// The file served for a directory requested with its trailing slash.
 const INDEX: &str = "index.html";
@@ -135,10 +135,12 @@ const INDEX: &str = "index.html";
 pub struct StaticFiles {
     root: PathBuf,
     /// The canonical root and the identity (device, inode) of the
-    /// directory it was resolved from: one `stat` of the root per request
-    /// tells whether it still holds (a deployment may swap the root's
-    /// symbolic link), instead of a `readlink` per path component.
+    /// directory it was resolved from: a `stat` of the root at most every
+    /// `root_recheck` tells whether it still holds (a deployment may swap
+    /// the root's symbolic link), instead of a `readlink` per path
+    /// component on every request.
     canonical_root: RootCache,
+    root_recheck: Duration,
     listing: bool,
     cache_control: Option<String>,
     precompressed_gzip: bool,
@@ -148,18 +150,33 @@ impl StaticFiles {
     /// Makes a handler serving the files under `root`: no listings, no
     /// `Cache-Control`, no precompressed variants.
     ///
-    /// The root is resolved (symbolic links included) at the first request
-    /// and again whenever a path does not resolve under it, so it may be
-    /// created later or be a link swapped by a deployment; while it does
-    /// not exist, requests get 500 and a `warn` log line.
+    /// The root is resolved (symbolic links included) at the first request,
+    /// again whenever a path does not resolve under it, and again when the
+    /// root path is found to name another directory (looked at most every
+    /// [`StaticFiles::root_recheck`]), so it may be created later or be a
+    /// link swapped by a deployment; while it does not exist, requests get
+    /// 500 and a `warn` log line.
     pub fn new(root: impl Into<PathBuf>) -> StaticFiles {
         StaticFiles {
             root: root.into(),
             canonical_root: Arc::new(RwLock::new(None)),
+            root_recheck: DEFAULT_ROOT_RECHECK,
             listing: false,
             cache_control: None,
             precompressed_gzip: false,
         }
+    }
+
+    /// Sets how often the root path is looked up again, to see whether it
+    /// still names the directory being served (default 1 s). A deployment
+    /// that swaps the root's symbolic link to a new release is served
+    /// from the new release within this time; a name only the new release
+    /// has is found at once (a path that does not resolve always looks
+    /// again). `Duration::ZERO` looks on every request, at the cost of
+    /// one `stat` of the root path each time.
+    pub fn root_recheck(mut self, every: Duration) -> StaticFiles {
+        self.root_recheck = every;
+        self
     }
 
     /// Turns HTML listings of directories without an `index.html` on or
@@ -307,7 +324,7 @@ impl StaticFiles {
     fn respond_resolved(
         &self,
         req: &Request,
-        mut root: Root,
+        mut root: Arc<Root>,
         wanted: &path::RequestPath,
     ) -> Result<Response, Error> {
         let target = match path::resolve(&root.path, &wanted.segments) {
@@ -352,26 +369,43 @@ impl StaticFiles {
     }
 
     /// Returns the canonical root, resolving it again when the root path
-    /// no longer names the directory it named (or `refresh` asks).
-    fn canonical_root(&self, refresh: bool) -> Result<Root, Error> {
-        let identity = dir_identity(&self.root);
+    /// no longer names the directory it named (looked at most every
+    /// `root_recheck`), or when `refresh` asks.
+    fn canonical_root(&self, refresh: bool) -> Result<Arc<Root>, Error> {
         if !refresh {
             let cached = self
                 .canonical_root
                 .read()
                 .unwrap_or_else(|p| p.into_inner());
-            if let (Some((root, id)), Some(now)) = (cached.as_ref(), identity) {
-                if *id == now {
-                    return Ok(root.clone());
+            if let Some(c) = cached.as_ref() {
+                if c.checked.elapsed() < self.root_recheck {
+                    return Ok(Arc::clone(&c.root));
                 }
             }
         }
-        let root = Root::open(path::canonical_root(&self.root)?);
-        if let Some(id) = identity {
+        let identity = dir_identity(&self.root);
+        if !refresh {
+            let mut cached = self
+                .canonical_root
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            if let (Some(c), Some(now)) = (cached.as_mut(), identity) {
+                if c.identity == now {
+                    c.checked = Instant::now();
+                    return Ok(Arc::clone(&c.root));
+                }
+            }
+        }
+        let root = Arc::new(Root::open(path::canonical_root(&self.root)?));
+        if let Some(identity) = identity {
             *self
                 .canonical_root
                 .write()
-                .unwrap_or_else(|p| p.into_inner()) = Some((root.clone(), id));
+                .unwrap_or_else(|p| p.into_inner()) = Some(CachedRoot {
+                root: Arc::clone(&root),
+                identity,
+                checked: Instant::now(),
+            });
         }
         Ok(root)
     }
@@ -568,12 +602,25 @@ fn requested_range(req: &Request) -> Option<&str> {
     values.next().is_none().then_some(first)
 }
 
-/// The resolved root and the (device, inode) it was resolved from.
-type RootCache = Arc<RwLock<Option<(Root, (u64, u64))>>>;
+/// How often the root path is looked up again by default (see
+/// [`StaticFiles::root_recheck`]).
+const DEFAULT_ROOT_RECHECK: Duration = Duration::from_secs(1);
+
+/// The resolved root, shared by the clones of a handler.
+type RootCache = Arc<RwLock<Option<CachedRoot>>>;
+
+/// CachedRoot is the resolved root, the (device, inode) it was resolved
+/// from, and when that identity was last seen to hold.
+#[derive(Debug)]
+struct CachedRoot {
+    root: Arc<Root>,
+    identity: (u64, u64),
+    checked: Instant,
+}
 
 /// Root is the canonical root directory, and on Linux an open handle on
 /// it, under which paths without symbolic links are opened in one call.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Root {
     path: PathBuf,
     #[cfg(target_os = "linux")]
