@@ -46,11 +46,17 @@ pub(crate) struct Link {
     held: Mutex<Vec<u8>>,
     /// Whether `held` has bytes: the common path takes no lock.
     has_held: AtomicBool,
-    /// Whether the socket is in the poller's epoll set (disarmed while a
-    /// worker serves it): parking again re-arms it with one
-    /// `epoll_ctl(MOD)` instead of an `ADD` and a `DEL` each time.
+    /// Whether the socket is in the poller's epoll set (it stays there
+    /// until closed).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) registered: AtomicBool,
+    /// Whether the last read filled all the space it was given: more
+    /// bytes may be waiting, which an edge-triggered poller would not
+    /// report again.
+    full_read: AtomicBool,
+    /// Whether the poller saw the peer close its side (or the socket
+    /// fail): the connection is not parked again.
+    peer_closed: AtomicBool,
 }
 
 impl Link {
@@ -62,7 +68,28 @@ impl Link {
             held: Mutex::new(Vec::new()),
             has_held: AtomicBool::new(false),
             registered: AtomicBool::new(false),
+            full_read: AtomicBool::new(false),
+            peer_closed: AtomicBool::new(false),
         }
+    }
+
+    /// Reports whether the last read filled its buffer, so that more bytes
+    /// may wait in the socket.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) fn may_have_more(&self) -> bool {
+        self.full_read.load(Ordering::Relaxed)
+    }
+
+    /// Records that the poller saw the peer close its side.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) fn mark_peer_closed(&self) {
+        self.peer_closed.store(true, Ordering::Relaxed);
+    }
+
+    /// Reports whether the poller saw the peer close its side.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) fn peer_closed(&self) -> bool {
+        self.peer_closed.load(Ordering::Relaxed)
     }
 
     /// Marks the connection idle: waiting for its next request.
@@ -128,6 +155,8 @@ impl Link {
             self.set_read_timeout(deadline - now)?;
             let space = conn.spare(want);
             let got = (&self.stream).read(space);
+            self.full_read
+                .store(matches!(got, Ok(n) if n == want), Ordering::Relaxed);
             match got {
                 Ok(n) => {
                     conn.filled(want, n);
@@ -159,6 +188,8 @@ impl Link {
         let want = conn.read_hint().max(1);
         let space = conn.spare(want);
         let got = self.read_nonblocking(space);
+        self.full_read
+            .store(matches!(got, Ok(n) if n == want), Ordering::Relaxed);
         match got {
             Ok(n) => {
                 conn.filled(want, n);

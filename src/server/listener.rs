@@ -83,7 +83,11 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, submitte
         if shared.poller.is_some() {
             let mut conn_state = conn_state;
             conn_state.waiting = Some(shared.waiting.ticket());
-            state::park(shared, conn_state);
+            if let Some(again) = state::park(shared, conn_state) {
+                // Not for a new connection, which has read nothing yet;
+                // closed rather than lost if it ever happens.
+                state::close(again);
+            }
         } else {
             state::submit(submitter, conn_state);
         }

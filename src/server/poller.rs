@@ -17,13 +17,21 @@
 //! `unsafe fn`). Elsewhere the server keeps a worker blocked on an idle
 //! connection, with the idle timeout bounding it.
 //!
-//! Registration is one-shot and level-triggered: bytes that arrived
-//! between the worker's last look and `epoll_ctl` are reported at the
-//! next wait, so no request is ever missed, and each readiness goes to
-//! exactly one worker. A socket stays in the epoll set for its whole life,
-//! disarmed while a worker serves it, and is re-armed with
-//! `epoll_ctl(MOD)` when it is parked again: one system call per park.
-//! Closing the socket removes it from the set.
+//! Registration is edge-triggered and made once, when the connection is
+//! first parked: parking again costs no system call. Each arrival of
+//! bytes (or of the peer's FIN) is reported once, to one worker, and the
+//! poller keeps every registered connection in one of two states, under
+//! one lock:
+//! - **parked**: the worker that gets its event takes it and serves it;
+//! - **busy** (a worker has it): an event only marks it *pending*; the
+//!   worker serving it, about to park it, sees the mark and reads again
+//!   instead, so bytes that arrived meanwhile are never left unseen.
+//!
+//! An edge is reported only for new bytes, so a connection is never
+//! parked with bytes it could still read: not after a read that filled
+//! the whole buffer (there may be more), and not once its peer's FIN was
+//! reported (the end of stream is read, and the connection closed). The
+//! socket leaves the epoll set when it is closed.
 //!
 //! A worker takes up to [`BATCH`] ready connections in one `epoll_wait`:
 //! it serves the first and leaves the others on a shared ready list,
@@ -65,7 +73,7 @@ pub(crate) struct Poller<T> {
     epoll: OwnedFd,
     wake: OwnedFd,
     nudge: OwnedFd,
-    parked: Mutex<HashMap<u64, Entry<T>>>,
+    parked: Mutex<HashMap<u64, Slot<T>>>,
     /// Keys of parked connections found ready by a batch and not taken
     /// yet (their entries stay in `parked` until then).
     ready: Mutex<VecDeque<u64>>,
@@ -80,6 +88,33 @@ pub(crate) struct Poller<T> {
     /// How many workers wait in [`Poller::take_ready`] right now.
     idle_workers: AtomicUsize,
     start: Instant,
+}
+
+/// Slot is a registered connection's state in the poller.
+enum Slot<T> {
+    /// Waiting for its next request.
+    Parked(Entry<T>),
+    /// Served by a worker; `pending` once bytes arrived meanwhile.
+    Busy { pending: bool, link: Arc<Link> },
+}
+
+/// Found is what an event found of its connection.
+enum Found<T> {
+    /// Parked: taken out, to be served.
+    Taken(T),
+    /// Parked, and left so, to be listed.
+    Parked,
+    /// Busy (now marked pending), or gone.
+    Nothing,
+}
+
+/// Refused is why [`Poller::park`] gave a connection back.
+pub(crate) enum Refused<T> {
+    /// Close it: the server is shutting down, the kernel refused, or the
+    /// peer closed its side.
+    Close(T),
+    /// Serve it again: bytes may be waiting.
+    Ready(T),
 }
 
 /// Ready is what [`Poller::take_ready`] found.
@@ -134,55 +169,70 @@ impl<T: Send> Poller<T> {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Entry<T>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Slot<T>>> {
         self.parked.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Parks `item` (the state of the connection on `link`) under `key`
-    /// until it is readable or `deadline` passes. Gives the item back if it
-    /// cannot be parked (shutting down, or the kernel refused): the caller
-    /// then closes the connection.
+    /// until it is readable or `deadline` passes. Gives the item back to
+    /// be served again when bytes may be waiting, or to be closed (see
+    /// [`Refused`]).
     pub(crate) fn park(
         &self,
         key: u64,
         link: Arc<Link>,
         item: T,
         deadline: Instant,
-    ) -> Result<(), T> {
-        // The entry goes in first, then the socket is armed, outside the
-        // lock: a worker woken by the socket at once finds the entry, and
-        // does not wait for this one to let go of the map.
+    ) -> Result<(), Refused<T>> {
+        if link.may_have_more() {
+            return Err(Refused::Ready(item));
+        }
+        let first = !link.registered.swap(true, Ordering::Relaxed);
         let stream = Arc::clone(&link);
         {
             let mut parked = self.lock();
             if self.closing.load(Ordering::SeqCst) {
-                return Err(item);
+                return Err(Refused::Close(item));
             }
+            if let Some(Slot::Busy { pending, .. }) = parked.get_mut(&key) {
+                if std::mem::take(pending) {
+                    return Err(Refused::Ready(item));
+                }
+            }
+            if link.peer_closed() {
+                return Err(Refused::Close(item));
+            }
+            // The entry goes in before the socket is registered: a worker
+            // woken by the socket at once finds it.
             parked.insert(
                 key,
-                Entry {
+                Slot::Parked(Entry {
                     link,
                     item,
                     deadline,
-                },
+                }),
             );
         }
-        let flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ONESHOT;
+        if !first {
+            return Ok(());
+        }
+        let flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ET;
         let data = epoll::EventData::new_u64(key);
-        let armed = if stream.registered.swap(true, Ordering::Relaxed) {
-            epoll::modify(&self.epoll, &stream.stream, data, flags)
-        } else {
-            epoll::add(&self.epoll, &stream.stream, data, flags)
-        };
-        if let Err(e) = armed {
+        if let Err(e) = epoll::add(&self.epoll, &stream.stream, data, flags) {
             log::warn!("cannot park a connection: {e}");
             // Still ours unless a shutdown took it meanwhile (and will
             // close it).
-            if let Some(entry) = self.lock().remove(&key) {
-                return Err(entry.item);
+            if let Some(Slot::Parked(entry)) = self.lock().remove(&key) {
+                return Err(Refused::Close(entry.item));
             }
         }
         Ok(())
+    }
+
+    /// Forgets the connection `key`, which is closing.
+    pub(crate) fn forget(&self, key: u64) {
+        let slot = self.lock().remove(&key);
+        drop(slot);
     }
 
     /// Waits, at most until the next deadline scan is due, for a parked
@@ -236,42 +286,87 @@ impl<T: Send> Poller<T> {
                 std::thread::sleep(SCAN_EVERY);
             }
         }
-        let mut keys = events.iter().map(|ev| ev.data.u64());
-        if events.len() > 1 || events.first().is_some_and(|ev| ev.data.u64() >= NUDGE) {
-            let mut mine = None;
-            let mut listed = Vec::new();
-            for key in keys {
-                match key {
-                    // Left readable on purpose: it releases every waiter.
-                    WAKE => return Ready::Stopped,
-                    NUDGE => {
-                        let _ = rustix::io::read(&self.nudge, &mut [0u8; 8]);
+        let mut mine = None;
+        let mut listed = Vec::new();
+        for ev in &events {
+            match ev.data.u64() {
+                // Left readable on purpose: it releases every waiter.
+                WAKE => return Ready::Stopped,
+                NUDGE => {
+                    let _ = rustix::io::read(&self.nudge, &mut [0u8; 8]);
+                }
+                key => {
+                    let flags = ev.flags;
+                    let hup = flags.intersects(
+                        epoll::EventFlags::RDHUP | epoll::EventFlags::HUP | epoll::EventFlags::ERR,
+                    );
+                    match self.on_event(key, hup, mine.is_none()) {
+                        Found::Taken(item) => mine = Some(item),
+                        Found::Parked => listed.push(key),
+                        Found::Nothing => {}
                     }
-                    key if mine.is_none() => mine = Some(key),
-                    key => listed.push(key),
                 }
             }
-            if !listed.is_empty() {
-                self.list(listed);
-            }
-            return match mine.and_then(|key| self.take(key)) {
-                Some(item) => Ready::Item(item),
-                None => self
-                    .take_listed()
-                    .map_or(Ready::Expired(Vec::new()), Ready::Item),
-            };
         }
-        match keys.next().and_then(|key| self.take(key)) {
+        if !listed.is_empty() {
+            self.list(listed);
+        }
+        match mine.or_else(|| self.take_listed()) {
             Some(item) => Ready::Item(item),
             None => Ready::Expired(Vec::new()),
         }
     }
 
-    /// Takes the parked connection `key` out; `None` if a deadline scan
-    /// or a shutdown closed it since its event fired. (One-shot: its
-    /// socket stays disarmed until parked again.)
+    /// Records an event of the connection `key` (`hup`: its peer closed
+    /// or it failed), and takes it out if it is parked and `take` asks.
+    fn on_event(&self, key: u64, hup: bool, take: bool) -> Found<T> {
+        let mut parked = self.lock();
+        let Some(slot) = parked.get_mut(&key) else {
+            // Closed since the event fired.
+            return Found::Nothing;
+        };
+        match slot {
+            Slot::Busy { pending, link } => {
+                if hup {
+                    link.mark_peer_closed();
+                }
+                *pending = true;
+                Found::Nothing
+            }
+            Slot::Parked(entry) => {
+                if hup {
+                    entry.link.mark_peer_closed();
+                }
+                if take {
+                    Self::take_slot(slot).map_or(Found::Nothing, Found::Taken)
+                } else {
+                    Found::Parked
+                }
+            }
+        }
+    }
+
+    /// Takes a parked connection out of its slot, leaving it busy.
+    fn take_slot(slot: &mut Slot<T>) -> Option<T> {
+        let Slot::Parked(entry) = slot else {
+            return None;
+        };
+        let link = Arc::clone(&entry.link);
+        match std::mem::replace(
+            slot,
+            Slot::Busy {
+                pending: false,
+                link,
+            },
+        ) {
+            Slot::Parked(entry) => Some(entry.item),
+            Slot::Busy { .. } => None,
+        }
+    }
+
+    /// Takes the connection `key` out if it is still parked.
     fn take(&self, key: u64) -> Option<T> {
-        self.lock().remove(&key).map(|entry| entry.item)
+        self.lock().get_mut(&key).and_then(Self::take_slot)
     }
 
     /// Puts the keys of ready connections a batch took on the ready list,
@@ -312,11 +407,14 @@ impl<T: Send> Poller<T> {
         let mut parked = self.lock();
         let keys: Vec<u64> = parked
             .iter()
-            .filter(|(_, e)| e.deadline <= now && !e.link.has_bytes())
+            .filter(|(_, slot)| match slot {
+                Slot::Parked(e) => e.deadline <= now && !e.link.has_bytes(),
+                Slot::Busy { .. } => false,
+            })
             .map(|(k, _)| *k)
             .collect();
         keys.into_iter()
-            .filter_map(|k| parked.remove(&k))
+            .filter_map(|k| Self::remove_parked(&mut parked, k))
             .map(|e| {
                 let _ = epoll::delete(&self.epoll, &e.link.stream);
                 e.item
@@ -324,15 +422,32 @@ impl<T: Send> Poller<T> {
             .collect()
     }
 
+    /// Takes out every parked connection; busy ones stay, to be refused
+    /// when they come to park.
     fn take_all(&self) -> Vec<T> {
         let mut parked = self.lock();
-        parked
-            .drain()
-            .map(|(_, e)| {
+        let keys: Vec<u64> = parked
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Parked(_)))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| Self::remove_parked(&mut parked, k))
+            .map(|e| {
                 let _ = epoll::delete(&self.epoll, &e.link.stream);
                 e.item
             })
             .collect()
+    }
+
+    fn remove_parked(parked: &mut HashMap<u64, Slot<T>>, key: u64) -> Option<Entry<T>> {
+        match parked.remove(&key)? {
+            Slot::Parked(entry) => Some(entry),
+            busy @ Slot::Busy { .. } => {
+                parked.insert(key, busy);
+                None
+            }
+        }
     }
 
     /// Reports whether any worker is waiting for a ready connection.

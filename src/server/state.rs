@@ -134,6 +134,10 @@ pub(crate) struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(poller) = &self.shared.poller {
+            poller.forget(self.id);
+        }
         self.shared.registry.remove(self.id);
     }
 }
@@ -164,10 +168,13 @@ pub(crate) fn job(state: ConnState) -> Job {
 
 /// Serves `state` on this worker, and parks it afterwards if it went
 /// idle.
-pub(crate) fn serve(state: ConnState) {
+pub(crate) fn serve(mut state: ConnState) {
     let shared = Arc::clone(&state.registration.shared);
-    if let Some(idle) = connection::serve(&shared, state) {
-        park(&shared, idle);
+    while let Some(idle) = connection::serve(&shared, state) {
+        match park(&shared, idle) {
+            Some(again) => state = again,
+            None => return,
+        }
     }
 }
 
@@ -180,20 +187,24 @@ pub(crate) fn submit(submitter: &Submitter, state: ConnState) {
 }
 
 /// Hands an idle connection to the poller until its next request or its
-/// idle deadline; closes it if it cannot be parked.
-pub(crate) fn park(shared: &Shared, state: ConnState) {
+/// idle deadline; closes it if it cannot be parked. Gives it back when
+/// bytes may be waiting already: serve it again.
+pub(crate) fn park(shared: &Shared, state: ConnState) -> Option<ConnState> {
     #[cfg(target_os = "linux")]
     if let Some(poller) = &shared.poller {
         state.link.mark_idle();
         let deadline = state.idle_since + shared.timeouts.idle;
         let (key, link) = (state.id(), Arc::clone(&state.link));
-        if let Err(state) = poller.park(key, link, state, deadline) {
-            close(state);
+        match poller.park(key, link, state, deadline) {
+            Ok(()) => {}
+            Err(super::poller::Refused::Ready(state)) => return Some(state),
+            Err(super::poller::Refused::Close(state)) => close(state),
         }
-        return;
+        return None;
     }
     let _ = shared;
     close(state);
+    None
 }
 
 /// Closes an idle connection (its deadline passed, or the server is
