@@ -181,3 +181,57 @@ fn a_slow_handler_does_not_hold_the_requests_that_became_ready_with_it() {
     slow_control.release();
     assert_eq!(read_reply(&mut slow_conn, false).text(), "hello /slow");
 }
+
+#[test]
+fn a_pipeline_longer_than_one_read_is_answered_whole() {
+    // 400 requests of 64 bytes sent in one write: a read of 16 KiB ends
+    // exactly between two requests, with more still in the socket. The
+    // poller reports only new bytes (edge-triggered), so the connection
+    // must not be parked while the rest still waits.
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0")
+            .unwrap()
+            .threads(2)
+            .idle_timeout(Duration::from_secs(600)),
+        hello,
+    );
+    let mut s = idle_connections(&srv, 1).pop().unwrap();
+    let n = 400;
+    let path = |i: usize| format!("/p/{i:04}/{}", "x".repeat(30));
+    let mut all = Vec::new();
+    for i in 0..n {
+        let one = get(&path(i));
+        assert_eq!(one.len(), 64);
+        all.extend_from_slice(&one);
+    }
+    s.write_all(&all).unwrap();
+    for i in 0..n {
+        assert_eq!(
+            read_reply(&mut s, false).text(),
+            format!("hello {}", path(i))
+        );
+    }
+}
+
+#[test]
+fn a_request_sent_with_the_fin_is_answered_and_the_connection_closed() {
+    // The peer's FIN is reported once (edge-triggered): after answering,
+    // the connection is closed rather than parked for a FIN never
+    // reported again.
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0")
+            .unwrap()
+            .threads(2)
+            .idle_timeout(Duration::from_secs(600)),
+        hello,
+    );
+    let mut idle = idle_connections(&srv, 20);
+    for (i, s) in idle.iter_mut().enumerate() {
+        s.write_all(&get(&format!("/last/{i}"))).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    for (i, s) in idle.iter_mut().enumerate() {
+        assert_eq!(read_reply(s, false).text(), format!("hello /last/{i}"));
+        assert_closed(s);
+    }
+}
