@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::types::{Headers, Method, Version};
 use bytes::{Bytes, BytesMut};
+use std::mem::MaybeUninit;
 
 /// RequestHead is a parsed request line and header section.
 ///
@@ -77,19 +78,22 @@ impl RequestHead {
 /// [`Error::ExpectationFailed`] (417), [`Error::BodyTooLarge`] (413) for a
 /// declared length over the limit.
 pub fn parse_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RequestHead>> {
-    let mut stack = [httparse::EMPTY_HEADER; 128];
+    // Left uninitialized (httparse writes the slots it fills): a parse
+    // does not clear 4 KiB of stack first.
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
     let mut heap;
     // One slot more than allowed, so that exceeding the limit is
     // distinguishable from meeting it.
     let slots = limits.max_headers.saturating_add(1);
-    let headers: &mut [httparse::Header<'_>] = if slots <= stack.len() {
+    let headers: &mut [MaybeUninit<httparse::Header<'_>>] = if slots <= stack.len() {
         &mut stack[..slots]
     } else {
-        heap = vec![httparse::EMPTY_HEADER; slots];
+        heap = Vec::with_capacity(slots);
+        heap.resize_with(slots, MaybeUninit::uninit);
         &mut heap
     };
-    let mut req = httparse::Request::new(headers);
-    let status = req.parse(buf);
+    let mut req = httparse::Request::new(&mut []);
+    let status = req.parse_with_uninit_headers(buf, headers);
     let n = match status {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
@@ -121,7 +125,7 @@ pub fn parse_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RequestH
     let base = buf.as_ptr() as usize;
     // On the stack for the usual number of fields (the parse allocates no
     // list of its own): where each name and value lies in `buf`.
-    let mut stack_spans = [(0usize, 0usize, 0usize, 0usize); 128];
+    let mut stack_spans = [(0usize, 0usize, 0usize, 0usize); 32];
     let mut heap_spans;
     let count = req.headers.len();
     let spans: &mut [(usize, usize, usize, usize)] = if count <= stack_spans.len() {
