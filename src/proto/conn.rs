@@ -29,6 +29,12 @@ use bytes::{Bytes, BytesMut};
 /// How many bytes the server reads from the socket at most at once.
 pub const READ_CHUNK: usize = 16 * 1024;
 
+/// How many bytes the first read of a request head takes: most heads are
+/// smaller, and the space is allocated and zeroed for each read (the
+/// buffer of an idle connection is given back). A longer head, or a
+/// pipeline, is read on in `READ_CHUNK`s.
+pub const FIRST_READ: usize = 4 * 1024;
+
 /// Event is what [`Conn::next_event`] found in the bytes received so far.
 #[derive(Debug)]
 pub enum Event {
@@ -180,7 +186,12 @@ impl Conn {
             Reading::Head => {
                 // Never buffer past the head limit (+1 to see it exceeded).
                 let room = self.limits.max_head_bytes.saturating_add(1);
-                room.saturating_sub(self.buf.len()).clamp(1, READ_CHUNK)
+                let chunk = if self.buf.is_empty() {
+                    FIRST_READ
+                } else {
+                    READ_CHUNK
+                };
+                room.saturating_sub(self.buf.len()).clamp(1, chunk)
             }
             Reading::Body(_) => READ_CHUNK,
             Reading::Responding | Reading::Closed => 0,
