@@ -38,7 +38,7 @@ use crate::types::{StatusCode, Version};
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long and how much a lingering close reads before giving up.
@@ -70,7 +70,7 @@ pub(crate) fn serve(shared: &Shared, state: ConnState) -> Option<ConnState> {
         link,
         peer,
         conn: Some(conn),
-        slot: Arc::new(Mutex::new(None)),
+        slot: None,
         registration,
         idle_since,
         answered: false,
@@ -101,7 +101,9 @@ struct Connection<'a> {
     peer: SocketAddr,
     /// `None` while the state is lent to a request body.
     conn: Option<Conn>,
-    slot: Slot,
+    /// Where a request body gives the state back; made for the first
+    /// body read from the wire.
+    slot: Option<Slot>,
     registration: Registration,
     idle_since: Instant,
     /// Whether this worker has answered a request on the connection: its
@@ -271,7 +273,7 @@ impl Connection<'_> {
             let wire = WireBody::new(
                 conn,
                 Arc::clone(&self.link),
-                Arc::clone(&self.slot),
+                Arc::clone(self.slot.get_or_insert_with(Slot::default)),
                 self.shared.timeouts,
             );
             RequestBody::from_wire(Box::new(wire))
@@ -401,8 +403,8 @@ impl Connection<'_> {
 
     /// Takes the connection state back from the slot a body returned it to.
     fn reclaim(&mut self) {
-        if self.conn.is_none() {
-            self.conn = self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let (None, Some(slot)) = (&self.conn, &self.slot) {
+            self.conn = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         }
     }
 

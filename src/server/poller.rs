@@ -272,23 +272,22 @@ impl<T: Send> Poller<T> {
             self.idle_workers.fetch_sub(1, Ordering::SeqCst);
             return Ready::Item(item);
         }
-        let mut events: Vec<epoll::Event> = Vec::with_capacity(BATCH);
-        let waited = epoll::wait(
-            &self.epoll,
-            rustix::buffer::spare_capacity(&mut events),
-            Some(&timeout),
-        );
+        let mut space = [const { std::mem::MaybeUninit::<epoll::Event>::uninit() }; BATCH];
+        // On the stack: a wait allocates nothing.
+        let waited = epoll::wait(&self.epoll, &mut space, Some(&timeout));
         self.idle_workers.fetch_sub(1, Ordering::SeqCst);
-        match waited {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+        let events: &[epoll::Event] = match waited {
+            Ok((events, _)) => events,
+            Err(rustix::io::Errno::INTR) => &[],
             Err(e) => {
                 log::error!("epoll_wait failed: {e}");
                 std::thread::sleep(SCAN_EVERY);
+                &[]
             }
-        }
+        };
         let mut mine = None;
         let mut listed = Vec::new();
-        for ev in &events {
+        for ev in events {
             match ev.data.u64() {
                 // Left readable on purpose: it releases every waiter.
                 WAKE => return Ready::Stopped,
