@@ -4,8 +4,10 @@
 Starts the release examples (`hello` for hello-world text, `static_site` for
 files) and nginx (`return 200` and static files, one worker process), pins
 each server to CPU 0 and the load generator (wrk) to CPU 1 with taskset, and
-drives every scenario REPEAT times, reporting the median. Prints a table
-with requests/s, MB/s, p50 and p99 latency, errors, and our/nginx ratios.
+drives every scenario REPEAT times, sockhttp and nginx back to back in each
+round, reporting medians. Prints a table with requests/s, MB/s, p50 and p99
+latency, errors, and our/nginx ratios: the median of the per-round ratios,
+so that the slow drifts of a shared machine cancel out.
 
 Scenarios:
   hello-16, hello-256     hello-world text at 16 and 256 connections
@@ -241,36 +243,48 @@ SCENARIOS = [
     ("idle10k-16", "hello", "/", 16, 10000, None),
 ]
 COUNTED = {"hello-16", "pipe-16", "idle10k-16"}
+# Scenarios run round-robin with each other: the idle scenario is compared
+# with its no-idle twin run just before it.
+GROUPS = [["hello-16"], ["hello-256"], ["pipe-16"], ["4k-16"], ["4k-256"], ["1m-16"],
+          ["noidle-16", "idle10k-16"]]
 
 
-def run_scenario(server, name, example, path, conns, idle, script, args, root, prefix):
-    results = []
-    calls = []
-    for _ in range(args.repeat):
-        port = free_port()
-        proc = start_nginx(prefix, root, port) if server == "nginx" else start_sockhttp(example, root, port)
-        holder = None
-        try:
-            if idle:
-                holder = IdleHolder(port, path, idle)
-            counter = None
-            if args.syscalls and server == "sockhttp" and name in COUNTED:
-                counter = count_syscalls(proc.pid, args.duration)
-            r = wrk(f"http://127.0.0.1:{port}{path}", conns, args.duration, script)
-            if counter:
-                counts = read_syscalls(counter)
-                calls.append({k: v / max(r["requests"], 1) for k, v in counts.items()})
-            r["rss_mib"] = tree_rss_kib(proc.pid) / 1024
-            results.append(r)
-        finally:
-            if holder:
-                holder.close()
-            stop(proc)
-    med = {k: statistics.median(r[k] for r in results) for k in results[0]}
-    med["errors"] = sum(r["errors"] for r in results)
+def run_once(server, name, example, path, conns, idle, script, args, root, prefix):
+    """One run of one scenario against one server."""
+    port = free_port()
+    proc = start_nginx(prefix, root, port) if server == "nginx" else start_sockhttp(example, root, port)
+    holder = None
+    try:
+        if idle:
+            holder = IdleHolder(port, path, idle)
+        counter = None
+        if args.syscalls and server == "sockhttp" and name in COUNTED:
+            counter = count_syscalls(proc.pid, args.duration)
+        r = wrk(f"http://127.0.0.1:{port}{path}", conns, args.duration, script)
+        if counter:
+            counts = read_syscalls(counter)
+            r["calls"] = {k: v / max(r["requests"], 1) for k, v in counts.items()}
+        r["rss_mib"] = tree_rss_kib(proc.pid) / 1024
+        return r
+    finally:
+        if holder:
+            holder.close()
+        stop(proc)
+
+
+def medians(runs):
+    med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "mbs", "p50", "p99", "rss_mib")}
+    med["errors"] = sum(r["errors"] for r in runs)
+    calls = [r["calls"] for r in runs if "calls" in r]
     if calls:
         med["calls"] = {k: statistics.median(c.get(k, 0) for c in calls) for k in SYSCALLS}
     return med
+
+
+def paired(a_runs, b_runs, key):
+    """The median of the ratios of runs made back to back (round i of a
+    against round i of b): slow drifts of a shared machine cancel out."""
+    return statistics.median(a[key] / max(b[key], 1e-9) for a, b in zip(a_runs, b_runs))
 
 
 def main():
@@ -310,20 +324,32 @@ def main():
         hdr = f"{'scenario':<12} {'server':<9} {'req/s':>10} {'MB/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8}"
         print(hdr)
         print("-" * len(hdr))
-        table = {}
-        for name, example, path, conns, idle, script in SCENARIOS:
-            if only and name not in only:
+        by_name = {sc[0]: sc for sc in SCENARIOS}
+        runs = {}
+        for group in GROUPS:
+            names = [n for n in group if not only or n in only]
+            if not names:
                 continue
-            for server in ("sockhttp", "nginx"):
-                r = run_scenario(server, name, example, path, conns, idle, script, args, root, prefix)
-                table[(name, server)] = r
-                print(f"{name:<12} {server:<9} {r['rps']:>10.0f} {r['mbs']:>8.1f} {r['p50']:>8.3f} "
-                      f"{r['p99']:>8.3f} {r['errors']:>7} {r['rss_mib']:>8.1f}", flush=True)
-        print("\nratios (sockhttp / nginx, same run):")
+            # Round-robin: each round runs every scenario of the group on
+            # both servers back to back.
+            for _ in range(args.repeat):
+                for n in names:
+                    for server in ("sockhttp", "nginx"):
+                        r = run_once(server, *by_name[n], args, root, prefix)
+                        runs.setdefault((n, server), []).append(r)
+            for n in names:
+                for server in ("sockhttp", "nginx"):
+                    r = medians(runs[(n, server)])
+                    print(f"{n:<12} {server:<9} {r['rps']:>10.0f} {r['mbs']:>8.1f} {r['p50']:>8.3f} "
+                          f"{r['p99']:>8.3f} {r['errors']:>7} {r['rss_mib']:>8.1f}", flush=True)
+        table = {k: medians(v) for k, v in runs.items()}
+        print("\nratios (sockhttp / nginx: median of the ratios of back-to-back runs):")
         for name, *_ in SCENARIOS:
-            if (name, "sockhttp") in table:
-                a, b = table[(name, "sockhttp")], table[(name, "nginx")]
-                print(f"  {name:<12} req/s {a['rps'] / b['rps']:.2f}x   MB/s {a['mbs'] / max(b['mbs'], 1e-9):.2f}x")
+            if (name, "sockhttp") in runs:
+                a, b = runs[(name, "sockhttp")], runs[(name, "nginx")]
+                ratios = " ".join(f"{x['rps'] / y['rps']:.2f}" for x, y in zip(a, b))
+                print(f"  {name:<12} req/s {paired(a, b, 'rps'):.2f}x   MB/s {paired(a, b, 'mbs'):.2f}x"
+                      f"   (rounds: {ratios})")
         counted = [(n, table[(n, "sockhttp")]["calls"]) for n, *_ in SCENARIOS
                    if "calls" in table.get((n, "sockhttp"), {})]
         if counted:
@@ -331,10 +357,10 @@ def main():
             print(f"  {'scenario':<12} " + " ".join(f"{c:>11}" for c in SYSCALLS))
             for n, calls in counted:
                 print(f"  {n:<12} " + " ".join(f"{calls[c]:>11.3f}" for c in SYSCALLS))
-        if ("idle10k-16", "sockhttp") in table and ("noidle-16", "sockhttp") in table:
-            ratio = table[("idle10k-16", "sockhttp")]["rps"] / table[("noidle-16", "sockhttp")]["rps"]
-            print(f"\nsockhttp with 10,000 idle connections: {ratio:.2f}x of its no-idle req/s, "
-                  f"RSS {table[('idle10k-16', 'sockhttp')]['rss_mib']:.1f} MiB")
+        if ("idle10k-16", "sockhttp") in runs and ("noidle-16", "sockhttp") in runs:
+            ratio = paired(runs[("idle10k-16", "sockhttp")], runs[("noidle-16", "sockhttp")], "rps")
+            print(f"\nsockhttp with 10,000 idle connections: {ratio:.2f}x of its no-idle req/s "
+                  f"(median of back-to-back rounds), RSS {table[('idle10k-16', 'sockhttp')]['rss_mib']:.1f} MiB")
 
 
 if __name__ == "__main__":
