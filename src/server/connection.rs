@@ -100,7 +100,7 @@ struct Connection<'a> {
     link: Arc<Link>,
     peer: SocketAddr,
     /// `None` while the state is lent to a request body.
-    conn: Option<Conn>,
+    conn: Option<Box<Conn>>,
     /// Where a request body gives the state back; made for the first
     /// body read from the wire.
     slot: Option<Slot>,
@@ -187,7 +187,11 @@ impl Connection<'_> {
                             Err(Error::Timeout(Phase::Idle))
                         }
                     };
-                    let r = if self.shared.is_shutting_down() || Instant::now() >= idle_deadline {
+                    // Just answered, the idle deadline was just set: no
+                    // need to read the clock.
+                    let expired = self.shared.is_shutting_down()
+                        || (!self.answered && Instant::now() >= idle_deadline);
+                    let r = if expired {
                         // Serve a request that is already here; otherwise
                         // close. (A request that waited in the queue past
                         // the idle deadline has arrived: it is served.)
@@ -249,7 +253,7 @@ impl Connection<'_> {
         }
         let start = Instant::now();
         let resp = Response::from_error(e);
-        let is_head = self.conn.as_ref().is_some_and(Conn::is_head_request);
+        let is_head = self.conn.as_deref().is_some_and(Conn::is_head_request);
         let outcome = write_response(
             &self.link,
             self.shared,
@@ -354,7 +358,7 @@ impl Connection<'_> {
             is_head,
             head.version,
             force_close,
-            self.conn.as_mut(),
+            self.conn.as_deref_mut(),
         );
         self.reclaim();
         let client = req.client_addr().unwrap_or(self.peer);
@@ -448,7 +452,7 @@ impl Connection<'_> {
         // Answers held back for a pipeline go out before the FIN.
         let _ = self.link.flush();
         let _ = stream.shutdown(Shutdown::Write);
-        let peer_done = self.conn.as_ref().is_some_and(Conn::is_eof);
+        let peer_done = self.conn.as_deref().is_some_and(Conn::is_eof);
         if linger && !peer_done {
             let deadline = Instant::now() + LINGER_TIME;
             let mut scratch = [0u8; 4096];

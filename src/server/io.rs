@@ -380,7 +380,7 @@ thread_local! {
 /// Returns the current time as an IMF-fixdate, formatted at most once a
 /// second per thread.
 pub(crate) fn date_now() -> [u8; 29] {
-    let now = HttpDate::from_system_time(SystemTime::now());
+    let now = HttpDate::from_system_time(coarse_now());
     DATE.with(|d| {
         let (secs, bytes) = d.get();
         if secs == now.unix_secs() {
@@ -391,4 +391,23 @@ pub(crate) fn date_now() -> [u8; 29] {
             bytes
         }
     })
+}
+
+/// Returns the wall-clock time to the last clock tick (a few
+/// milliseconds), which is all a `Date` needs: on Linux the coarse clock,
+/// read without the timestamp counter.
+fn coarse_now() -> SystemTime {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::time::{ClockId, clock_gettime};
+        let t = clock_gettime(ClockId::RealtimeCoarse);
+        match u64::try_from(t.tv_sec) {
+            Ok(secs) => SystemTime::UNIX_EPOCH + Duration::new(secs, t.tv_nsec as u32),
+            Err(_) => SystemTime::now(),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        SystemTime::now()
+    }
 }

@@ -73,7 +73,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, submitte
             registration,
             Arc::clone(&link),
             peer,
-            Conn::new(shared.limits),
+            Box::new(Conn::new(shared.limits)),
         );
         if open > shared.max_connections {
             // Refused like a full queue: an unrun job answers 503.

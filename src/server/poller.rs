@@ -51,6 +51,7 @@ use super::io::Link;
 use rustix::event::{EventfdFlags, epoll, eventfd};
 use rustix::fd::OwnedFd;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -73,7 +74,7 @@ pub(crate) struct Poller<T> {
     epoll: OwnedFd,
     wake: OwnedFd,
     nudge: OwnedFd,
-    parked: Mutex<HashMap<u64, Slot<T>>>,
+    parked: Mutex<Slots<T>>,
     /// Keys of parked connections found ready by a batch and not taken
     /// yet (their entries stay in `parked` until then).
     ready: Mutex<VecDeque<u64>>,
@@ -83,11 +84,37 @@ pub(crate) struct Poller<T> {
     closing: AtomicBool,
     /// Set to release every waiting worker for good.
     stop: AtomicBool,
-    /// When the next deadline scan is due, in milliseconds since `start`.
+    /// When the next deadline scan is due, in milliseconds of the coarse
+    /// monotonic clock.
     next_scan_ms: AtomicU64,
     /// How many workers wait in [`Poller::take_ready`] right now.
     idle_workers: AtomicUsize,
-    start: Instant,
+}
+
+/// Slots maps connection keys to their state. The keys are the server's
+/// own sequential ids, not chosen by a client, so a multiplicative hash
+/// serves (SipHash's defence against chosen keys is not needed here).
+type Slots<T> = HashMap<u64, Slot<T>, BuildHasherDefault<IdHasher>>;
+
+/// IdHasher hashes one `u64` id by a multiplication (Fibonacci hashing),
+/// which spreads sequential ids over the high bits the table uses.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// Slot is a registered connection's state in the poller.
@@ -158,18 +185,17 @@ impl<T: Send> Poller<T> {
             epoll,
             wake,
             nudge,
-            parked: Mutex::new(HashMap::new()),
+            parked: Mutex::new(Slots::default()),
             ready: Mutex::new(VecDeque::new()),
             ready_len: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
-            next_scan_ms: AtomicU64::new(SCAN_EVERY.as_millis() as u64),
+            next_scan_ms: AtomicU64::new(coarse_ms() + SCAN_EVERY.as_millis() as u64),
             idle_workers: AtomicUsize::new(0),
-            start: Instant::now(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Slot<T>>> {
+    fn lock(&self) -> MutexGuard<'_, Slots<T>> {
         self.parked.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -242,7 +268,7 @@ impl<T: Send> Poller<T> {
         if self.stop.load(Ordering::SeqCst) {
             return Ready::Stopped;
         }
-        let now_ms = self.start.elapsed().as_millis() as u64;
+        let now_ms = coarse_ms();
         let due_ms = self.next_scan_ms.load(Ordering::Relaxed);
         if now_ms >= due_ms {
             // One worker scans; the others go on waiting.
@@ -439,7 +465,7 @@ impl<T: Send> Poller<T> {
             .collect()
     }
 
-    fn remove_parked(parked: &mut HashMap<u64, Slot<T>>, key: u64) -> Option<Entry<T>> {
+    fn remove_parked(parked: &mut Slots<T>, key: u64) -> Option<Entry<T>> {
         match parked.remove(&key)? {
             Slot::Parked(entry) => Some(entry),
             busy @ Slot::Busy { .. } => {
@@ -472,4 +498,12 @@ impl<T: Send> Poller<T> {
         self.stop.store(true, Ordering::SeqCst);
         let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
     }
+}
+
+/// Returns the monotonic clock in milliseconds, to the last clock tick (a
+/// few milliseconds, plenty for a quarter-second scan), read without the
+/// timestamp counter.
+fn coarse_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    u64::try_from(t.tv_sec).unwrap_or(0) * 1000 + u64::from(t.tv_nsec as u32 / 1_000_000)
 }

@@ -34,7 +34,7 @@ pub(crate) struct ConnState {
     /// Dropped first: unregisters the connection from the server.
     pub(crate) registration: Registration,
     pub(crate) link: Arc<Link>,
-    pub(crate) conn: Conn,
+    pub(crate) conn: Box<Conn>,
     pub(crate) peer: SocketAddr,
     /// When the connection last became idle: its idle deadline counts
     /// from here, wherever it waits.
@@ -106,7 +106,7 @@ impl ConnState {
         registration: Registration,
         link: Arc<Link>,
         peer: SocketAddr,
-        conn: Conn,
+        conn: Box<Conn>,
     ) -> ConnState {
         ConnState {
             registration,

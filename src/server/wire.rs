@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Slot is where a lent [`Conn`] comes back to.
-pub(crate) type Slot = Arc<Mutex<Option<Conn>>>;
+pub(crate) type Slot = Arc<Mutex<Option<Box<Conn>>>>;
 
 /// The bytes that tell a client waiting on `Expect: 100-continue` to send
 /// its body.
@@ -27,7 +27,7 @@ pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// WireBody reads a request body from the connection it arrived on.
 pub(crate) struct WireBody {
-    conn: Option<Conn>,
+    conn: Option<Box<Conn>>,
     link: Arc<Link>,
     slot: Slot,
     timeouts: Timeouts,
@@ -37,7 +37,12 @@ pub(crate) struct WireBody {
 }
 
 impl WireBody {
-    pub(crate) fn new(conn: Conn, link: Arc<Link>, slot: Slot, timeouts: Timeouts) -> WireBody {
+    pub(crate) fn new(
+        conn: Box<Conn>,
+        link: Arc<Link>,
+        slot: Slot,
+        timeouts: Timeouts,
+    ) -> WireBody {
         WireBody {
             conn: Some(conn),
             link,
