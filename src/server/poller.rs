@@ -40,8 +40,8 @@
 //! handler does not hold the rest of the batch, since any worker that
 //! comes free takes them. When a batch is listed while other workers
 //! wait, one of them is nudged (an eventfd), so nothing stays on the
-//! list while a worker sleeps. Measured under `wrk -c16`: 0.18
-//! `epoll_pwait` and 0.07 nudges per request, against 1 and 0 with one
+//! list while a worker sleeps. Measured under `wrk -c16`: 0.25–0.34
+//! `epoll_pwait` and 0.11 nudges per request, against 1 and 0 with one
 //! connection per wait.
 //!
 //! Idle deadlines are checked every [`SCAN_EVERY`] by whichever waiting
