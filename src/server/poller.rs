@@ -351,24 +351,19 @@ impl<T: Send> Poller<T> {
             // Closed since the event fired.
             return Found::Nothing;
         };
+        if hup {
+            match slot {
+                Slot::Parked(entry) => entry.link.mark_peer_closed(),
+                Slot::Busy { link, .. } => link.mark_peer_closed(),
+            }
+        }
         match slot {
-            Slot::Busy { pending, link } => {
-                if hup {
-                    link.mark_peer_closed();
-                }
+            Slot::Busy { pending, .. } => {
                 *pending = true;
                 Found::Nothing
             }
-            Slot::Parked(entry) => {
-                if hup {
-                    entry.link.mark_peer_closed();
-                }
-                if take {
-                    Self::take_slot(slot).map_or(Found::Nothing, Found::Taken)
-                } else {
-                    Found::Parked
-                }
-            }
+            Slot::Parked(_) if take => Self::take_slot(slot).map_or(Found::Nothing, Found::Taken),
+            Slot::Parked(_) => Found::Parked,
         }
     }
 
@@ -430,50 +425,28 @@ impl<T: Send> Poller<T> {
     /// request has arrived is not idle: it is waiting for a worker (all
     /// are busy), and stays, to be taken in turn.
     fn take_expired(&self, now: Instant) -> Vec<T> {
+        self.take_parked(|e| e.deadline <= now && !e.link.has_bytes())
+    }
+
+    /// Takes out the parked connections `chosen` picks, out of the epoll
+    /// set; busy ones stay (a shutdown refuses them when they come to
+    /// park).
+    fn take_parked(&self, chosen: impl Fn(&Entry<T>) -> bool) -> Vec<T> {
         let mut parked = self.lock();
         let keys: Vec<u64> = parked
             .iter()
-            .filter(|(_, slot)| match slot {
-                Slot::Parked(e) => e.deadline <= now && !e.link.has_bytes(),
-                Slot::Busy { .. } => false,
-            })
+            .filter(|(_, slot)| matches!(slot, Slot::Parked(e) if chosen(e)))
             .map(|(k, _)| *k)
             .collect();
         keys.into_iter()
-            .filter_map(|k| Self::remove_parked(&mut parked, k))
-            .map(|e| {
-                let _ = epoll::delete(&self.epoll, &e.link.stream);
-                e.item
+            .filter_map(|k| match parked.remove(&k)? {
+                Slot::Parked(e) => {
+                    let _ = epoll::delete(&self.epoll, &e.link.stream);
+                    Some(e.item)
+                }
+                Slot::Busy { .. } => None,
             })
             .collect()
-    }
-
-    /// Takes out every parked connection; busy ones stay, to be refused
-    /// when they come to park.
-    fn take_all(&self) -> Vec<T> {
-        let mut parked = self.lock();
-        let keys: Vec<u64> = parked
-            .iter()
-            .filter(|(_, slot)| matches!(slot, Slot::Parked(_)))
-            .map(|(k, _)| *k)
-            .collect();
-        keys.into_iter()
-            .filter_map(|k| Self::remove_parked(&mut parked, k))
-            .map(|e| {
-                let _ = epoll::delete(&self.epoll, &e.link.stream);
-                e.item
-            })
-            .collect()
-    }
-
-    fn remove_parked(parked: &mut Slots<T>, key: u64) -> Option<Entry<T>> {
-        match parked.remove(&key)? {
-            Slot::Parked(entry) => Some(entry),
-            busy @ Slot::Busy { .. } => {
-                parked.insert(key, busy);
-                None
-            }
-        }
     }
 
     /// Reports whether any worker is waiting for a ready connection.
@@ -489,7 +462,7 @@ impl<T: Send> Poller<T> {
         let _parked = self.lock();
         self.closing.store(true, Ordering::SeqCst);
         drop(_parked);
-        self.take_all()
+        self.take_parked(|_| true)
     }
 
     /// Releases every worker waiting in [`Poller::take_ready`], now and
