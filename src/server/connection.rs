@@ -157,10 +157,17 @@ impl Connection<'_> {
     fn into_state(self) -> Option<ConnState> {
         let mut conn = self.conn?;
         conn.release_idle_buffer();
-        let mut state = ConnState::new(self.registration, self.link, self.peer, conn);
-        state.idle_since = self.idle_since;
-        state.configured = true;
-        Some(state)
+        // Built whole: `ConnState::new` would read the clock for an
+        // `idle_since` that is overwritten anyway.
+        Some(ConnState {
+            registration: self.registration,
+            link: self.link,
+            conn,
+            peer: self.peer,
+            idle_since: self.idle_since,
+            configured: true,
+            waiting: None,
+        })
     }
 
     /// Step 1: waits for and parses the next request head.

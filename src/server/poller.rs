@@ -213,8 +213,9 @@ impl<T: Send> Poller<T> {
         if link.may_have_more() {
             return Err(Refused::Ready(item));
         }
-        let first = !link.registered.swap(true, Ordering::Relaxed);
-        let stream = Arc::clone(&link);
+        // Registered once, at the first park; only then is the socket
+        // needed after the entry takes the link.
+        let first = (!link.registered.swap(true, Ordering::Relaxed)).then(|| Arc::clone(&link));
         {
             let mut parked = self.lock();
             if self.closing.load(Ordering::SeqCst) {
@@ -239,9 +240,9 @@ impl<T: Send> Poller<T> {
                 }),
             );
         }
-        if !first {
+        let Some(stream) = first else {
             return Ok(());
-        }
+        };
         let flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ET;
         let data = epoll::EventData::new_u64(key);
         if let Err(e) = epoll::add(&self.epoll, &stream.stream, data, flags) {
