@@ -87,6 +87,11 @@ type Captures<'n, 'p> = Vec<(&'n str, &'p str)>;
 struct Pattern {
     source: String,
     segments: Vec<Segment>,
+    /// How specific the pattern is, compared lexicographically (higher is
+    /// more specific): 2 per literal segment, 1 per parameter, 0 for a
+    /// wildcard. It depends on the pattern alone, so a match computes
+    /// nothing.
+    rank: Vec<u8>,
 }
 
 impl Pattern {
@@ -127,33 +132,37 @@ impl Pattern {
             }
             segments.push(seg);
         }
+        let rank = segments
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(_) => 2,
+                Segment::Param(_) => 1,
+                Segment::Wildcard(_) => 0,
+            })
+            .collect();
         Pattern {
             source: source.to_owned(),
             segments,
+            rank,
         }
     }
 
-    /// Matches `path` (raw, starting with `/`); returns raw captures and
-    /// the pattern's rank (higher is more specific).
-    fn matches<'p>(&self, path: &'p str) -> Option<(Captures<'_, 'p>, Vec<u8>)> {
+    /// Matches `path` (raw, starting with `/`); returns raw captures.
+    /// Allocates nothing unless a parameter is captured.
+    fn matches<'p>(&self, path: &'p str) -> Option<Captures<'_, 'p>> {
         let rest = path.strip_prefix('/')?;
         let mut parts = rest.split('/');
         let mut rest_at = 1; // byte offset in `path` of the current part
         let mut captures = Vec::new();
-        let mut rank = Vec::with_capacity(self.segments.len());
         for seg in &self.segments {
             if let Segment::Wildcard(name) = seg {
                 captures.push((name.as_str(), &path[rest_at.min(path.len())..]));
-                rank.push(0);
-                return Some((captures, rank));
+                return Some(captures);
             }
             let part = parts.next()?;
             match seg {
-                Segment::Literal(l) if l == part => rank.push(2),
-                Segment::Param(name) if !part.is_empty() => {
-                    captures.push((name.as_str(), part));
-                    rank.push(1);
-                }
+                Segment::Literal(l) if l == part => {}
+                Segment::Param(name) if !part.is_empty() => captures.push((name.as_str(), part)),
                 _ => return None,
             }
             rest_at += part.len() + 1;
@@ -161,7 +170,7 @@ impl Pattern {
         if parts.next().is_some() {
             return None;
         }
-        Some((captures, rank))
+        Some(captures)
     }
 }
 
@@ -322,10 +331,10 @@ impl Router {
             let best = self
                 .routes
                 .iter()
-                .filter_map(|r| r.pattern.matches(path).map(|(caps, rank)| (r, caps, rank)))
-                .max_by(|a, b| a.2.cmp(&b.2));
+                .filter_map(|r| r.pattern.matches(path).map(|caps| (r, caps)))
+                .max_by(|a, b| a.0.pattern.rank.cmp(&b.0.pattern.rank));
             match best {
-                Some((route, caps, _)) => {
+                Some((route, caps)) => {
                     // Decoded now, reported only if a handler is found (a
                     // 405 comes before a 400 for the parameters).
                     let params: Result<Vec<(String, String)>, Error> = caps
