@@ -128,8 +128,11 @@ impl Response {
     /// A 200 response of a content type known at compile time (no copy).
     fn typed(content_type: &'static str, body: Bytes) -> Response {
         let mut resp = Response::new(StatusCode::OK);
-        resp.headers
-            .insert("Content-Type", Bytes::from_static(content_type.as_bytes()));
+        // The list is empty and both are valid: nothing to check or replace.
+        resp.headers.push_raw(
+            Bytes::from_static(b"Content-Type"),
+            Bytes::from_static(content_type.as_bytes()),
+        );
         resp.body = Body::Bytes(body);
         resp
     }
