@@ -642,3 +642,52 @@ fn refused_head_requests_get_the_error_head_without_its_body() {
     drop(srv);
     assert_eq!(seen.try_iter().count(), 0, "no request reached the handler");
 }
+
+/// Bodies below, at and above the size the writer copies behind the head
+/// (4 KiB, sent in one `send`) and larger ones (sent uncopied beside the
+/// head) arrive byte for byte, one by one and pipelined, with the right
+/// `Content-Length`; a `HEAD` gets the length and no body.
+#[test]
+fn in_memory_bodies_of_every_size_arrive_byte_exact() {
+    const SIZES: [usize; 8] = [0, 1, 5, 4000, 4096, 4097, 10_000, 70_000];
+    let pattern = |n: usize| -> Vec<u8> { (0..n).map(|i| b'a' + (i % 23) as u8).collect() };
+    let app = Router::new().get("/{n}", move |req: &mut Request| {
+        let n: usize = req.param("n").unwrap().parse().unwrap();
+        Response::bytes("application/octet-stream", pattern(n))
+    });
+    let server = TestServer::start(app);
+
+    // One at a time on one connection, GET then HEAD.
+    let mut s = server.connect();
+    for n in SIZES {
+        write!(s, "GET /{n} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let reply = read_reply(&mut s, false);
+        assert_eq!(reply.status, 200, "GET /{n}");
+        assert_eq!(reply.header("content-length"), Some(&*n.to_string()));
+        assert!(reply.body == pattern(n), "GET /{n}: body differs");
+        write!(s, "HEAD /{n} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let reply = read_reply(&mut s, true);
+        assert_eq!(reply.header("content-length"), Some(&*n.to_string()));
+    }
+
+    // All pipelined in one write: the answers come back in order.
+    let mut s = server.connect();
+    let mut burst = Vec::new();
+    for n in SIZES {
+        write!(burst, "GET /{n} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    }
+    s.write_all(&burst).unwrap();
+    for n in SIZES {
+        let reply = read_reply(&mut s, false);
+        assert_eq!(reply.header("content-length"), Some(&*n.to_string()));
+        assert!(reply.body == pattern(n), "pipelined GET /{n}: body differs");
+    }
+
+    // HTTP/1.0 without keep-alive: the body, then the close.
+    for n in [5, 4096, 4097] {
+        let raw = server.exchange(format!("GET /{n} HTTP/1.0\r\n\r\n").as_bytes());
+        let reply = parse_one(&raw);
+        assert_eq!(reply.header("connection"), Some("close"));
+        assert!(reply.body == pattern(n), "HTTP/1.0 GET /{n}: body differs");
+    }
+}

@@ -28,6 +28,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 const PIECE: usize = 64 * 1024;
 /// How much a body writer buffers before sending a chunk by itself.
 const WRITER_BUFFER: usize = 16 * 1024;
+/// The largest in-memory body copied behind its head, to be sent with it
+/// by one `send` rather than a `writev` of both.
+const COPY_BODY_MAX: usize = 4 * 1024;
+/// Room in the head buffer for the status line and the fields.
+const HEAD_ROOM: usize = 256;
+/// Room for the framing around a copied body: a chunk-size line, its CRLF
+/// and the last chunk.
+const FRAMING_ROOM: usize = 32;
 
 /// Outcome is what happened to one response.
 #[derive(Debug)]
@@ -81,7 +89,12 @@ pub(crate) fn write_response(
         None => (allow, false),
     };
     let hold = pipelined && keep_alive;
-    let mut head = Vec::with_capacity(256);
+    // Sized once, also for a body that will be copied behind the head.
+    let copied = match &body {
+        Body::Bytes(b) if b.len() <= COPY_BODY_MAX => b.len() + FRAMING_ROOM,
+        _ => 0,
+    };
+    let mut head = Vec::with_capacity(HEAD_ROOM + copied);
     encode_head(
         &mut head,
         status,
@@ -170,7 +183,15 @@ fn send_body(
             }
             let (chunk, tail) = enc.frame(b.len()).map_err(overrun)?;
             let end = enc.finish().map_err(overrun)?;
-            link.write_or_hold(&[&take(head), chunk.as_bytes(), &b, tail, end], hold)
+            match head {
+                Some(h) if b.len() <= COPY_BODY_MAX => {
+                    for piece in [chunk.as_bytes(), &b, tail, end] {
+                        h.extend_from_slice(piece);
+                    }
+                    link.write_or_hold(&[&take(head)], hold)
+                }
+                _ => link.write_or_hold(&[&take(head), chunk.as_bytes(), &b, tail, end], hold),
+            }
         }
         Body::File { file, offset, len } => send_file(link, head, enc, file, offset, len),
         Body::Reader { reader, .. } => guarded(|| send_reader(link, head, enc, reader)),
