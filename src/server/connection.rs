@@ -24,7 +24,7 @@
 //!    read, then close, so the response is not destroyed by a reset.
 
 use super::Shared;
-use super::io::Link;
+use super::io::{Link, coarse_ms, millis};
 use super::state::{ConnState, Registration};
 use super::wire::{Slot, WireBody};
 use super::writer::{Outcome, write_response};
@@ -44,6 +44,8 @@ use std::time::{Duration, Instant};
 /// How long and how much a lingering close reads before giving up.
 const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 256 * 1024;
+/// A deadline that never comes in practice (a century).
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Serves a connection until it closes (`None`) or goes idle between
 /// requests (`Some`: park it).
@@ -105,7 +107,8 @@ struct Connection<'a> {
     /// body read from the wire.
     slot: Option<Slot>,
     registration: Registration,
-    idle_since: Instant,
+    /// On the [`coarse_ms`] clock.
+    idle_since: u64,
     /// Whether this worker has answered a request on the connection: its
     /// next request cannot be here yet unless it was pipelined. (A
     /// connection handed over by the accept loop or the poller has bytes.)
@@ -142,7 +145,7 @@ impl Connection<'_> {
             };
             match self.exchange(head) {
                 Next::KeepAlive => {
-                    self.idle_since = Instant::now();
+                    self.idle_since = coarse_ms();
                     self.answered = true;
                 }
                 Next::Close => {
@@ -174,7 +177,7 @@ impl Connection<'_> {
     fn read_head(&mut self) -> Result<Step> {
         let timeouts = self.shared.timeouts;
         let mut head_deadline: Option<Instant> = None;
-        let idle_deadline = self.idle_since + timeouts.idle;
+        let idle_deadline = self.idle_since.saturating_add(millis(timeouts.idle));
         let Some(conn) = self.conn.as_mut() else {
             return Ok(Step::Close);
         };
@@ -197,7 +200,7 @@ impl Connection<'_> {
                     // Just answered, the idle deadline was just set: no
                     // need to read the clock.
                     let expired = self.shared.is_shutting_down()
-                        || (!self.answered && Instant::now() >= idle_deadline);
+                        || (!self.answered && coarse_ms() >= idle_deadline);
                     let r = if expired {
                         // Serve a request that is already here; otherwise
                         // close. (A request that waited in the queue past
@@ -221,7 +224,11 @@ impl Connection<'_> {
                             other => other,
                         }
                     } else {
-                        self.link.read_into(conn, idle_deadline, Phase::Idle)
+                        let left = Duration::from_millis(idle_deadline.saturating_sub(coarse_ms()));
+                        let now = Instant::now();
+                        // A timeout too long to add is as good as none.
+                        let deadline = now.checked_add(left).unwrap_or(now + FOREVER);
+                        self.link.read_into(conn, deadline, Phase::Idle)
                     };
                     if let Err(e) = r {
                         log::trace!("{}: closing idle connection: {e}", self.peer);
@@ -270,12 +277,14 @@ impl Connection<'_> {
             true,
             None,
         );
-        self.access_log(self.peer, "-", "-", "-", &outcome, start);
+        self.access_log(self.peer, "-", "-", "-", &outcome, Some(start));
     }
 
     /// Steps 3–5 for one request.
     fn exchange(&mut self, head: Box<RequestHead>) -> Next {
-        let start = Instant::now();
+        // The clock is read for the access log only; a body drained after
+        // the response counts its time from then.
+        let start = access_log_enabled().then(Instant::now);
         let conn = self.conn.take().expect("Conn is home between requests");
         let body = if conn.body_finished() {
             self.conn = Some(conn);
@@ -392,6 +401,7 @@ impl Connection<'_> {
             // its stream) is drained first, as after any handler.
             if !conn.body_finished() {
                 let limit = self.shared.limits.max_drain_bytes;
+                let start = start.unwrap_or_else(Instant::now);
                 super::wire::drain(conn, &self.link, &self.shared.timeouts, start, limit);
             }
             conn.decide_keep_alive(outcome.keep_alive);
@@ -429,11 +439,11 @@ impl Connection<'_> {
         target: &str,
         version: &str,
         o: &Outcome,
-        start: Instant,
+        start: Option<Instant>,
     ) {
-        if !log::log_enabled!(target: "sockhttp::access", log::Level::Info) {
+        let Some(start) = start.filter(|_| access_log_enabled()) else {
             return;
-        }
+        };
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let status = o.status.as_u16();
         let via = if client == self.peer {
@@ -485,6 +495,12 @@ enum Next {
     KeepAlive,
     Close,
     Linger,
+}
+
+/// Reports whether access log lines are wanted (target `sockhttp::access`
+/// at `info`).
+fn access_log_enabled() -> bool {
+    log::log_enabled!(target: "sockhttp::access", log::Level::Info)
 }
 
 #[cfg(test)]

@@ -399,6 +399,32 @@ pub(crate) fn date_now() -> [u8; 29] {
     })
 }
 
+/// Returns a monotonic clock in milliseconds, read to its last tick (a few
+/// milliseconds): the clock of idle deadlines, which need no more. On
+/// Linux it is the coarse clock, read without the timestamp counter, so
+/// noting when a connection went idle after each request costs next to
+/// nothing.
+pub(crate) fn coarse_ms() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::time::{ClockId, clock_gettime};
+        let t = clock_gettime(ClockId::MonotonicCoarse);
+        u64::try_from(t.tv_sec).unwrap_or(0) * 1000 + u64::from(t.tv_nsec as u32 / 1_000_000)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let ms = EPOCH.get_or_init(Instant::now).elapsed().as_millis();
+        u64::try_from(ms).unwrap_or(u64::MAX)
+    }
+}
+
+/// Returns `d` in whole milliseconds, saturating: a span on the
+/// [`coarse_ms`] clock.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Returns the wall-clock time to the last clock tick (a few
 /// milliseconds), which is all a `Date` needs: on Linux the coarse clock,
 /// read without the timestamp counter.

@@ -48,6 +48,7 @@
 //! worker comes by first; the connections past theirs are closed.
 
 use super::io::Link;
+use super::io::coarse_ms;
 use rustix::event::{EventfdFlags, epoll, eventfd};
 use rustix::fd::OwnedFd;
 use std::collections::{HashMap, VecDeque};
@@ -55,7 +56,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The key of the poller's own wake-up eventfd.
 const WAKE: u64 = u64::MAX;
@@ -159,7 +160,8 @@ pub(crate) enum Ready<T> {
 struct Entry<T> {
     link: Arc<Link>,
     item: T,
-    deadline: Instant,
+    /// On the [`coarse_ms`] clock.
+    deadline: u64,
 }
 
 impl<T: Send> Poller<T> {
@@ -208,7 +210,7 @@ impl<T: Send> Poller<T> {
         key: u64,
         link: Arc<Link>,
         item: T,
-        deadline: Instant,
+        deadline: u64,
     ) -> Result<(), Refused<T>> {
         if link.may_have_more() {
             return Err(Refused::Ready(item));
@@ -283,7 +285,7 @@ impl<T: Send> Poller<T> {
                 )
                 .is_ok();
             if claimed {
-                return Ready::Expired(self.take_expired(Instant::now()));
+                return Ready::Expired(self.take_expired(now_ms));
             }
         }
         let wait = Duration::from_millis(due_ms.saturating_sub(now_ms).max(1));
@@ -425,8 +427,8 @@ impl<T: Send> Poller<T> {
     /// Takes out the connections whose idle deadline passed. One whose
     /// request has arrived is not idle: it is waiting for a worker (all
     /// are busy), and stays, to be taken in turn.
-    fn take_expired(&self, now: Instant) -> Vec<T> {
-        self.take_parked(|e| e.deadline <= now && !e.link.has_bytes())
+    fn take_expired(&self, now_ms: u64) -> Vec<T> {
+        self.take_parked(|e| e.deadline <= now_ms && !e.link.has_bytes())
     }
 
     /// Takes out the parked connections `chosen` picks, out of the epoll
@@ -473,12 +475,4 @@ impl<T: Send> Poller<T> {
         self.stop.store(true, Ordering::SeqCst);
         let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
     }
-}
-
-/// Returns the monotonic clock in milliseconds, to the last clock tick (a
-/// few milliseconds, plenty for a quarter-second scan), read without the
-/// timestamp counter.
-fn coarse_ms() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
-    u64::try_from(t.tv_sec).unwrap_or(0) * 1000 + u64::from(t.tv_nsec as u32 / 1_000_000)
 }

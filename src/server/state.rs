@@ -17,7 +17,7 @@
 
 use super::Shared;
 use super::connection;
-use super::io::Link;
+use super::io::{Link, coarse_ms, millis};
 use super::pool::{Job, Submitter};
 use super::writer::write_response;
 use crate::error::Error;
@@ -27,7 +27,7 @@ use crate::types::{StatusCode, Version};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// ConnState is one connection between two requests.
 pub(crate) struct ConnState {
@@ -36,9 +36,9 @@ pub(crate) struct ConnState {
     pub(crate) link: Arc<Link>,
     pub(crate) conn: Box<Conn>,
     pub(crate) peer: SocketAddr,
-    /// When the connection last became idle: its idle deadline counts
-    /// from here, wherever it waits.
-    pub(crate) idle_since: Instant,
+    /// When the connection last became idle, on the [`coarse_ms`] clock:
+    /// its idle deadline counts from here, wherever it waits.
+    pub(crate) idle_since: u64,
     /// Whether the per-connection socket options are set.
     pub(crate) configured: bool,
     /// Held from accept until a worker first takes the connection: it
@@ -113,7 +113,7 @@ impl ConnState {
             link,
             conn,
             peer,
-            idle_since: Instant::now(),
+            idle_since: coarse_ms(),
             configured: false,
             waiting: None,
         }
@@ -193,7 +193,9 @@ pub(crate) fn park(shared: &Shared, state: ConnState) -> Option<ConnState> {
     #[cfg(target_os = "linux")]
     if let Some(poller) = &shared.poller {
         state.link.mark_idle();
-        let deadline = state.idle_since + shared.timeouts.idle;
+        let deadline = state
+            .idle_since
+            .saturating_add(millis(shared.timeouts.idle));
         let (key, link) = (state.id(), Arc::clone(&state.link));
         match poller.park(key, link, state, deadline) {
             Ok(()) => {}
