@@ -9,7 +9,7 @@
 use crate::error::{Error, Phase, Result};
 use crate::proto::conn::Conn;
 use crate::types::HttpDate;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::sync::Mutex;
@@ -153,27 +153,22 @@ impl Link {
                 return Err(Error::Timeout(phase));
             }
             self.set_read_timeout(deadline - now)?;
-            let space = conn.spare(want);
-            let got = (&self.stream).read(space);
+            let got = read_for(conn, want, |buf| (&self.stream).read(buf));
             self.full_read
                 .store(matches!(got, Ok(n) if n == want), Ordering::Relaxed);
             match got {
                 Ok(n) => {
-                    conn.filled(want, n);
                     if n == 0 {
                         conn.receive_eof();
                     }
                     log::trace!("read {n} bytes");
                     return Ok(());
                 }
-                Err(e) => {
-                    conn.filled(want, 0);
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => continue,
-                        io::ErrorKind::Interrupted => continue,
-                        _ => return Err(Error::Io(e)),
-                    }
-                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => continue,
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Err(Error::Io(e)),
+                },
             }
         }
     }
@@ -186,22 +181,17 @@ impl Link {
             return false;
         }
         let want = conn.read_hint().max(1);
-        let space = conn.spare(want);
-        let got = self.read_nonblocking(space);
+        let got = read_for(conn, want, |buf| self.read_nonblocking(buf));
         self.full_read
             .store(matches!(got, Ok(n) if n == want), Ordering::Relaxed);
         match got {
             Ok(n) => {
-                conn.filled(want, n);
                 if n == 0 {
                     conn.receive_eof();
                 }
                 true
             }
-            Err(_) => {
-                conn.filled(want, 0);
-                false
-            }
+            Err(_) => false,
         }
     }
 
@@ -379,7 +369,39 @@ impl Link {
     }
 }
 
+/// Reads at most `want` bytes for `conn` with `read`, and keeps them.
+///
+/// The first read of a request head, on a connection with nothing
+/// buffered, lands in a per-thread scratch buffer and only the bytes read
+/// are copied into the connection's buffer, at their exact size. Read in
+/// place, it would allocate and clear `want` bytes (4 KiB) on every
+/// request for a head of a few hundred. Later reads (the rest of a head, a
+/// body, a pipeline) go straight into the connection's buffer.
+fn read_for(
+    conn: &mut Conn,
+    want: usize,
+    read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    if conn.is_idle() && want <= SCRATCH_LEN {
+        return SCRATCH.with_borrow_mut(|scratch| {
+            let buf = &mut scratch[..want];
+            let got = read(buf);
+            if let Ok(n) = got {
+                conn.receive(&buf[..n.min(want)]);
+            }
+            got
+        });
+    }
+    let got = read(conn.spare(want));
+    conn.filled(want, *got.as_ref().unwrap_or(&0));
+    got
+}
+
+/// The size of the per-thread scratch buffer of [`read_for`].
+const SCRATCH_LEN: usize = crate::proto::conn::FIRST_READ;
+
 thread_local! {
+    static SCRATCH: RefCell<Box<[u8; SCRATCH_LEN]>> = RefCell::new(Box::new([0; SCRATCH_LEN]));
     static DATE: Cell<(u64, [u8; 29])> = const { Cell::new((u64::MAX, [0; 29])) };
 }
 
