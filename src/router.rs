@@ -150,28 +150,45 @@ impl Pattern {
     /// Matches `path` (raw, starting with `/`); returns raw captures.
     /// Allocates nothing unless a parameter is captured.
     fn matches<'p>(&self, path: &'p str) -> Option<Captures<'_, 'p>> {
-        let rest = path.strip_prefix('/')?;
-        let mut parts = rest.split('/');
-        let mut rest_at = 1; // byte offset in `path` of the current part
+        if !path.starts_with('/') {
+            return None;
+        }
+        // The parts are what `path[1..].split('/')` yields, walked by hand:
+        // `at` is where the current part starts, past the end once the
+        // last part is taken.
+        let bytes = path.as_bytes();
+        let mut at = 1;
         let mut captures = Vec::new();
         for seg in &self.segments {
             if let Segment::Wildcard(name) = seg {
-                captures.push((name.as_str(), &path[rest_at.min(path.len())..]));
+                captures.push((name.as_str(), &path[at.min(path.len())..]));
                 return Some(captures);
             }
-            let part = parts.next()?;
+            if at > path.len() {
+                return None;
+            }
+            let end = bytes[at..]
+                .iter()
+                .position(|&b| b == b'/')
+                .map_or(path.len(), |i| at + i);
+            let part = &path[at..end];
             match seg {
-                Segment::Literal(l) if l == part => {}
+                Segment::Literal(l) if same(l, part) => {}
                 Segment::Param(name) if !part.is_empty() => captures.push((name.as_str(), part)),
                 _ => return None,
             }
-            rest_at += part.len() + 1;
+            at = end + 1;
         }
-        if parts.next().is_some() {
-            return None;
-        }
-        Some(captures)
+        // Matched only if no part is left.
+        (at > path.len()).then_some(captures)
     }
+}
+
+/// Compares a literal segment with a part of a path. Segments are short:
+/// a byte loop beats a call to the C library's `bcmp`, which measured at
+/// about 1% of a hello-world request.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 impl Router {
@@ -429,6 +446,65 @@ impl fmt::Debug for Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The straightforward matcher, by `split('/')`: the walk by hand in
+    /// `Pattern::matches` must agree with it everywhere.
+    fn reference<'a, 'p>(pattern: &'a Pattern, path: &'p str) -> Option<Captures<'a, 'p>> {
+        let rest = path.strip_prefix('/')?;
+        let mut parts = rest.split('/');
+        let mut rest_at = 1;
+        let mut captures = Vec::new();
+        for seg in &pattern.segments {
+            if let Segment::Wildcard(name) = seg {
+                captures.push((name.as_str(), &path[rest_at.min(path.len())..]));
+                return Some(captures);
+            }
+            let part = parts.next()?;
+            match seg {
+                Segment::Literal(l) if l == part => {}
+                Segment::Param(name) if !part.is_empty() => captures.push((name.as_str(), part)),
+                _ => return None,
+            }
+            rest_at += part.len() + 1;
+        }
+        parts.next().is_none().then_some(captures)
+    }
+
+    #[test]
+    fn matching_agrees_with_splitting_on_slashes() {
+        let patterns = [
+            "/",
+            "/a",
+            "/a/",
+            "/a/b",
+            "/{x}",
+            "/{x}/",
+            "/a/{x}",
+            "/{x}/{y}",
+            "/a/{x}/b",
+            "/{*rest}",
+            "/a/{*rest}",
+            "/a/{x}/{*rest}",
+            "//",
+            "/a//b",
+            "/{x}//{y}",
+        ]
+        .map(Pattern::parse);
+        let paths = [
+            "", "/", "//", "///", "/a", "/a/", "/a//", "/a/b", "/a/b/", "/a//b", "/b", "/ab",
+            "/a/bc", "/a/b/c", "/x/y", "/x//y", "/a/x/b", "/a/x/b/", "/%2F/a", "a", "a/b",
+        ];
+        for p in &patterns {
+            for path in paths {
+                assert_eq!(
+                    p.matches(path),
+                    reference(p, path),
+                    "{} on {path:?}",
+                    p.source
+                );
+            }
+        }
+    }
 
     fn call(app: &Router, method: Method, target: &str) -> (u16, String, Option<String>) {
         let mut req = Request::builder(method, target).build().unwrap();
