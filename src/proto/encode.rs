@@ -89,19 +89,19 @@ pub fn encode_head(
     out.extend_from_slice(b"\r\n");
     let mut has_date = false;
     let mut has_server = false;
-    for (name, value) in headers.iter() {
+    for (name, value) in headers.iter_bytes() {
         if is_framing_field(name) {
             continue;
         }
-        has_date |= name.eq_ignore_ascii_case("date");
-        has_server |= name.eq_ignore_ascii_case("server");
-        put_field(out, name.as_bytes(), value);
+        has_date |= name.eq_ignore_ascii_case(b"date");
+        has_server |= name.eq_ignore_ascii_case(b"server");
+        put_field(out, name, value);
     }
     if !has_date {
         put_field(out, b"Date", date);
     }
     if let (false, Some(s)) = (has_server, server) {
-        put_field(out, b"Server", s.as_bytes());
+        put_clean_field(out, b"Server", s.as_bytes());
     }
     match framing {
         Framing::Length(n) | Framing::NoBody(Some(n)) => {
@@ -142,29 +142,38 @@ impl ConnectionHeader {
     }
 }
 
-fn is_framing_field(name: &str) -> bool {
-    ["content-length", "transfer-encoding", "connection"]
+fn is_framing_field(name: &[u8]) -> bool {
+    [&b"content-length"[..], b"transfer-encoding", b"connection"]
         .iter()
         .any(|f| name.eq_ignore_ascii_case(f))
 }
 
+/// Writes one field line. `value` must hold no control character but
+/// HTAB (RFC 9110 §5.5): values from [`Headers`] never do (its setters
+/// turn them into spaces, and the parser refuses them), and the server's
+/// own values are made here. So nothing is scanned on the way out.
 fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    debug_assert!(!value.iter().any(|&c| is_value_ctl(c)), "{value:?}");
+    out.reserve(name.len() + value.len() + 4);
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
-    // RFC 9110 §5.5: a field value is visible characters, obs-text, SP and
-    // HTAB. `Headers` already turns CR, LF and NUL into spaces; any other
-    // control character would make the whole response unparseable for the
-    // client (httparse refuses it), so it becomes a space here too.
-    if value.iter().any(|&c| is_value_ctl(c)) {
-        out.extend(
-            value
-                .iter()
-                .map(|&c| if is_value_ctl(c) { b' ' } else { c }),
-        );
-    } else {
-        out.extend_from_slice(value);
-    }
+    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Writes one field line whose value comes from outside [`Headers`] (the
+/// configured `Server` value): a control character in it, which would make
+/// the whole response unparseable for the client, becomes a space.
+fn put_clean_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    if value.iter().any(|&c| is_value_ctl(c)) {
+        let clean: Vec<u8> = value
+            .iter()
+            .map(|&c| if is_value_ctl(c) { b' ' } else { c })
+            .collect();
+        put_field(out, name, &clean);
+    } else {
+        put_field(out, name, value);
+    }
 }
 
 fn itoa_buf() -> [u8; 20] {

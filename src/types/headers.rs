@@ -15,7 +15,9 @@ use std::fmt;
 /// become spaces (Go's `headerNewlineToSpace`, extended to RFC 9110 §5.5),
 /// so a value taken from the peer can never inject a header line; a name
 /// that is not a valid token is refused (the call is ignored and logged at
-/// `warn`).
+/// `warn`). A parsed request's values never hold such characters either
+/// (the parser refuses them), so no `Headers` value ever does, and a
+/// response head is written without scanning its values again.
 ///
 /// # Examples
 /// ```
@@ -164,6 +166,12 @@ impl Headers {
             .iter()
             .map(|(n, v)| (std::str::from_utf8(n).unwrap_or(""), &v[..]))
     }
+
+    /// Iterates over the fields with their names as bytes (tokens, so
+    /// ASCII): what the response writer needs, without a UTF-8 check.
+    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries.iter().map(|(n, v)| (&n[..], &v[..]))
+    }
 }
 
 impl fmt::Debug for Headers {
@@ -202,7 +210,24 @@ pub(crate) fn is_token(b: &[u8]) -> bool {
 /// `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 ///  "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA`
 pub(crate) fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
 /// Reports whether `c` may not appear in a field value: a control
