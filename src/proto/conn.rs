@@ -235,11 +235,10 @@ impl Conn {
     /// [`Error::UnexpectedEof`] when the peer closes mid-request. After an
     /// error the connection is `Closed`.
     pub fn next_event(&mut self) -> Result<Event> {
-        // Asked before the step, which may consume the head it refuses.
-        let head_request = self.is_head_request();
+        // Each error path of the step notes whether it refused a `HEAD`
+        // request (see `Conn::is_head_request`).
         let result = self.step();
         if result.is_err() {
-            self.refused_head = head_request;
             self.close();
         }
         result
@@ -256,7 +255,12 @@ impl Conn {
                 }
                 // Only re-parse when a line end arrived since last time.
                 let new = &self.buf[self.scanned.min(self.buf.len())..];
-                if !new.contains(&b'\n') {
+                // A byte loop, not `contains` (memchr): the line end of a
+                // request line is a few bytes in, and the library call's
+                // set-up cost more than the search, on every request.
+                #[allow(clippy::manual_contains)]
+                let no_line_end = !new.iter().any(|&b| b == b'\n');
+                if no_line_end {
                     self.scanned = self.buf.len();
                     self.check_incomplete_head()?;
                     return self.need_data();
@@ -272,7 +276,13 @@ impl Conn {
                     self.check_incomplete_head()?;
                     return self.need_data();
                 }
-                match parse_head(&mut self.buf, &self.limits)? {
+                // Noted now: a refused head may be consumed by its parse.
+                let head_request = self.buf[self.blank..].starts_with(b"HEAD ");
+                let parsed = parse_head(&mut self.buf, &self.limits);
+                if parsed.is_err() {
+                    self.refused_head = head_request;
+                }
+                match parsed? {
                     None => {
                         self.scanned = self.buf.len();
                         self.need_data()
@@ -329,17 +339,22 @@ impl Conn {
     }
 
     /// A head that has not completed may already break a limit.
-    fn check_incomplete_head(&self) -> Result<()> {
+    fn check_incomplete_head(&mut self) -> Result<()> {
         // The same judgement as `parse_head`'s, so that whichever of the two
         // sees a limit first gives the same answer.
         match limit_error(&self.buf, self.buf.len(), &self.limits) {
-            Some(e) => Err(e),
+            Some(e) => {
+                self.refused_head = self.is_head_request();
+                Err(e)
+            }
             None => Ok(()),
         }
     }
 
     fn need_data(&mut self) -> Result<Event> {
         if self.eof {
+            // A head cut short may still have been a `HEAD` request's.
+            self.refused_head = self.is_head_request();
             return Err(Error::UnexpectedEof);
         }
         Ok(Event::NeedData)

@@ -124,25 +124,39 @@ pub fn parse_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RequestH
     // Remember where each name and value lies, then hand the bytes over.
     let base = buf.as_ptr() as usize;
     // On the stack for the usual number of fields (the parse allocates no
-    // list of its own): where each name and value lies in `buf`.
-    let mut stack_spans = [(0usize, 0usize, 0usize, 0usize); 32];
+    // list of its own): where each name and value lies in `buf`, as u32
+    // so that clearing the table costs little.
+    if n > u32::MAX as usize {
+        return Err(Error::HeadTooLarge);
+    }
+    let mut stack_spans = [[0u32; 4]; 32];
     let mut heap_spans;
     let count = req.headers.len();
-    let spans: &mut [(usize, usize, usize, usize)] = if count <= stack_spans.len() {
+    let spans: &mut [[u32; 4]] = if count <= stack_spans.len() {
         &mut stack_spans[..count]
     } else {
-        heap_spans = vec![(0, 0, 0, 0); count];
+        heap_spans = vec![[0; 4]; count];
         &mut heap_spans
     };
+    // Every offset and length is within the head's `n` bytes.
+    let at = |p: *const u8| (p as usize - base) as u32;
+    let len = |s: &[u8]| s.len() as u32;
     for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
-        let name = h.name.as_ptr() as usize - base;
-        let value = h.value.as_ptr() as usize - base;
-        *span = (name, h.name.len(), value, h.value.len());
+        *span = [
+            at(h.name.as_ptr()),
+            len(h.name.as_bytes()),
+            at(h.value.as_ptr()),
+            len(h.value),
+        ];
     }
     let head_bytes = buf.split_to(n).freeze();
     let mut headers = Headers::with_capacity(spans.len());
-    for &mut (ns, nl, vs, vl) in spans {
-        headers.push_raw(head_bytes.slice(ns..ns + nl), head_bytes.slice(vs..vs + vl));
+    let range = |start: u32, len: u32| start as usize..start as usize + len as usize;
+    for &mut [ns, nl, vs, vl] in spans {
+        headers.push_raw(
+            head_bytes.slice(range(ns, nl)),
+            head_bytes.slice(range(vs, vl)),
+        );
     }
     build_head(method, target, version, headers, limits).map(Some)
 }
@@ -191,11 +205,13 @@ type Span = std::ops::Range<usize>;
 /// Splits the request-target into path and query, by its form
 /// (RFC 9112 §3.2); reports whether the target carried an authority.
 fn parse_target(method: &Method, target: &str) -> Result<(Span, Option<Span>, bool)> {
-    if target.contains('#') {
+    // Byte loops rather than `memchr`: a target is short, and the library
+    // call's set-up cost more than the search on every request.
+    if target.bytes().any(|c| c == b'#') {
         return Err(Error::Malformed("fragment in request target"));
     }
     let split = |start: usize| -> (Span, Option<Span>) {
-        match target[start..].find('?') {
+        match target.as_bytes()[start..].iter().position(|&c| c == b'?') {
             Some(q) => (start..start + q, Some(start + q + 1..target.len())),
             None => (start..target.len(), None),
         }
@@ -273,7 +289,28 @@ fn check_host(headers: &Headers, version: Version, has_authority: bool) -> Resul
 
 /// Characters of `uri-host [ ":" port ]`: reg-name, IP-literal and port.
 fn is_host_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&c)
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'%'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'['
+                | b']'
+        )
 }
 
 /// Decides how the body is framed (RFC 9112 §6), refusing every ambiguity
@@ -390,6 +427,11 @@ fn check_partial(buf: &[u8], limits: &Limits) -> Result<()> {
 /// not depend on how the network split the bytes.
 pub(crate) fn limit_error(buf: &[u8], len: usize, limits: &Limits) -> Option<Error> {
     let line_limit = limits.max_request_line_bytes;
+    if len <= line_limit.min(limits.max_head_bytes) {
+        // Within both limits whatever the line's length: the usual head
+        // is not searched.
+        return None;
+    }
     let line_too_long = !buf[..line_limit.min(buf.len())].contains(&b'\n');
     let at_414 = if line_too_long {
         line_limit.saturating_add(1)
