@@ -7,7 +7,7 @@
 //! length. This module performs no I/O and reads no clock: the `Date`
 //! value is passed in.
 
-use crate::types::{Headers, StatusCode, Version, is_value_ctl};
+use crate::types::{Headers, StatusCode, Version, has_value_ctl, is_value_ctl};
 
 /// Framing says how a response body is delimited on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,7 +153,7 @@ fn is_framing_field(name: &[u8]) -> bool {
 /// turn them into spaces, and the parser refuses them), and the server's
 /// own values are made here. So nothing is scanned on the way out.
 fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    debug_assert!(!value.iter().any(|&c| is_value_ctl(c)), "{value:?}");
+    debug_assert!(!has_value_ctl(value), "{value:?}");
     out.reserve(name.len() + value.len() + 4);
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
@@ -165,7 +165,7 @@ fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 /// configured `Server` value): a control character in it, which would make
 /// the whole response unparseable for the client, becomes a space.
 fn put_clean_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    if value.iter().any(|&c| is_value_ctl(c)) {
+    if has_value_ctl(value) {
         let clean: Vec<u8> = value
             .iter()
             .map(|&c| if is_value_ctl(c) { b' ' } else { c })

@@ -204,31 +204,43 @@ pub(crate) fn is_sensitive(name: &str) -> bool {
 
 /// Reports whether `b` is a `token` (RFC 9110 §5.6.2): one or more tchar.
 pub(crate) fn is_token(b: &[u8]) -> bool {
-    !b.is_empty() && b.iter().all(|&c| is_tchar(c))
+    !b.is_empty() && b.iter().fold(true, |ok, &c| ok & is_tchar(c))
 }
 
 /// `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 ///  "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA`
 pub(crate) fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
+    TCHAR[c as usize]
 }
+
+/// [`is_tchar`] as a table: every field name set on a response is checked.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        table[i] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    table
+};
 
 /// Reports whether `c` may not appear in a field value: a control
 /// character other than HTAB (RFC 9110 §5.5: visible characters, obs-text,
@@ -237,8 +249,17 @@ pub(crate) fn is_value_ctl(c: u8) -> bool {
     (c < 0x20 && c != b'\t') || c == 0x7f
 }
 
+/// Reports whether any byte of `v` [`is_value_ctl`]: with no early exit
+/// and no branch per byte, so the compiler checks many bytes at a time
+/// (every value set on a response is checked).
+pub(crate) fn has_value_ctl(v: &[u8]) -> bool {
+    v.iter().fold(false, |bad, &c| {
+        bad | ((c < 0x20) & (c != b'\t')) | (c == 0x7f)
+    })
+}
+
 fn sanitize_value(v: Bytes) -> Bytes {
-    if v.iter().any(|&c| is_value_ctl(c)) {
+    if has_value_ctl(&v) {
         let cleaned: Vec<u8> = v
             .iter()
             .map(|&c| if is_value_ctl(c) { b' ' } else { c })
@@ -252,6 +273,14 @@ fn sanitize_value(v: Bytes) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tchar_table_is_rfc_9110s_tchar() {
+        for c in 0..=255u8 {
+            let want = c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+            assert_eq!(is_tchar(c), want, "byte {c:#04x}");
+        }
+    }
 
     #[test]
     fn injected_newlines_become_spaces() {
