@@ -31,8 +31,10 @@ const WRITER_BUFFER: usize = 16 * 1024;
 /// The largest in-memory body copied behind its head, to be sent with it
 /// by one `send` rather than a `writev` of both.
 const COPY_BODY_MAX: usize = 4 * 1024;
-/// Room in the head buffer for the status line and the fields.
-const HEAD_ROOM: usize = 256;
+/// Room in the head buffer for the status line and the server's own
+/// fields (`Date`, `Server`, `Content-Length`, `Connection`), besides the
+/// handler's.
+const HEAD_ROOM: usize = 160;
 /// Room for the framing around a copied body: a chunk-size line, its CRLF
 /// and the last chunk.
 const FRAMING_ROOM: usize = 32;
@@ -94,7 +96,11 @@ pub(crate) fn write_response(
         Body::Bytes(b) if b.len() <= COPY_BODY_MAX => b.len() + FRAMING_ROOM,
         _ => 0,
     };
-    let mut head = Vec::with_capacity(HEAD_ROOM + copied);
+    let fields: usize = headers
+        .iter_bytes()
+        .map(|(n, v)| n.len() + v.len() + 4)
+        .sum();
+    let mut head = Vec::with_capacity(HEAD_ROOM + fields + copied);
     encode_head(
         &mut head,
         status,

@@ -44,7 +44,7 @@ impl Validators {
         suffix: &str,
     ) -> Validators {
         let since_epoch = modified.and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok());
-        let etag = since_epoch.map(|d| format!("\"{len:x}-{:x}{suffix}\"", d.as_nanos()));
+        let etag = since_epoch.map(|d| entity_tag(len, d.as_nanos(), suffix));
         let last_modified = modified
             .map(|m| HttpDate::from_system_time(m.min(now)))
             .filter(|d| d.unix_secs() > 0);
@@ -53,6 +53,34 @@ impl Validators {
             last_modified,
         }
     }
+}
+
+/// Formats the entity tag `"{len:x}-{nanos:x}{suffix}"` into a string of
+/// exactly its length, without the formatting machinery: it is made for
+/// every file served, and a string with no spare room becomes the field
+/// value without a copy.
+fn entity_tag(len: u64, nanos: u128, suffix: &str) -> String {
+    fn hex(mut n: u128, out: &mut [u8; 32]) -> &[u8] {
+        let mut i = out.len();
+        loop {
+            i -= 1;
+            out[i] = b"0123456789abcdef"[(n & 0xf) as usize];
+            n >>= 4;
+            if n == 0 {
+                return &out[i..];
+            }
+        }
+    }
+    let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+    let (len, nanos) = (hex(u128::from(len), &mut a), hex(nanos, &mut b));
+    let mut tag = Vec::with_capacity(len.len() + nanos.len() + suffix.len() + 3);
+    tag.push(b'"');
+    tag.extend_from_slice(len);
+    tag.push(b'-');
+    tag.extend_from_slice(nanos);
+    tag.extend_from_slice(suffix.as_bytes());
+    tag.push(b'"');
+    String::from_utf8(tag).unwrap_or_default()
 }
 
 /// Precondition is the outcome of evaluating the conditional header
@@ -281,6 +309,20 @@ pub(crate) fn parse_entity_tag(s: &str) -> Option<(EntityTag<'_>, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entity_tags_are_formatted_as_format_would() {
+        for (len, nanos, suffix) in [
+            (0, 0, ""),
+            (1, 15, ""),
+            (4096, 1_764_000_000_123_456_789, "-gz"),
+            (u64::MAX, u128::MAX, ""),
+        ] {
+            let tag = entity_tag(len, nanos, suffix);
+            assert_eq!(tag, format!("\"{len:x}-{nanos:x}{suffix}\""));
+            assert_eq!(tag.len(), tag.capacity(), "no spare room: {tag}");
+        }
+    }
 
     const ETAG: &str = "\"a-1\"";
     /// Sun, 06 Nov 1994 08:49:37 GMT

@@ -80,9 +80,13 @@ pub(crate) fn content_type(name: &str) -> &'static str {
     if stem.is_empty() || ext.len() > 16 {
         return DEFAULT_TYPE;
     }
-    let ext = ext.to_ascii_lowercase();
+    // Lower-cased on the stack: this runs for every file served.
+    let mut lower = [0u8; 16];
+    let lower = &mut lower[..ext.len()];
+    lower.copy_from_slice(ext.as_bytes());
+    lower.make_ascii_lowercase();
     TYPES
-        .binary_search_by(|(e, _)| (*e).cmp(ext.as_str()))
+        .binary_search_by(|(e, _)| e.as_bytes().cmp(lower))
         .map_or(DEFAULT_TYPE, |i| TYPES[i].1)
 }
 

@@ -192,7 +192,8 @@ pub(crate) fn resolve(root: &Path, segments: &[String]) -> Result<PathBuf, Error
     Ok(canonical)
 }
 
-/// Opens `segments` under the root directory `root` with one
+/// Opens `rel` (checked segments, see [`relative`]) under the root
+/// directory `root` with one
 /// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` (Linux 5.6): the
 /// kernel refuses to leave the root and to follow any symbolic link on
 /// the way, so the path opened is exactly the root and the checked
@@ -203,13 +204,12 @@ pub(crate) fn resolve(root: &Path, segments: &[String]) -> Result<PathBuf, Error
 /// blocks the worker (the caller refuses anything but files and
 /// directories).
 #[cfg(target_os = "linux")]
-pub(crate) fn open_plain(root: &OwnedFd, segments: &[String]) -> Option<io::Result<File>> {
+pub(crate) fn open_plain(root: &OwnedFd, rel: &str) -> Option<io::Result<File>> {
     use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
     use rustix::io::Errno;
-    let rel = relative(segments);
     let opened = openat2(
         root,
-        rel.as_str(),
+        rel,
         OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
         Mode::empty(),
         ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
@@ -223,14 +223,15 @@ pub(crate) fn open_plain(root: &OwnedFd, segments: &[String]) -> Option<io::Resu
     }
 }
 
-/// Reports whether `segments` name a regular file under `root` (Linux):
+/// Reports whether `rel` (see [`relative`]) names a regular file under
+/// `root` (Linux):
 /// `None` when a symbolic link is there, or the answer is unclear, so
 /// that the caller decides the careful way.
 #[cfg(target_os = "linux")]
-pub(crate) fn is_plain_file(root: &OwnedFd, segments: &[String]) -> Option<bool> {
+pub(crate) fn is_plain_file(root: &OwnedFd, rel: &str) -> Option<bool> {
     use rustix::fs::{AtFlags, FileType, statat};
     use rustix::io::Errno;
-    match statat(root, relative(segments).as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+    match statat(root, rel, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => match FileType::from_raw_mode(st.st_mode) {
             FileType::RegularFile => Some(true),
             FileType::Symlink => None,
@@ -253,15 +254,27 @@ pub(crate) fn open_root(root: &Path) -> Option<OwnedFd> {
     .ok()
 }
 
-/// Joins checked segments into a relative path (`.` for the root).
+/// Joins checked segments into a relative path (`.` for the root), with
+/// room to add the `.gz` of a sibling without growing.
 #[cfg(target_os = "linux")]
-fn relative(segments: &[String]) -> String {
+pub(crate) fn relative(segments: &[String]) -> String {
     if segments.is_empty() {
-        ".".to_owned()
-    } else {
-        segments.join("/")
+        return ".".to_owned();
     }
+    let len: usize = segments.iter().map(|s| s.len() + 1).sum();
+    let mut rel = String::with_capacity(len + GZ.len());
+    for (i, s) in segments.iter().enumerate() {
+        if i > 0 {
+            rel.push('/');
+        }
+        rel.push_str(s);
+    }
+    rel
 }
+
+/// The suffix of a precompressed sibling.
+#[cfg(target_os = "linux")]
+pub(crate) const GZ: &str = ".gz";
 
 /// Reports whether the canonical path `canonical` lies inside the
 /// canonical root and names nothing hidden on its way (a symbolic link to
