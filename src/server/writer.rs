@@ -2,9 +2,14 @@
 //! connection.
 //!
 //! The framing is decided by the protocol core
-//! ([`decide_framing`]); this module moves the bytes. Small responses go
-//! out in one `writev` (head and body together); file and stream bodies
-//! are sent in pieces through one reused buffer, never whole. A body that
+//! ([`decide_framing`]); this module moves the bytes. A small response
+//! goes out in one `send`: an in-memory body of up to [`COPY_BODY_MAX`]
+//! bytes is copied behind the head, which costs less than the kernel's
+//! `writev` of two pieces. Larger in-memory bodies leave with their head
+//! in one `writev`, uncopied. A head is built in the worker's spare
+//! buffer ([`Head`]), so a response allocates nothing for it. File and
+//! stream bodies are sent in pieces through one reused buffer, never
+//! whole. A body that
 //! disagrees with its declared length, fails, or panics aborts the
 //! response, and the connection is closed: a half-sent response cannot
 //! be repaired. A handler's `1xx` status, which can never be a final
@@ -100,9 +105,9 @@ pub(crate) fn write_response(
         .iter_bytes()
         .map(|(n, v)| n.len() + v.len() + 4)
         .sum();
-    let mut head = Vec::with_capacity(HEAD_ROOM + fields + copied);
+    let mut head = Head::with_capacity(HEAD_ROOM + fields + copied);
     encode_head(
-        &mut head,
+        &mut head.0,
         status,
         &headers,
         framing,
@@ -118,7 +123,7 @@ pub(crate) fn write_response(
         send_body(link, &mut head, &mut enc, body, hold)
     } else {
         drop(body);
-        link.write_or_hold(&[&take(&mut head)], hold)
+        link.write_or_hold(&[&take(&mut head)[..]], hold)
     };
     if let Err(e) = &result {
         log::debug!("response aborted after {} body bytes: {e}", enc.written());
@@ -162,15 +167,55 @@ fn overrun(o: Overrun) -> Error {
 }
 
 /// Takes the head out of `head` to send it (empty once it has been sent).
-fn take(head: &mut Option<Vec<u8>>) -> Vec<u8> {
-    head.take().unwrap_or_default()
+fn take(head: &mut Option<Head>) -> Head {
+    head.take().unwrap_or(Head(Vec::new()))
+}
+
+/// The most a worker keeps of a head buffer for its next response.
+const KEPT_HEAD: usize = 64 * 1024;
+
+thread_local! {
+    /// The buffer of this worker's last response head, kept for the next
+    /// one: a response then allocates nothing for its head.
+    static SPARE_HEAD: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Head is a response head being built and sent. Its buffer is the
+/// worker's spare one, and goes back to it when the head is dropped.
+struct Head(Vec<u8>);
+
+impl Head {
+    fn with_capacity(n: usize) -> Head {
+        let mut buf = SPARE_HEAD
+            .try_with(std::cell::Cell::take)
+            .unwrap_or_default();
+        buf.clear();
+        buf.reserve(n);
+        Head(buf)
+    }
+}
+
+impl std::ops::Deref for Head {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Head {
+    fn drop(&mut self) {
+        if self.0.capacity() > 0 && self.0.capacity() <= KEPT_HEAD {
+            let buf = std::mem::take(&mut self.0);
+            let _ = SPARE_HEAD.try_with(|spare| spare.set(buf));
+        }
+    }
 }
 
 /// Sends the head and `body`; an in-memory body may be held back with
 /// its head when `hold` says more of a pipeline is waiting.
 fn send_body(
     link: &Link,
-    head: &mut Option<Vec<u8>>,
+    head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     body: Body,
     hold: bool,
@@ -180,23 +225,23 @@ fn send_body(
             // A declared length the empty body cannot meet is found before
             // the head leaves, so the client gets a 500 instead.
             let end = enc.finish().map_err(overrun)?;
-            link.write_or_hold(&[&take(head), end], hold)
+            link.write_or_hold(&[&take(head)[..], end], hold)
         }
         Body::Bytes(b) => {
             if b.is_empty() {
                 let end = enc.finish().map_err(overrun)?;
-                return link.write_or_hold(&[&take(head), end], hold);
+                return link.write_or_hold(&[&take(head)[..], end], hold);
             }
             let (chunk, tail) = enc.frame(b.len()).map_err(overrun)?;
             let end = enc.finish().map_err(overrun)?;
             match head {
                 Some(h) if b.len() <= COPY_BODY_MAX => {
                     for piece in [chunk.as_bytes(), &b, tail, end] {
-                        h.extend_from_slice(piece);
+                        h.0.extend_from_slice(piece);
                     }
-                    link.write_or_hold(&[&take(head)], hold)
+                    link.write_or_hold(&[&take(head)[..]], hold)
                 }
-                _ => link.write_or_hold(&[&take(head), chunk.as_bytes(), &b, tail, end], hold),
+                _ => link.write_or_hold(&[&take(head)[..], chunk.as_bytes(), &b, tail, end], hold),
             }
         }
         Body::File { file, offset, len } => send_file(link, head, enc, file, offset, len),
@@ -220,7 +265,7 @@ fn guarded(f: impl FnOnce() -> Result<()>) -> Result<()> {
 /// Sends `len` bytes of `file` from `offset`, one piece at a time.
 fn send_file(
     link: &Link,
-    head: &mut Option<Vec<u8>>,
+    head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     mut file: File,
     mut offset: u64,
@@ -265,7 +310,7 @@ fn send_file(
         left -= n as u64;
     }
     let end = enc.finish().map_err(overrun)?;
-    link.write_all(&[&take(head), end])
+    link.write_all(&[&take(head)[..], end])
 }
 
 /// Sends a file range with `sendfile(2)`: the kernel copies from the page
@@ -276,7 +321,7 @@ fn send_file(
 #[cfg(target_os = "linux")]
 fn send_file_zero_copy(
     link: &Link,
-    head: &mut Option<Vec<u8>>,
+    head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     file: &File,
     offset: u64,
@@ -284,7 +329,7 @@ fn send_file_zero_copy(
 ) -> Result<Option<u64>> {
     use rustix::io::Errno;
     if len == 0 {
-        link.write_all(&[&take(head)])?;
+        link.write_all(&[&take(head)[..]])?;
         return Ok(None);
     }
     link.send_more(&take(head))?;
@@ -319,7 +364,7 @@ fn send_file_zero_copy(
 
 fn send_reader(
     link: &Link,
-    head: &mut Option<Vec<u8>>,
+    head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     mut reader: Box<dyn Read + Send>,
 ) -> Result<()> {
@@ -340,12 +385,12 @@ fn send_reader(
         ])?;
     }
     let end = enc.finish().map_err(overrun)?;
-    link.write_all(&[&take(head), end])
+    link.write_all(&[&take(head)[..], end])
 }
 
 fn send_writer(
     link: &Link,
-    head: &mut Option<Vec<u8>>,
+    head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     f: WriteFn,
 ) -> Result<()> {
@@ -363,7 +408,7 @@ fn send_writer(
     produced?;
     w.send()?;
     let end = w.enc.finish().map_err(overrun)?;
-    w.link.write_all(&[&take(w.head), end])
+    w.link.write_all(&[&take(w.head)[..], end])
 }
 
 /// ChunkWriter is the `Write` a [`Body::Writer`] function writes to: it
@@ -372,7 +417,7 @@ struct ChunkWriter<'a> {
     link: &'a Link,
     enc: &'a mut BodyEncoder,
     /// The response head, until it goes out with the first piece.
-    head: &'a mut Option<Vec<u8>>,
+    head: &'a mut Option<Head>,
     buf: Vec<u8>,
     /// The first socket error; later writes fail fast with it.
     failed: Option<Error>,
