@@ -268,7 +268,16 @@ impl Link {
     /// [`Error::Io`] when the peer is gone.
     pub(crate) fn write_all(&self, bufs: &[&[u8]]) -> Result<()> {
         if self.has_held.load(Ordering::Relaxed) {
-            let held = self.take_held();
+            let mut held = self.take_held();
+            let len: usize = bufs.iter().map(|b| b.len()).sum();
+            if held.len() + len <= MAX_HELD_BYTES {
+                // The last answer of a pipeline joins the held ones: the
+                // whole batch leaves in one buffer (one `send`).
+                for b in bufs {
+                    held.extend_from_slice(b);
+                }
+                return self.write_unheld(&[&held]);
+            }
             let mut all = Vec::with_capacity(bufs.len() + 1);
             all.push(&held[..]);
             all.extend_from_slice(bufs);
