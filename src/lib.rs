@@ -63,7 +63,7 @@
 //! | `setsockopt(SO_RCVTIMEO)` | bound the next read by what is left of the phase's deadline | before a read, only when the value changes (`server::io`) |
 //! | `recvfrom` | read bytes into the connection's `BytesMut` buffer (`MSG_DONTWAIT` when epoll said they are there) | `server::io` |
 //! | — (no system call) | parse the head, decode the body, route, run the handler, encode the response head | `proto::head`, `proto::body`, [`Router`], `proto::encode` |
-//! | `writev` | send the response head and body in one call | `server::io` (`Link::write_all`), from `server::writer` |
+//! | `sendto` or `writev` | send the response head and body in one call: a small body copied behind the head (`sendto`), a large or streamed one beside it (`writev`) | `server::io` (`Link::write_all`), from `server::writer` |
 //! | `sendto(MSG_MORE)`, `sendfile` | a file body: the head held back to share a packet, then the kernel copies the file to the socket without user space | `server::writer` (Linux; a read/write loop elsewhere) |
 //! | — (no system call) | answered, nothing more buffered: park the connection again until its next request; it stays registered, edge-triggered | `server::connection`, `server::poller` (Linux) |
 //! | `shutdown(SHUT_WR)` | tell the peer we are done, but still read what it sends | closing a connection (`server::connection`) |
@@ -72,31 +72,32 @@
 //! This is `strace -f -e trace=network,read,write,writev,sendfile,epoll_pwait,epoll_ctl,futex,close`
 //! of the `echo_api` example (`--threads 2`) serving `curl -s URL/inspect?b2b=1 …
 //! URL/inspect?b2b=4 --next -d hi URL/echo`: five requests on one kept-alive
-//! connection, strace's split lines joined. Thread 21486 is the accept
-//! loop, 21489 and 21490 are workers. A request costs three calls: the
+//! connection, strace's split lines joined. Thread 16759 is the accept
+//! loop, 16762 and 16763 are workers. A request costs three calls: the
 //! `epoll_pwait` that hands the connection to whichever worker waits, a
-//! `recvfrom`, and one `writev` for head and body; parking it again costs
-//! none (under load, one `epoll_pwait` hands out several connections):
+//! `recvfrom`, and one `sendto` for head and body (a `writev` of both
+//! when the body is large or streamed, as `/echo`'s is); parking it again
+//! costs none (under load, one `epoll_pwait` hands out many connections):
 //!
 //! ```text
-//! 21486 accept4(3, {sa_family=AF_INET, sin_port=htons(51998), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 7
-//! 21486 epoll_ctl(4, EPOLL_CTL_ADD, 7, {events=EPOLLIN|EPOLLRDHUP|EPOLLET, data={u32=0, u64=0}}) = 0
-//! 21489 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 16, 250, NULL, 1) = 1
-//! 21489 setsockopt(7, SOL_TCP, TCP_NODELAY, [1], 4) = 0
-//! 21489 setsockopt(7, SOL_SOCKET, SO_SNDTIMEO_OLD, "\36\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) = 0
-//! 21489 recvfrom(7, "GET /inspect?b2b=1 HTTP/1.1\r\nHos"..., 16384, MSG_DONTWAIT, NULL, NULL) = 92
-//! 21489 writev(7, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=127}, {iov_base="{\"body_len\":0,\"client\":\"127.0.0."..., iov_len=209}], 2) = 336
-//! 21490 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 16, 250, NULL, 1) = 1
-//! 21490 recvfrom(7, "GET /inspect?b2b=2 HTTP/1.1\r\nHos"..., 16384, MSG_DONTWAIT, NULL, NULL) = 92
-//! 21490 writev(7, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=127}, {iov_base="{\"body_len\":0,\"client\":\"127.0.0."..., iov_len=209}], 2) = 336
+//! 16759 accept4(3, {sa_family=AF_INET, sin_port=htons(35328), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 7
+//! 16759 epoll_ctl(4, EPOLL_CTL_ADD, 7, {events=EPOLLIN|EPOLLRDHUP|EPOLLET, data={u32=0, u64=0}}) = 0
+//! 16762 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 250, NULL, 0) = 1
+//! 16762 setsockopt(7, SOL_TCP, TCP_NODELAY, [1], 4) = 0
+//! 16762 setsockopt(7, SOL_SOCKET, SO_SNDTIMEO_OLD, "\36\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) = 0
+//! 16762 recvfrom(7, "GET /inspect?b2b=1 HTTP/1.1\r\nHos"..., 4096, MSG_DONTWAIT, NULL, NULL) = 92
+//! 16762 sendto(7, "HTTP/1.1 200 OK\r\nContent-Type: a"..., 336, MSG_NOSIGNAL, NULL, 0) = 336
+//! 16762 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 230, NULL, 0) = 1
+//! 16762 recvfrom(7, "GET /inspect?b2b=2 HTTP/1.1\r\nHos"..., 4096, MSG_DONTWAIT, NULL, NULL) = 92
+//! 16762 sendto(7, "HTTP/1.1 200 OK\r\nContent-Type: a"..., 336, MSG_NOSIGNAL, NULL, 0) = 336
 //!       (b2b=3 and b2b=4: the same three calls)
-//! 21489 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 16, 186, NULL, 1) = 1
-//! 21489 recvfrom(7, "POST /echo HTTP/1.1\r\nHost: 127.0"..., 16384, MSG_DONTWAIT, NULL, NULL) = 154
-//! 21489 writev(7, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=142}, {iov_base="hi", iov_len=2}], 2) = 144
-//! 21490 epoll_pwait(4, [{events=EPOLLIN|EPOLLRDHUP, data={u32=0, u64=0}}], 16, 185, NULL, 1) = 1
-//! 21490 recvfrom(7, "", 16384, MSG_DONTWAIT, NULL, NULL) = 0
-//! 21490 shutdown(7, SHUT_WR)              = 0
-//! 21490 close(7)                          = 0
+//! 16762 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 226, NULL, 0) = 1
+//! 16762 recvfrom(7, "POST /echo HTTP/1.1\r\nHost: 127.0"..., 4096, MSG_DONTWAIT, NULL, NULL) = 154
+//! 16762 writev(7, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=142}, {iov_base="hi", iov_len=2}], 2) = 144
+//! 16762 epoll_pwait(4, [{events=EPOLLIN|EPOLLRDHUP, data={u32=0, u64=0}}], 64, 226, NULL, 0) = 1
+//! 16762 recvfrom(7, "", 4096, MSG_DONTWAIT, NULL, NULL) = 0
+//! 16762 shutdown(7, SHUT_WR)              = 0
+//! 16762 close(7)                          = 0
 //! ```
 //!
 //! Requests already buffered (a pipeline) are answered without parking,
