@@ -5,7 +5,8 @@ Starts the release examples (`hello` for hello-world text, `static_site` for
 files) and nginx (`return 200` and static files, one worker process), pins
 each server to CPU 0 and the load generator (wrk) to CPU 1 with taskset, and
 drives every scenario REPEAT times, sockhttp and nginx back to back in each
-round, reporting medians. Prints a table with requests/s, MB/s, p50 and p99
+round (which goes first alternates), each after a second of warm-up,
+reporting medians. Prints a table with requests/s, MB/s, p50 and p99
 latency, errors, and our/nginx ratios: the median of the per-round ratios,
 so that the slow drifts of a shared machine cancel out.
 
@@ -37,6 +38,8 @@ SERVER_CPU, LOAD_CPU = "0", "1"
 # sockhttp's worker pool in every scenario: the 10,000-idle-connections
 # scenario is "a pool of 4 workers", and one pinned CPU needs no more.
 THREADS = 4
+# Seconds of load before each measured run, not counted.
+WARMUP = 1
 
 
 def sh(*cmd, **kw):
@@ -257,10 +260,13 @@ def run_once(server, name, example, path, conns, idle, script, args, root, prefi
     try:
         if idle:
             holder = IdleHolder(port, path, idle)
+        # Warm up (connections, page cache, allocator) before measuring.
+        url = f"http://127.0.0.1:{port}{path}"
+        wrk(url, conns, WARMUP, script)
         counter = None
         if args.syscalls and server == "sockhttp" and name in COUNTED:
             counter = count_syscalls(proc.pid, args.duration)
-        r = wrk(f"http://127.0.0.1:{port}{path}", conns, args.duration, script)
+        r = wrk(url, conns, args.duration, script)
         if counter:
             counts = read_syscalls(counter)
             r["calls"] = {k: v / max(r["requests"], 1) for k, v in counts.items()}
@@ -331,10 +337,12 @@ def main():
             if not names:
                 continue
             # Round-robin: each round runs every scenario of the group on
-            # both servers back to back.
-            for _ in range(args.repeat):
+            # both servers back to back, the first of the two alternating,
+            # so that neither always runs on a machine the other warmed.
+            for i in range(args.repeat):
+                order = ("sockhttp", "nginx") if i % 2 == 0 else ("nginx", "sockhttp")
                 for n in names:
-                    for server in ("sockhttp", "nginx"):
+                    for server in order:
                         r = run_once(server, *by_name[n], args, root, prefix)
                         runs.setdefault((n, server), []).append(r)
             for n in names:
