@@ -288,7 +288,7 @@ impl Server {
     /// # Errors
     /// The worker threads could not be started.
     pub fn serve(self, handler: impl Handler) -> std::io::Result<()> {
-        let poller = new_poller();
+        let poller = new_poller(self.threads);
         let mut pool = pool::ThreadPool::new(self.threads, self.queue, poll_fn(&poller))?;
         let submitter = pool.submitter().expect("a new pool takes jobs");
         let shared = Arc::new(Shared {
@@ -473,8 +473,9 @@ type PollerRef = Arc<poller::Poller<state::ConnState>>;
 type PollerRef = std::convert::Infallible;
 
 #[cfg(target_os = "linux")]
-fn new_poller() -> Option<PollerRef> {
-    match poller::Poller::new() {
+fn new_poller(workers: usize) -> Option<PollerRef> {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    match poller::Poller::new(workers, cpus) {
         Ok(p) => Some(Arc::new(p)),
         Err(e) => {
             log::warn!("epoll unavailable ({e}); idle connections will hold workers");
@@ -484,7 +485,7 @@ fn new_poller() -> Option<PollerRef> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn new_poller() -> Option<PollerRef> {
+fn new_poller(_workers: usize) -> Option<PollerRef> {
     None
 }
 

@@ -39,10 +39,14 @@
 //! economy (one wait for many requests) without its catch: a slow
 //! handler does not hold the rest of the batch, since any worker that
 //! comes free takes them. When a batch is listed while other workers
-//! wait, one of them is nudged (an eventfd), so nothing stays on the
-//! list while a worker sleeps. Measured under `wrk -c16`: 0.12
-//! `epoll_pwait` and 0.03 nudges per request (0.07 and 0.03 at
-//! `-c256`), against 1 and 0 with one connection per wait.
+//! wait and a CPU is free, one of them is nudged (an eventfd) to serve
+//! beside the busy ones. When every CPU is busy, a woken worker could
+//! only take the CPU from a busy one, which comes to the list itself once
+//! done: a timer wakes a waiting worker after 2 ms instead, in case the
+//! busy ones are held by handlers that block. So nothing stays on the
+//! list while a worker sleeps for long, and a server on one CPU does not
+//! pay a context switch per batch. Measured under `wrk -c16`: about 0.12
+//! `epoll_pwait` per request, against 1 with one connection per wait.
 //!
 //! Idle deadlines are checked every [`SCAN_EVERY`] by whichever waiting
 //! worker comes by first; the connections past theirs are closed.
@@ -63,6 +67,12 @@ const WAKE: u64 = u64::MAX;
 /// The key of the eventfd that nudges one waiting worker to look at the
 /// ready list.
 const NUDGE: u64 = u64::MAX - 1;
+/// The key of the timer that wakes one waiting worker to look at the
+/// ready list when no CPU was free to nudge one at once.
+const LATER: u64 = u64::MAX - 2;
+/// How long listed connections may wait for a busy worker before a
+/// waiting one is woken for them anyway (a handler may block).
+const LATER_AFTER: Duration = Duration::from_millis(2);
 /// The most ready connections one `epoll_wait` takes. With 16, under
 /// `wrk -c256`, a wait found about 4 (each worker waits on its own, and a
 /// nudged one takes a short batch), and waits plus nudges came to 0.37
@@ -78,6 +88,13 @@ pub(crate) struct Poller<T> {
     epoll: OwnedFd,
     wake: OwnedFd,
     nudge: OwnedFd,
+    /// A timerfd: the delayed nudge (see [`Poller::wake_for_list`]).
+    later: OwnedFd,
+    /// When `later` is due, on the coarse clock (0: not armed).
+    later_due_ms: AtomicU64,
+    /// The pool's size, and how many CPUs the process may run on.
+    workers: usize,
+    cpus: usize,
     parked: Mutex<Slots<T>>,
     /// Keys of parked connections found ready by a batch and not taken
     /// yet (their entries stay in `parked` until then).
@@ -118,6 +135,34 @@ impl Hasher for IdHasher {
 
     fn write_u64(&mut self, id: u64) {
         self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Wake is how listed connections get a worker (see
+/// [`Poller::wake_for_list`]).
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    /// No worker waits: the busy ones come to the list when done.
+    Nobody,
+    /// A CPU is free: nudge a waiting worker now.
+    Nudge,
+    /// Every CPU is busy: arm the timer, due at this coarse time.
+    Later(u64),
+}
+
+/// Chooses how listed connections get a worker, for a pool of `workers`
+/// of which `idle` wait, on `cpus` CPUs, with the timer due at `due`
+/// (past: not armed) and the coarse clock at `now`.
+fn wake_choice(workers: usize, idle: usize, cpus: usize, due: u64, now: u64) -> Wake {
+    if idle == 0 {
+        Wake::Nobody
+    } else if workers.saturating_sub(idle) < cpus {
+        Wake::Nudge
+    } else if due > now {
+        // Armed already: it will wake someone soon enough.
+        Wake::Nobody
+    } else {
+        Wake::Later(now + LATER_AFTER.as_millis() as u64)
     }
 }
 
@@ -168,8 +213,9 @@ struct Entry<T> {
 }
 
 impl<T: Send> Poller<T> {
-    /// Creates the epoll instance and its wake-up eventfd.
-    pub(crate) fn new() -> io::Result<Poller<T>> {
+    /// Creates the epoll instance and its wake-up eventfd, for a pool of
+    /// `workers` on `cpus` CPUs.
+    pub(crate) fn new(workers: usize, cpus: usize) -> io::Result<Poller<T>> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
         epoll::add(
@@ -186,10 +232,26 @@ impl<T: Send> Poller<T> {
             epoll::EventData::new_u64(NUDGE),
             epoll::EventFlags::IN | epoll::EventFlags::ET,
         )?;
+        // Edge-triggered and never read, like the nudge: each expiry wakes
+        // one waiting worker.
+        let later = rustix::time::timerfd_create(
+            rustix::time::TimerfdClockId::Monotonic,
+            rustix::time::TimerfdFlags::CLOEXEC | rustix::time::TimerfdFlags::NONBLOCK,
+        )?;
+        epoll::add(
+            &epoll,
+            &later,
+            epoll::EventData::new_u64(LATER),
+            epoll::EventFlags::IN | epoll::EventFlags::ET,
+        )?;
         Ok(Poller {
             epoll,
             wake,
             nudge,
+            later,
+            later_due_ms: AtomicU64::new(0),
+            workers,
+            cpus,
             parked: Mutex::new(Slots::default()),
             ready: Mutex::new(VecDeque::new()),
             ready_len: AtomicUsize::new(0),
@@ -300,7 +362,7 @@ impl<T: Send> Poller<T> {
         // taken meanwhile either is seen here or sees this worker waiting
         // (and nudges it).
         self.idle_workers.fetch_add(1, Ordering::SeqCst);
-        if let Some(item) = self.take_listed() {
+        if let Some(item) = self.take_listed(true) {
             self.idle_workers.fetch_sub(1, Ordering::SeqCst);
             return Ready::Item(item);
         }
@@ -325,8 +387,9 @@ impl<T: Send> Poller<T> {
                 WAKE => return Ready::Stopped,
                 // Not read back: edge-triggered, each write is one event
                 // whatever the counter holds (a u64 that would take ages
-                // to fill), so the nudge costs one system call.
-                NUDGE => {}
+                // to fill), so the nudge costs one system call. The same
+                // for each expiry of the timer.
+                NUDGE | LATER => {}
                 key => {
                     let flags = ev.flags;
                     let hup = flags.intersects(
@@ -343,7 +406,7 @@ impl<T: Send> Poller<T> {
         if !listed.is_empty() {
             self.list(listed);
         }
-        match mine.or_else(|| self.take_listed()) {
+        match mine.or_else(|| self.take_listed(false)) {
             Some(item) => Ready::Item(item),
             None => Ready::Expired(Vec::new()),
         }
@@ -404,24 +467,79 @@ impl<T: Send> Poller<T> {
             ready.extend(keys);
             self.ready_len.store(ready.len(), Ordering::SeqCst);
         }
-        if self.idle_workers.load(Ordering::SeqCst) > 0 {
-            let _ = rustix::io::write(&self.nudge, &1u64.to_ne_bytes());
+        self.wake_for_list(false);
+    }
+
+    /// Makes sure a waiting worker comes for the listed connections
+    /// (`counted`: the caller is still counted among the waiting ones).
+    ///
+    /// When a CPU is free (fewer workers busy than CPUs), one is nudged
+    /// at once: it serves beside the busy ones. When none is, a woken
+    /// worker could only take the CPU from a busy one, which will come to
+    /// the list itself as soon as it is done; on one CPU under load such
+    /// nudges cost a context switch per batch, most of nginx's lead on
+    /// hello-world. So a timer wakes one waiting worker after
+    /// [`LATER_AFTER`] instead, in case the busy workers are held by
+    /// handlers that block: armed once, not per batch, and every worker
+    /// that takes from a list that stays non-empty calls this again.
+    fn wake_for_list(&self, counted: bool) {
+        let idle = self
+            .idle_workers
+            .load(Ordering::SeqCst)
+            .saturating_sub(usize::from(counted));
+        let (now, due) = (coarse_ms(), self.later_due_ms.load(Ordering::Relaxed));
+        let after = match wake_choice(self.workers, idle, self.cpus, due, now) {
+            Wake::Nobody => return,
+            Wake::Nudge => {
+                let _ = rustix::io::write(&self.nudge, &1u64.to_ne_bytes());
+                return;
+            }
+            Wake::Later(after) => after,
+        };
+        if self
+            .later_due_ms
+            .compare_exchange(due, after, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            // Another worker armed it just now.
+            return;
         }
+        let spec = rustix::time::Itimerspec {
+            it_interval: rustix::time::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: rustix::time::Timespec {
+                tv_sec: 0,
+                tv_nsec: LATER_AFTER.as_nanos() as _,
+            },
+        };
+        let _ = rustix::time::timerfd_settime(
+            &self.later,
+            rustix::time::TimerfdTimerFlags::empty(),
+            &spec,
+        );
     }
 
     /// Takes the first connection on the ready list that is still parked.
-    fn take_listed(&self) -> Option<T> {
+    fn take_listed(&self, counted: bool) -> Option<T> {
         if self.ready_len.load(Ordering::SeqCst) == 0 {
             return None;
         }
         loop {
-            let key = {
+            let (key, more) = {
                 let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
                 let key = ready.pop_front();
                 self.ready_len.store(ready.len(), Ordering::SeqCst);
-                key
-            }?;
+                (key, !ready.is_empty())
+            };
+            let key = key?;
             if let Some(item) = self.take(key) {
+                if more {
+                    // This worker is busy from now on: the rest of the
+                    // list needs someone else, now or later.
+                    self.wake_for_list(counted);
+                }
                 return Some(item);
             }
         }
@@ -477,5 +595,37 @@ impl<T: Send> Poller<T> {
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_connections_wake_a_worker_now_only_when_a_cpu_is_free() {
+        let later = 100 + LATER_AFTER.as_millis() as u64;
+        // (workers, idle, cpus, due, now) -> choice
+        let table = [
+            // Nobody waits: nothing to wake.
+            ((4, 0, 1, 0, 100), Wake::Nobody),
+            ((4, 0, 8, 0, 100), Wake::Nobody),
+            // A CPU is free: at once.
+            ((4, 3, 2, 0, 100), Wake::Nudge),
+            ((8, 5, 4, 0, 100), Wake::Nudge),
+            ((2, 1, 2, 500, 100), Wake::Nudge),
+            // Every CPU busy: the timer, unless it is armed already.
+            ((4, 3, 1, 0, 100), Wake::Later(later)),
+            ((4, 2, 2, 0, 100), Wake::Later(later)),
+            ((4, 3, 1, 100, 100), Wake::Later(later)),
+            ((4, 3, 1, 101, 100), Wake::Nobody),
+        ];
+        for ((workers, idle, cpus, due, now), want) in table {
+            assert_eq!(
+                wake_choice(workers, idle, cpus, due, now),
+                want,
+                "workers {workers}, idle {idle}, cpus {cpus}, due {due}, now {now}"
+            );
+        }
     }
 }
