@@ -116,8 +116,9 @@ pub(crate) struct Poller<T> {
     /// When a worker last came back from waiting on the epoll set, on the
     /// coarse clock.
     last_poll_ms: AtomicU64,
-    /// When `later` is due, on the coarse clock (0: not armed).
-    later_due_ms: AtomicU64,
+    /// When `later` is due, in nanoseconds of [`precise_ns`] (past: not
+    /// armed).
+    later_due_ns: AtomicU64,
     /// The pool's size, and how many CPUs the process may run on.
     workers: usize,
     cpus: usize,
@@ -172,13 +173,13 @@ enum Wake {
     Nobody,
     /// A CPU is free: nudge a waiting worker now.
     Nudge,
-    /// Every CPU is busy: arm the timer, due at this coarse time.
+    /// Every CPU is busy: arm the timer, due at this time (nanoseconds).
     Later(u64),
 }
 
 /// Chooses how listed connections get a worker, for a pool of `workers`
 /// of which `idle` wait, on `cpus` CPUs, with the timer due at `due`
-/// (past: not armed) and the coarse clock at `now`.
+/// (past: not armed) and the clock at `now`, in nanoseconds.
 fn wake_choice(workers: usize, idle: usize, cpus: usize, due: u64, now: u64) -> Wake {
     if idle == 0 {
         Wake::Nobody
@@ -188,7 +189,7 @@ fn wake_choice(workers: usize, idle: usize, cpus: usize, due: u64, now: u64) -> 
         // Armed already: it will wake someone soon enough.
         Wake::Nobody
     } else {
-        Wake::Later(now + LATER_AFTER.as_millis() as u64)
+        Wake::Later(now + LATER_AFTER.as_nanos() as u64)
     }
 }
 
@@ -300,7 +301,7 @@ impl<T: Send> Poller<T> {
             bench,
             benched: AtomicUsize::new(0),
             last_poll_ms: AtomicU64::new(0),
-            later_due_ms: AtomicU64::new(0),
+            later_due_ns: AtomicU64::new(0),
             workers,
             cpus,
             parked: Mutex::new(Slots::default()),
@@ -428,7 +429,7 @@ impl<T: Send> Poller<T> {
             // by handlers that block.
             self.idle_workers.fetch_sub(1, Ordering::SeqCst);
             self.benched.fetch_add(1, Ordering::SeqCst);
-            self.arm_later(now_ms);
+            self.arm_later(precise_ns());
             let mut space = [const { std::mem::MaybeUninit::<epoll::Event>::uninit() }; 2];
             let waited = epoll::wait(&self.bench, &mut space, Some(&timeout));
             self.benched.fetch_sub(1, Ordering::SeqCst);
@@ -561,7 +562,7 @@ impl<T: Send> Poller<T> {
             .idle_workers
             .load(Ordering::SeqCst)
             .saturating_sub(usize::from(counted));
-        let (now, due) = (coarse_ms(), self.later_due_ms.load(Ordering::Relaxed));
+        let (now, due) = (precise_ns(), self.later_due_ns.load(Ordering::Relaxed));
         match wake_choice(self.workers, idle, self.cpus, due, now) {
             Wake::Nobody => {}
             Wake::Nudge => {
@@ -574,13 +575,13 @@ impl<T: Send> Poller<T> {
     /// Arms the timer to expire [`LATER_AFTER`] from `now`, unless it is
     /// armed already.
     fn arm_later(&self, now: u64) {
-        let due = self.later_due_ms.load(Ordering::Relaxed);
+        let due = self.later_due_ns.load(Ordering::Relaxed);
         if due > now {
             return;
         }
-        let after = now + LATER_AFTER.as_millis() as u64;
+        let after = now + LATER_AFTER.as_nanos() as u64;
         if self
-            .later_due_ms
+            .later_due_ns
             .compare_exchange(due, after, Ordering::Relaxed, Ordering::Relaxed)
             .is_err()
         {
@@ -681,6 +682,14 @@ impl<T: Send> Poller<T> {
     }
 }
 
+/// Returns the monotonic clock in nanoseconds, to the nanosecond: when
+/// the timer is due must not be judged by the coarse clock, which may lag
+/// a tick behind an expiry that already happened.
+fn precise_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::from(t.tv_nsec as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -713,7 +722,7 @@ mod tests {
 
     #[test]
     fn listed_connections_wake_a_worker_now_only_when_a_cpu_is_free() {
-        let later = 100 + LATER_AFTER.as_millis() as u64;
+        let later = 100 + LATER_AFTER.as_nanos() as u64;
         // (workers, idle, cpus, due, now) -> choice
         let table = [
             // Nobody waits: nothing to wake.
