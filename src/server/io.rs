@@ -269,13 +269,9 @@ impl Link {
     pub(crate) fn write_all(&self, bufs: &[&[u8]]) -> Result<()> {
         if self.has_held.load(Ordering::Relaxed) {
             let mut held = self.take_held();
-            let len: usize = bufs.iter().map(|b| b.len()).sum();
-            if held.len() + len <= MAX_HELD_BYTES {
-                // The last answer of a pipeline joins the held ones: the
-                // whole batch leaves in one buffer (one `send`).
-                for b in bufs {
-                    held.extend_from_slice(b);
-                }
+            // The last answer of a pipeline joins the held ones: the
+            // whole batch leaves in one buffer (one `send`).
+            if append_held(&mut held, bufs) {
                 return self.write_unheld(&[&held]);
             }
             let mut all = Vec::with_capacity(bufs.len() + 1);
@@ -292,17 +288,13 @@ impl Link {
     ///
     /// A response is held when the next request of a pipeline is already
     /// buffered: the answers of a pipeline then go out together, in one
-    /// `writev`, when the connection next reads, writes anything else or
+    /// `send`, when the connection next reads, writes anything else or
     /// closes. Only complete small responses are held, at most
     /// `MAX_HELD_BYTES` in all.
     pub(crate) fn write_or_hold(&self, bufs: &[&[u8]], hold: bool) -> Result<()> {
         if hold {
-            let len: usize = bufs.iter().map(|b| b.len()).sum();
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            if held.len() + len <= MAX_HELD_BYTES {
-                for b in bufs {
-                    held.extend_from_slice(b);
-                }
+            if append_held(&mut held, bufs) {
                 self.has_held.store(!held.is_empty(), Ordering::Relaxed);
                 return Ok(());
             }
@@ -376,6 +368,20 @@ impl Link {
         }
         Ok(())
     }
+}
+
+/// Appends `bufs` to the held bytes if all of them fit within
+/// `MAX_HELD_BYTES`; reports whether they did (nothing is appended
+/// otherwise).
+fn append_held(held: &mut Vec<u8>, bufs: &[&[u8]]) -> bool {
+    let len: usize = bufs.iter().map(|b| b.len()).sum();
+    if held.len() + len > MAX_HELD_BYTES {
+        return false;
+    }
+    for b in bufs {
+        held.extend_from_slice(b);
+    }
+    true
 }
 
 /// Reads at most `want` bytes for `conn` with `read`, and keeps them.
