@@ -7,7 +7,7 @@
 //! length. This module performs no I/O and reads no clock: the `Date`
 //! value is passed in.
 
-use crate::types::{Headers, StatusCode, Version, has_value_ctl, is_value_ctl};
+use crate::types::{Headers, StatusCode, Version, has_value_ctl, spaced_ctl};
 
 /// Framing says how a response body is delimited on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,11 +166,7 @@ fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 /// the whole response unparseable for the client, becomes a space.
 fn put_clean_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     if has_value_ctl(value) {
-        let clean: Vec<u8> = value
-            .iter()
-            .map(|&c| if is_value_ctl(c) { b' ' } else { c })
-            .collect();
-        put_field(out, name, &clean);
+        put_field(out, name, &spaced_ctl(value));
     } else {
         put_field(out, name, value);
     }

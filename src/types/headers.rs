@@ -260,14 +260,17 @@ pub(crate) fn has_value_ctl(v: &[u8]) -> bool {
 
 fn sanitize_value(v: Bytes) -> Bytes {
     if has_value_ctl(&v) {
-        let cleaned: Vec<u8> = v
-            .iter()
-            .map(|&c| if is_value_ctl(c) { b' ' } else { c })
-            .collect();
-        Bytes::from(cleaned)
+        Bytes::from(spaced_ctl(&v))
     } else {
         v
     }
+}
+
+/// Returns `v` with every byte that [`is_value_ctl`] turned into a space.
+pub(crate) fn spaced_ctl(v: &[u8]) -> Vec<u8> {
+    v.iter()
+        .map(|&c| if is_value_ctl(c) { b' ' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ mod version;
 
 pub use date::HttpDate;
 pub use headers::Headers;
-pub(crate) use headers::{has_value_ctl, is_value_ctl};
+pub(crate) use headers::{has_value_ctl, spaced_ctl};
 pub use method::Method;
 pub use status::StatusCode;
 pub use version::Version;
