@@ -21,6 +21,18 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 /// 1 GiB: the largest request body, declared or streamed. Over it: 413
 /// and close. Bodies stream, so this bounds time and disk, not memory.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024 * 1024;
+/// 64 KiB: a request body of at most this many bytes is read whole
+/// before the handler runs, while the connection waits on its peer
+/// without a worker, so the handler reads it from memory; a longer one
+/// (or one whose client waits for `100 Continue`) streams to the handler,
+/// which then waits on the peer, under the body deadline and within the
+/// server's streaming permits
+/// ([`Server::max_streaming_bodies`](crate::Server::max_streaming_bodies)).
+/// A connection holds at most this much of a body in memory before a
+/// worker takes it. nginx's `client_body_buffer_size` is 16 KiB, past
+/// which it writes the body to a file; a body of an API call or a form
+/// fits in 64 KiB.
+pub const DEFAULT_PREBUFFER_BODY_BYTES: usize = 64 * 1024;
 /// 2 MiB: the largest body [`Request::body_bytes`](crate::Request::body_bytes)
 /// will hold in memory. Over it: 413 and close.
 pub const DEFAULT_MAX_BUFFERED_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -56,6 +68,16 @@ pub const DEFAULT_BODY_MIN_BYTES_PER_SEC: u64 = 500;
 /// stopped reading). Past it the connection is closed and the worker
 /// freed. nginx's `send_timeout` is 60 s.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// 240 bytes/s: once a response has waited for its reader longer than
+/// [`DEFAULT_SEND_GRACE`], the reader must have taken at least this much
+/// a second on average, or the connection is closed: a client that
+/// reads a large answer a few bytes at a time cannot keep it open for
+/// ever. ASP.NET Kestrel's `MinResponseDataRate` is 240 bytes/s after a
+/// 5 s grace.
+pub const DEFAULT_SEND_MIN_BYTES_PER_SEC: u64 = 240;
+/// 5 s: how long a response may wait for its reader before the minimum
+/// send rate applies ([`DEFAULT_SEND_MIN_BYTES_PER_SEC`]).
+pub const DEFAULT_SEND_GRACE: Duration = Duration::from_secs(5);
 /// 30 s: how long a graceful shutdown waits for in-flight requests
 /// before closing their sockets. Kubernetes' default grace period is 30 s.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,6 +105,9 @@ pub struct Limits {
     pub max_headers: usize,
     /// The largest body; see [`DEFAULT_MAX_BODY_BYTES`].
     pub max_body_bytes: u64,
+    /// The largest body read before the handler runs; see
+    /// [`DEFAULT_PREBUFFER_BODY_BYTES`].
+    pub prebuffer_body_bytes: usize,
     /// The largest in-memory body; see [`DEFAULT_MAX_BUFFERED_BODY_BYTES`].
     pub max_buffered_body_bytes: usize,
     /// The most unread body drained after a handler; see [`DEFAULT_MAX_DRAIN_BYTES`].
@@ -100,6 +125,7 @@ impl Default for Limits {
             max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
             max_headers: DEFAULT_MAX_HEADERS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            prebuffer_body_bytes: DEFAULT_PREBUFFER_BODY_BYTES,
             max_buffered_body_bytes: DEFAULT_MAX_BUFFERED_BODY_BYTES,
             max_drain_bytes: DEFAULT_MAX_DRAIN_BYTES,
             max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
@@ -128,6 +154,11 @@ pub struct Timeouts {
     pub body_min_bytes_per_sec: u64,
     /// One stalled write; see [`DEFAULT_WRITE_TIMEOUT`].
     pub write: Duration,
+    /// The slowest a reader may take a response; see
+    /// [`DEFAULT_SEND_MIN_BYTES_PER_SEC`] (0: no minimum).
+    pub send_min_bytes_per_sec: u64,
+    /// Before the minimum send rate applies; see [`DEFAULT_SEND_GRACE`].
+    pub send_grace: Duration,
     /// Graceful shutdown grace period; see [`DEFAULT_SHUTDOWN_TIMEOUT`].
     pub shutdown: Duration,
 }
@@ -140,6 +171,8 @@ impl Default for Timeouts {
             body: DEFAULT_BODY_TIMEOUT,
             body_min_bytes_per_sec: DEFAULT_BODY_MIN_BYTES_PER_SEC,
             write: DEFAULT_WRITE_TIMEOUT,
+            send_min_bytes_per_sec: DEFAULT_SEND_MIN_BYTES_PER_SEC,
+            send_grace: DEFAULT_SEND_GRACE,
             shutdown: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }

@@ -113,7 +113,9 @@ fn a_client_that_never_reads_a_large_file_does_not_hold_the_only_worker() {
     s.write_all(b"GET /range HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     assert_eq!(read_reply(&mut s, false).status, 206);
-    // The stuck client got less than the whole file, then the close.
+    // The stuck client got less than the whole file, then the close: once
+    // it has stalled past the write timeout.
+    wait_past(short_timeouts().write);
     let rest = read_to_end(&mut stuck);
     assert!(
         rest.len() < 64 * 1024 * 1024,

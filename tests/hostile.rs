@@ -26,7 +26,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 use support::{
-    FAILSAFE, TestServer, assert_closed, find, read_reply, short_timeouts, small_limits,
+    FAILSAFE, TestServer, assert_closed, find, read_reply, short_timeouts, small_limits, wait_past,
 };
 
 /// A request that every handler here answers `200 ok`, then closes.
@@ -225,8 +225,10 @@ fn pipelining_client_that_never_reads_is_cut_off_and_its_later_requests_are_not_
     let pipeline = b"GET /large HTTP/1.1\r\nHost: x\r\n\r\n".repeat(PIPELINED);
     stuck.write_all(&pipeline).unwrap();
 
-    // Only the write timeout can free the only worker for this client.
+    // The stuck client holds no worker.
     assert_serves(&srv);
+    // It is cut off once its writes have stalled past the write timeout.
+    wait_past(short_timeouts().write);
 
     // What arrived is whole responses, in order, then at most one cut
     // short; and once the write timed out, no later request ran.

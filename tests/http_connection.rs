@@ -965,7 +965,7 @@ fn closing_answer_to_an_upload_is_sent_without_waiting_for_the_rest_of_the_body(
     // that does not wait for the unsent rest of the body can arrive.
     let mut timeouts = sockhttp::Timeouts::default();
     timeouts.body = std::time::Duration::from_secs(3600);
-    let mut limits = sockhttp::Limits::default();
+    let mut limits = streaming_limits();
     limits.max_buffered_body_bytes = 512;
     let app = Router::new()
         .post("/refuse", |_req: &mut Request| {

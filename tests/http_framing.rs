@@ -9,7 +9,7 @@
 
 mod support;
 
-use sockhttp::{Request, Response, Router};
+use sockhttp::{Request, Response, Router, Server};
 use std::io::Write;
 use std::sync::mpsc::{Receiver, channel};
 use support::*;
@@ -491,7 +491,11 @@ fn invalid_chunk_sizes_get_400_and_close() {
 
 #[test]
 fn invalid_chunk_size_closes_even_when_the_handler_ignores_the_body() {
-    let srv = TestServer::start(|_req: &mut Request| Response::text("ignored"));
+    // The body streams, so the handler answers before the bad chunk is read.
+    let server = Server::bind("127.0.0.1:0")
+        .unwrap()
+        .limits(streaming_limits());
+    let srv = TestServer::with(server, |_req: &mut Request| Response::text("ignored"));
     let mut s = srv.connect();
     s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let reply = read_reply(&mut s, false);

@@ -27,6 +27,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 Usage: echo_api [--addr HOST:PORT] [--threads N] [--trusted-proxies LIST]
                 [--forwarding-header x-forwarded-for|forwarded]
+                [--prebuffer-body-bytes N]
 
 Serves the echo_api example routes (open http://HOST:PORT/ for the list).
 
@@ -40,6 +41,10 @@ Options:
                     the header those proxies set, the only one read: X-Forwarded-For
                     with X-Forwarded-Proto (default, as nginx and HAProxy send), or
                     Forwarded (RFC 7239); the other is ignored
+  --prebuffer-body-bytes N
+                    bodies of up to N bytes are read whole before their handler
+                    runs (default 65536); longer ones stream to it, as every
+                    body does with 0
   --help            print this help and exit
 
 Environment:
@@ -51,6 +56,7 @@ Environment:
 struct Options {
     addr: String,
     threads: Option<usize>,
+    prebuffer_body_bytes: Option<usize>,
     trusted_proxies: TrustedProxies,
     forwarding_header: ForwardingHeader,
 }
@@ -61,6 +67,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
     let mut opts = Options {
         addr: "127.0.0.1:8080".to_owned(),
         threads: None,
+        prebuffer_body_bytes: None,
         trusted_proxies: TrustedProxies::none(),
         forwarding_header: ForwardingHeader::default(),
     };
@@ -85,6 +92,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
                     Ok(n) if n > 0 => opts.threads = Some(n),
                     _ => return Err(format!("--threads needs a positive integer, not {v:?}")),
                 }
+            }
+            "--prebuffer-body-bytes" => {
+                let v = value("--prebuffer-body-bytes")?;
+                let n = v
+                    .parse::<usize>()
+                    .map_err(|_| format!("--prebuffer-body-bytes needs a byte count, not {v:?}"))?;
+                opts.prebuffer_body_bytes = Some(n);
             }
             "--trusted-proxies" => {
                 let v = value("--trusted-proxies")?;
@@ -133,6 +147,11 @@ fn main() -> ExitCode {
     };
     if let Some(n) = opts.threads {
         server = server.threads(n);
+    }
+    if let Some(n) = opts.prebuffer_body_bytes {
+        let mut limits = sockhttp::Limits::default();
+        limits.prebuffer_body_bytes = n;
+        server = server.limits(limits);
     }
     // Behind nginx the peer is nginx; with it trusted, handlers and the
     // access log see the client it forwarded for, read from the one header

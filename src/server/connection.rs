@@ -1,42 +1,51 @@
-//! Serving one connection: read a head, run the handler, write the
-//! response, and again, until the connection ends.
+//! Advancing one connection: read, handle, write, until it must wait on
+//! its peer (→ park) or is done.
 //!
-//! The life of a connection (after Go's `conn.serve`):
-//! 1. Wait for a request with the idle deadline; a timeout or end of
-//!    stream here closes quietly. With the poller (Linux), an idle
-//!    connection is not waited for here: once answered, with nothing more
-//!    buffered, it is parked, and the worker moves on to the next ready
-//!    connection. Once bytes arrive, the head deadline runs; a timeout
-//!    then is a 408.
-//! 2. A protocol error (400, 414, 431, 505, …) is answered by
-//!    [`Response::from_error`] and the connection closed.
-//! 3. The handler runs under `catch_unwind`; the body reads through the
-//!    lent [`Conn`] (see `wire`).
-//! 4. After the handler, unread body is drained up to
+//! A connection is a value, [`ConnState`], whose [`Stage`] says where it
+//! is; [`advance`] moves it on without ever waiting on the peer (on a
+//! blocking socket, the reads and writes themselves wait, under the same
+//! deadlines). The life of a request (after Go's `conn.serve`):
+//! 1. `Idle`: waiting for the first byte of a request, under the idle
+//!    deadline; a timeout or end of stream here closes quietly.
+//! 2. `Head`: the head has begun; it must be complete by the head
+//!    deadline, or the answer is `408`. A protocol error (400, 414, 431,
+//!    505, …) is answered by [`Response::from_error`] and the connection
+//!    closed.
+//! 3. `Body`: a body of up to [`Limits::prebuffer_body_bytes`] is read
+//!    before the handler runs, under the body deadline, so the handler
+//!    never waits on the peer. A larger one (or one whose client waits for
+//!    `100 Continue`) streams to the handler: `Stream` waits for one of
+//!    the few streaming permits, so that slow uploads can hold only a
+//!    share of the workers.
+//! 4. The handler runs under `catch_unwind`; a streamed body reads
+//!    through the lent [`Conn`] (see `wire`). Unread body is drained up to
 //!    `max_drain_bytes`, or the connection will close: whatever remains on
-//!    the wire must never be parsed as another request. When the response
-//!    closes the connection anyway (`Connection: close` from either side,
-//!    an error such as 413, a shutdown), nothing is drained first, so an
-//!    early answer to an upload is not delayed by the upload.
-//! 5. The response is written (`writer`); `Conn` decides whether the
-//!    connection goes on.
-//! 6. Closing after an error is lingering: `shutdown(Write)`, a bounded
-//!    read, then close, so the response is not destroyed by a reset.
+//!    the wire must never be parsed as another request.
+//! 5. The response is queued on the link (`writer`); `Flush` sends it as
+//!    the peer reads, under the minimum send rate, then goes back to 1
+//!    (or to a pipelined request already buffered) or closes.
+//! 6. Closing after an error lingers (`Linger`): our side is shut, and
+//!    what the peer still sends is read and dropped for a moment, so the
+//!    answer is not destroyed by a reset.
+//!
+//! [`Limits::prebuffer_body_bytes`]: crate::Limits::prebuffer_body_bytes
 
 use super::Shared;
-use super::io::{Link, coarse_ms, millis};
-use super::state::{ConnState, Registration};
-use super::wire::{Slot, WireBody};
-use super::writer::{Outcome, write_response};
-use crate::error::{Error, Phase, Result};
-use crate::limits::Timeouts;
+use super::clock::{coarse_ms, millis};
+use super::link::{Filled, Link};
+use super::park::{Interest, Wait};
+use super::registry::Registration;
+use super::wire::{Prebuffered, Slot, WireBody, body_deadline};
+use super::writer::{Answer, Outcome, write_response};
+use crate::error::{Error, Phase};
+use crate::proto::BodyKind;
 use crate::proto::conn::{Conn, Event, Reading};
 use crate::proto::head::RequestHead;
 use crate::request::{Request, RequestBody};
 use crate::response::Response;
-use crate::types::{StatusCode, Version};
-use std::io::Read;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use crate::types::StatusCode;
+use bytes::{Bytes, BytesMut};
+use std::net::{Shutdown, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,382 +53,134 @@ use std::time::{Duration, Instant};
 /// How long and how much a lingering close reads before giving up.
 const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 256 * 1024;
-/// A deadline that never comes in practice (a century).
-const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// How many requests one connection is served in a row, while more of
+/// its pipeline is buffered, before the others get their turn.
+const TURN_REQUESTS: u32 = 32;
 
-/// Serves a connection until it closes (`None`) or goes idle between
-/// requests (`Some`: park it).
-pub(crate) fn serve(shared: &Shared, state: ConnState) -> Option<ConnState> {
-    let ConnState {
-        registration,
-        link,
-        conn,
-        peer,
-        idle_since,
-        configured,
-        waiting,
-    } = state;
-    // Taken by a worker: no longer waiting for one.
-    drop(waiting);
-    if !configured {
-        if let Err(e) = configure(&link.stream, &shared.timeouts) {
-            log::debug!("{peer}: set_write_timeout: {e}");
-            return None;
-        }
-    }
-    let mut c = Connection {
-        shared,
-        link,
-        peer,
-        conn: Some(conn),
-        slot: None,
-        registration,
-        idle_since,
-        answered: false,
-    };
-    match c.run() {
-        End::Park => c.into_state(),
-        End::Close(linger) => {
-            c.close(linger);
-            None
-        }
-    }
-}
-
-/// Sets the options every accepted socket gets once: `TCP_NODELAY`, so
-/// a small response leaves at once instead of waiting for the peer's
-/// delayed ACK (Nagle), and `SO_SNDTIMEO`, so a client that stops reading
-/// frees its worker. Only the write timeout is required.
-fn configure(stream: &TcpStream, timeouts: &Timeouts) -> std::io::Result<()> {
-    if let Err(e) = stream.set_nodelay(true) {
-        log::debug!("set_nodelay: {e}");
-    }
-    stream.set_write_timeout(Some(timeouts.write))
-}
-
-struct Connection<'a> {
-    shared: &'a Shared,
-    link: Arc<Link>,
-    peer: SocketAddr,
-    /// `None` while the state is lent to a request body.
+/// ConnState is one connection, wherever it waits: its socket, its
+/// protocol state ([`Conn`], with any pipelined bytes), its peer, its
+/// registration with the server, and its [`Stage`].
+pub(crate) struct ConnState {
+    /// Dropped first: unregisters the connection from the server.
+    pub(crate) registration: Registration,
+    pub(crate) link: Arc<Link>,
+    /// `None` only while it is lent to a request body.
     conn: Option<Box<Conn>>,
     /// Where a request body gives the state back; made for the first
     /// body read from the wire.
     slot: Option<Slot>,
-    registration: Registration,
-    /// On the [`coarse_ms`] clock.
+    pub(crate) peer: SocketAddr,
+    pub(crate) stage: Stage,
+    /// When the connection last became idle, on the coarse clock: its
+    /// idle deadline counts from here.
     idle_since: u64,
-    /// Whether this worker has answered a request on the connection: its
-    /// next request cannot be here yet unless it was pipelined. (A
-    /// connection handed over by the accept loop or the poller has bytes.)
-    answered: bool,
+    /// Whether the per-connection socket options are set.
+    configured: bool,
+    /// Held from accept until a worker first takes the connection: it
+    /// counts the new connections waiting for a worker.
+    pub(crate) waiting: Option<super::registry::Waiting>,
 }
 
-/// End is why [`Connection::run`] stopped.
-enum End {
-    /// Close, lingering if the peer may still be sending.
-    Close(bool),
-    /// Idle: hand the connection to the poller.
-    Park,
+/// Stage is where a connection is in its life (see the module docs).
+pub(crate) enum Stage {
+    /// Waiting for the first byte of a request.
+    Idle,
+    /// A request head has begun arriving, at `since` (coarse clock).
+    Head { since: u64 },
+    /// A small body is being read before the handler runs.
+    Body {
+        head: Box<RequestHead>,
+        got: BytesMut,
+        since: u64,
+    },
+    /// A large body waits for a streaming permit; `got` is what was read
+    /// of it already.
+    Stream {
+        head: Box<RequestHead>,
+        got: Bytes,
+        since: u64,
+    },
+    /// Output waits for the peer to read it; then the connection goes on
+    /// (`close` is `None`) or closes, lingering if `Some(true)`.
+    Flush { close: Option<bool> },
+    /// Our side is shut; what the peer still sends is dropped until it
+    /// closes, `LINGER_BYTES` or `until`.
+    Linger { until: u64, dropped: usize },
 }
 
-/// Step is what waiting for a request head found.
-enum Step {
-    Head(Box<RequestHead>),
-    Close,
-    Park,
+/// Step is where [`advance`] left a connection.
+pub(crate) enum Step {
+    /// It waits on its peer: park it.
+    Park(ConnState, Wait),
+    /// It is ready, but has been served long enough in a row: let the
+    /// others go first.
+    Requeue(ConnState),
+    /// Its body must stream, and every streaming permit is taken.
+    Permit(ConnState),
+    /// It is closed.
+    Closed,
 }
 
-impl Connection<'_> {
-    /// Serves requests until the connection ends or goes idle.
-    fn run(&mut self) -> End {
-        loop {
-            let head = match self.read_head() {
-                Ok(Step::Head(head)) => head,
-                Ok(Step::Close) => return End::Close(false),
-                Ok(Step::Park) => return End::Park,
-                Err(e) => {
-                    self.answer_error(&e);
-                    return End::Close(true);
-                }
-            };
-            match self.exchange(head) {
-                Next::KeepAlive => {
-                    self.idle_since = coarse_ms();
-                    self.answered = true;
-                }
-                Next::Close => {
-                    return End::Close(self.conn.as_ref().is_some_and(|c| c.buffered() > 0));
-                }
-                Next::Linger => return End::Close(true),
-            }
-        }
-    }
-
-    /// Gives the connection back as a value, to be parked.
-    fn into_state(self) -> Option<ConnState> {
-        let mut conn = self.conn?;
-        conn.release_idle_buffer();
-        // Built whole: `ConnState::new` would read the clock for an
-        // `idle_since` that is overwritten anyway.
-        Some(ConnState {
-            registration: self.registration,
-            link: self.link,
-            conn,
-            peer: self.peer,
-            idle_since: self.idle_since,
-            configured: true,
+impl ConnState {
+    /// Makes the state of a connection just accepted.
+    pub(crate) fn new(
+        registration: Registration,
+        link: Arc<Link>,
+        peer: SocketAddr,
+        conn: Box<Conn>,
+    ) -> ConnState {
+        ConnState {
+            registration,
+            link,
+            conn: Some(conn),
+            slot: None,
+            peer,
+            stage: Stage::Idle,
+            idle_since: coarse_ms(),
+            configured: false,
             waiting: None,
-        })
+        }
     }
 
-    /// Step 1: waits for and parses the next request head.
-    fn read_head(&mut self) -> Result<Step> {
-        let timeouts = self.shared.timeouts;
-        let mut head_deadline: Option<Instant> = None;
-        let idle_deadline = self.idle_since.saturating_add(millis(timeouts.idle));
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(Step::Close);
+    /// Returns the key the connection is registered under.
+    pub(crate) fn id(&self) -> u64 {
+        self.registration.id
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.registration.shared
+    }
+
+    /// Says what the connection waits for while parked, and until when.
+    /// Output waiting for the peer comes first: a client may wait for its
+    /// answers before it sends more.
+    pub(crate) fn wait(&self) -> Wait {
+        let t = &self.shared().timeouts;
+        let (read_deadline, idle) = match &self.stage {
+            Stage::Idle => (self.idle_since.saturating_add(millis(t.idle)), true),
+            Stage::Head { since } => (since.saturating_add(millis(t.head)), false),
+            Stage::Body { since, got, .. } => (body_deadline(t, *since, got.len() as u64), false),
+            Stage::Stream { since, .. } => (body_deadline(t, *since, 0), false),
+            Stage::Linger { until, .. } => (*until, false),
+            Stage::Flush { .. } => (u64::MAX, false),
         };
-        loop {
-            match conn.next_event()? {
-                Event::Head(head) => return Ok(Step::Head(head)),
-                Event::Closed => return Ok(Step::Close),
-                Event::NeedData if conn.is_idle() => {
-                    // Mark idle *before* checking the shutdown flag; the
-                    // shutdown sets the flag before closing idle links, so
-                    // one of the two always sees the other.
-                    self.link.mark_idle();
-                    let ready = |link: &Link, conn: &mut Conn| {
-                        if link.read_ready(conn) {
-                            Ok(())
-                        } else {
-                            Err(Error::Timeout(Phase::Idle))
-                        }
-                    };
-                    // Just answered, the idle deadline was just set: no
-                    // need to read the clock.
-                    let expired = self.shared.is_shutting_down()
-                        || (!self.answered && coarse_ms() >= idle_deadline);
-                    let r = if expired {
-                        // Serve a request that is already here; otherwise
-                        // close. (A request that waited in the queue past
-                        // the idle deadline has arrived: it is served.)
-                        ready(&self.link, conn)
-                    } else if self.shared.poller.is_some() {
-                        // Still idle: park (the link stays marked idle).
-                        if self.answered {
-                            // At once, and take the next ready connection.
-                            // A read now, just after the answer, would
-                            // almost always find nothing (the client has
-                            // yet to see it), and the poller reports bytes
-                            // that are already here.
-                            self.link.flush()?;
-                            return Ok(Step::Park);
-                        }
-                        // Handed over by the poller: the bytes are here
-                        // (or the peer closed).
-                        match ready(&self.link, conn) {
-                            Err(Error::Timeout(_)) => return Ok(Step::Park),
-                            other => other,
-                        }
-                    } else {
-                        let left = Duration::from_millis(idle_deadline.saturating_sub(coarse_ms()));
-                        let now = Instant::now();
-                        // A timeout too long to add is as good as none.
-                        let deadline = now.checked_add(left).unwrap_or(now + FOREVER);
-                        self.link.read_into(conn, deadline, Phase::Idle)
-                    };
-                    if let Err(e) = r {
-                        log::trace!("{}: closing idle connection: {e}", self.peer);
-                        return Ok(Step::Close);
-                    }
-                    if !self.link.claim() {
-                        // A graceful shutdown closed the connection as the
-                        // request arrived: it is dropped unrun, so the
-                        // client (or proxy) can safely send it elsewhere.
-                        log::debug!(
-                            "{}: request arrived as the server shut down; not served",
-                            self.peer
-                        );
-                        return Ok(Step::Close);
-                    }
-                }
-                Event::NeedData => {
-                    let deadline =
-                        *head_deadline.get_or_insert_with(|| Instant::now() + timeouts.head);
-                    self.link.read_into(conn, deadline, Phase::Head)?;
-                }
-                Event::Data(_) | Event::End | Event::Paused => {
-                    // Conn yields these only after a head was returned.
-                    log::error!("connection state out of order; closing");
-                    return Ok(Step::Close);
-                }
+        if self.link.has_output() {
+            Wait {
+                on: Interest::Write,
+                deadline: read_deadline.min(self.link.send_deadline(t)),
+                idle: false,
             }
-        }
-    }
-
-    /// Step 2: answers a request that failed before reaching a handler.
-    fn answer_error(&mut self, e: &Error) {
-        if e.status().is_none() {
-            log::debug!("{}: {e}", self.peer);
-            return;
-        }
-        let start = Instant::now();
-        let resp = Response::from_error(e);
-        let is_head = self.conn.as_deref().is_some_and(Conn::is_head_request);
-        let outcome = write_response(
-            &self.link,
-            self.shared,
-            resp,
-            is_head,
-            Version::Http11,
-            true,
-            None,
-        );
-        self.access_log(self.peer, "-", "-", "-", &outcome, Some(start));
-    }
-
-    /// Steps 3–5 for one request.
-    fn exchange(&mut self, head: Box<RequestHead>) -> Next {
-        // The clock is read for the access log only; a body drained after
-        // the response counts its time from then.
-        let start = access_log_enabled().then(Instant::now);
-        let conn = self.conn.take().expect("Conn is home between requests");
-        let body = if conn.body_finished() {
-            self.conn = Some(conn);
-            RequestBody::empty()
         } else {
-            let wire = WireBody::new(
-                conn,
-                Arc::clone(&self.link),
-                Arc::clone(self.slot.get_or_insert_with(Slot::default)),
-                self.shared.timeouts,
-            );
-            RequestBody::from_wire(Box::new(wire))
-        };
-        let mut req = Request::new(
-            head,
-            Some(self.peer),
-            body,
-            self.shared.limits.max_buffered_body_bytes,
-        );
-        if !self.shared.trusted.is_empty() {
-            req.set_forwarded(crate::forwarded::resolve(
-                self.peer,
-                req.headers(),
-                &self.shared.trusted,
-            ));
-        }
-
-        let called = catch_unwind(AssertUnwindSafe(|| self.shared.handler.call(&mut req)));
-        let (resp, panicked) = match called {
-            Ok(resp) => (resp, false),
-            Err(payload) => {
-                log::error!(
-                    "handler panicked on {} {}: {}",
-                    req.method(),
-                    req.target(),
-                    super::pool::panic_message(&payload)
-                );
-                let resp = Response::from_error(&Error::with_status(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "handler panicked",
-                ));
-                (resp.with_header("Connection", "close"), true)
+            Wait {
+                on: Interest::Read,
+                deadline: read_deadline,
+                idle,
             }
-        };
+        }
+    }
 
-        // Step 4: drain what the handler left of the body, then take the
-        // connection state back (unless the body went into the response).
-        // A response that closes the connection anyway is not held back
-        // for bytes nobody will use: the lingering close takes care of
-        // them, after the answer has gone out.
-        let closing = panicked
-            || !req.head().keep_alive
-            || resp.headers().has_token("connection", "close")
-            || self.shared.is_shutting_down();
-        let mut body = req.take_body();
-        if !closing {
-            body.drain(self.shared.limits.max_drain_bytes);
-        }
-        drop(body);
-        self.reclaim();
-        if self
-            .conn
-            .as_ref()
-            .is_some_and(|c| c.is_eof() && matches!(c.reading(), Reading::Closed))
-        {
-            // The peer closed its side in the middle of the request
-            // (`Error::UnexpectedEof`): there is no request to answer, and
-            // a 5xx here would let any client fake server errors.
-            log::debug!(
-                "{}: peer closed mid-request; closing without a response",
-                self.peer
-            );
-            return Next::Close;
-        }
-
-        let head = req.head();
-        let is_head = *req.method() == crate::Method::Head;
-        // When the body was taken into the response, the state is lent and
-        // cannot decide for itself: the client's own wish to close must
-        // still be announced (`Connection: close`, never a keep-alive the
-        // server will not honour).
-        let force_close = panicked || !head.keep_alive;
-        let outcome = write_response(
-            &self.link,
-            self.shared,
-            resp,
-            is_head,
-            head.version,
-            force_close,
-            self.conn.as_deref_mut(),
-        );
-        self.reclaim();
-        let client = req.client_addr().unwrap_or(self.peer);
-        self.access_log(
-            client,
-            req.method().as_str(),
-            req.target(),
-            req.version().as_str(),
-            &outcome,
-            start,
-        );
-
-        let Some(conn) = self.conn.as_mut() else {
-            log::debug!(
-                "{}: request body was kept past the response; closing",
-                self.peer
-            );
-            return Next::Close;
-        };
-        if !outcome.decided {
-            // The state was lent during the head: decide now, at worst
-            // closing a connection the response did not announce closing.
-            // A body the response did not consume (a HEAD response drops
-            // its stream) is drained first, as after any handler.
-            if !conn.body_finished() {
-                let limit = self.shared.limits.max_drain_bytes;
-                let start = start.unwrap_or_else(Instant::now);
-                super::wire::drain(conn, &self.link, &self.shared.timeouts, start, limit);
-            }
-            conn.decide_keep_alive(outcome.keep_alive);
-        }
-        // Whether the request was read to its end must be asked before
-        // `finish_exchange`, which closes the state: unread body bytes mean
-        // the close must linger, or they would turn it into a reset.
-        // A response that failed to go out (a client that stopped reading
-        // past the write timeout, a body stream that broke) has nothing
-        // left to protect: lingering would only hold the worker longer.
-        let request_read = matches!(conn.reading(), Reading::Responding);
-        if conn.finish_exchange(outcome.result.is_ok()) {
-            Next::KeepAlive
-        } else if outcome.result.is_err() || request_read {
-            Next::Close
-        } else {
-            Next::Linger
-        }
+    fn conn(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("Conn is home between requests")
     }
 
     /// Takes the connection state back from the slot a body returned it to.
@@ -428,101 +189,522 @@ impl Connection<'_> {
             self.conn = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         }
     }
+}
 
-    /// Logs one access-log line: `client "METHOD target VERSION" status
-    /// body-bytes duration`, with `via PROXY` when the client was resolved
-    /// through a trusted proxy.
-    fn access_log(
-        &self,
-        client: SocketAddr,
-        method: &str,
-        target: &str,
-        version: &str,
-        o: &Outcome,
-        start: Option<Instant>,
-    ) {
-        let Some(start) = start.filter(|_| access_log_enabled()) else {
-            return;
-        };
-        let ms = start.elapsed().as_secs_f64() * 1000.0;
-        let status = o.status.as_u16();
-        let via = if client == self.peer {
-            String::new()
-        } else {
-            format!(" via {}", self.peer)
-        };
-        let aborted = match &o.result {
-            Ok(()) => String::new(),
-            Err(e) => format!(" (aborted: {e})"),
-        };
-        log::info!(
-            target: "sockhttp::access",
-            "{client}{via} \"{method} {target} {version}\" {status} {} {ms:.3}ms{aborted}",
-            o.body_bytes
-        );
+/// Advances `st` as far as it goes without waiting on its peer.
+pub(crate) fn advance(mut st: ConnState) -> Step {
+    // Taken by a worker: no longer waiting for one.
+    st.waiting = None;
+    if !st.configured {
+        if let Err(e) = st.link.configure(&st.shared().timeouts) {
+            log::debug!("{}: configuring the socket: {e}", st.peer);
+            return Step::Closed;
+        }
+        st.configured = true;
     }
-
-    /// Step 6: closes the connection, lingering if the peer may still be
-    /// sending, so that our last response is not destroyed by a reset.
-    fn close(self, linger: bool) {
-        let stream = &self.link.stream;
-        // Answers held back for a pipeline go out before the FIN.
-        let _ = self.link.flush();
-        let _ = stream.shutdown(Shutdown::Write);
-        let peer_done = self.conn.as_deref().is_some_and(Conn::is_eof);
-        if linger && !peer_done {
-            let deadline = Instant::now() + LINGER_TIME;
-            let mut scratch = [0u8; 4096];
-            let mut total = 0;
-            while total < LINGER_BYTES {
-                let now = Instant::now();
-                if now >= deadline || stream.set_read_timeout(Some(deadline - now)).is_err() {
-                    break;
+    let mut served: u32 = 0;
+    loop {
+        let stage = std::mem::replace(&mut st.stage, Stage::Idle);
+        let next = match stage {
+            Stage::Idle => read_head(&mut st, None, served > 0),
+            Stage::Head { since } => read_head(&mut st, Some(since), false),
+            Stage::Body { head, got, since } => read_body(&mut st, head, got, since),
+            Stage::Stream { head, got, since } => {
+                if !st.shared().streams.acquire() {
+                    st.stage = Stage::Stream { head, got, since };
+                    return Step::Permit(st);
                 }
-                match (&*stream).read(&mut scratch) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => total += n,
+                let body = lend_body(&mut st, got, since);
+                let next = exchange(&mut st, head, body);
+                st.shared().streams.release();
+                next
+            }
+            Stage::Flush { close } => flush(&mut st, close),
+            Stage::Linger { until, dropped } => linger(&mut st, until, dropped),
+        };
+        match next {
+            Next::Go => {}
+            Next::Park => {
+                let wait = st.wait();
+                return Step::Park(st, wait);
+            }
+            Next::Served => {
+                served += 1;
+                if served >= TURN_REQUESTS && st.conn.as_ref().is_some_and(|c| c.buffered() > 0) {
+                    return Step::Requeue(st);
                 }
             }
+            Next::Closed => return Step::Closed,
         }
-        // Dropping the stream closes it: no second `shutdown` (after the
-        // peer's FIN it would only fail with ENOTCONN).
-        log::trace!("{}: closed", self.peer);
     }
 }
 
+/// Next is what one stage of [`advance`] leads to.
 enum Next {
-    KeepAlive,
-    Close,
-    Linger,
+    /// Go on with the stage it set.
+    Go,
+    /// A request was answered; go on with the stage it set.
+    Served,
+    /// Wait on the peer, in the stage it set.
+    Park,
+    /// The connection is closed.
+    Closed,
+}
+
+/// Handles a connection whose deadline passed while it was parked:
+/// quietly closed when idle or when its peer stopped reading; `408` and a
+/// lingering close in the middle of a request.
+pub(crate) fn expire(mut st: ConnState) -> Step {
+    st.waiting = None;
+    let t = &st.shared().timeouts;
+    if st.link.has_output() && coarse_ms() >= st.link.send_deadline(t) {
+        // What it did receive stays whole: our side is shut after it, and
+        // what the peer sent meanwhile is read and dropped, so the close
+        // does not become a reset that would destroy it.
+        log::debug!("{}: the peer stopped reading; closing", st.peer);
+        st.link.drop_output();
+        st.stage = Stage::Flush { close: Some(true) };
+        return advance(st);
+    }
+    let phase = match &st.stage {
+        Stage::Head { .. } => Phase::Head,
+        Stage::Body { .. } | Stage::Stream { .. } => Phase::Body,
+        Stage::Idle => {
+            log::trace!("{}: idle timeout; closing", st.peer);
+            return Step::Closed;
+        }
+        Stage::Flush { .. } | Stage::Linger { .. } => return Step::Closed,
+    };
+    answer_error(&mut st, &Error::Timeout(phase));
+    st.stage = Stage::Flush { close: Some(true) };
+    advance(st)
+}
+
+/// Steps 1 and 2: reads until a request head is complete, and hands it
+/// on. `since` is when the head began (`None`: idle); `answered` says a
+/// request was just answered here, so its successor cannot have arrived
+/// unless it was pipelined.
+fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next {
+    let shared = Arc::clone(&st.registration.shared);
+    let t = shared.timeouts;
+    loop {
+        let event = st.conn().next_event();
+        match event {
+            Ok(Event::Head(head)) => return start_request(st, head),
+            Ok(Event::Closed) => return close(st, false),
+            Ok(Event::NeedData) if st.conn().is_idle() => {
+                // Mark idle *before* checking the shutdown flag; the
+                // shutdown sets the flag before closing idle links, so one
+                // of the two always sees the other.
+                st.link.mark_idle();
+                let idle_deadline = st.idle_since.saturating_add(millis(t.idle));
+                if shared.is_shutting_down() || (!answered && coarse_ms() >= idle_deadline) {
+                    // Serve a request that is already here; otherwise
+                    // close. (A request that waited past the idle deadline
+                    // for a worker has arrived: it is served.)
+                    let link = Arc::clone(&st.link);
+                    if !link.read_ready(st.conn()) {
+                        log::trace!("{}: closing idle connection", st.peer);
+                        return close(st, false);
+                    }
+                } else if answered && st.link.is_nonblocking() {
+                    // Park at once: a read now, just after the answer,
+                    // would almost always find nothing (the client has yet
+                    // to see it), and the poller reports bytes that are
+                    // already here.
+                    st.stage = Stage::Idle;
+                    return Next::Park;
+                } else {
+                    let link = Arc::clone(&st.link);
+                    match link.read(st.conn(), idle_deadline, Phase::Idle) {
+                        Ok(Filled::Data) => {}
+                        Ok(Filled::WouldBlock) => {
+                            st.stage = Stage::Idle;
+                            return Next::Park;
+                        }
+                        Err(e) => {
+                            log::trace!("{}: closing idle connection: {e}", st.peer);
+                            return close(st, false);
+                        }
+                    }
+                }
+                if !st.link.claim() {
+                    // A graceful shutdown closed the connection as the
+                    // request arrived: it is dropped unrun, so the client
+                    // (or proxy) can safely send it elsewhere.
+                    log::debug!(
+                        "{}: request arrived as the server shut down; not served",
+                        st.peer
+                    );
+                    return close(st, false);
+                }
+                since = Some(coarse_ms());
+            }
+            Ok(Event::NeedData) => {
+                let begun = *since.get_or_insert_with(coarse_ms);
+                let deadline = begun.saturating_add(millis(t.head));
+                let link = Arc::clone(&st.link);
+                match link.read(st.conn(), deadline, Phase::Head) {
+                    Ok(Filled::Data) => {}
+                    Ok(Filled::WouldBlock) if coarse_ms() < deadline => {
+                        st.stage = Stage::Head { since: begun };
+                        return Next::Park;
+                    }
+                    Ok(Filled::WouldBlock) => return fail(st, &Error::Timeout(Phase::Head)),
+                    Err(e) => return fail(st, &e),
+                }
+            }
+            Ok(Event::Data(_) | Event::End | Event::Paused) => {
+                // Conn yields these only after a head was returned.
+                log::error!("connection state out of order; closing");
+                return close(st, false);
+            }
+            Err(e) => return fail(st, &e),
+        }
+    }
+}
+
+/// Answers an error (if it has an answer) and closes, lingering.
+fn fail(st: &mut ConnState, e: &Error) -> Next {
+    if e.status().is_none() {
+        log::debug!("{}: {e}", st.peer);
+        return close(st, false);
+    }
+    answer_error(st, e);
+    close(st, true)
+}
+
+/// Sets the connection to close once its output has gone.
+fn close(st: &mut ConnState, linger: bool) -> Next {
+    st.stage = Stage::Flush {
+        close: Some(linger),
+    };
+    Next::Go
+}
+
+/// Step 3: decides how the body of a request with a complete head is read.
+fn start_request(st: &mut ConnState, head: Box<RequestHead>) -> Next {
+    let now = coarse_ms();
+    let limit = st.shared().limits.prebuffer_body_bytes;
+    let conn = st.conn();
+    if conn.body_finished() {
+        return exchange(st, head, RequestBody::empty());
+    }
+    let small = match head.body {
+        BodyKind::Length(n) => n <= limit as u64,
+        _ => limit > 0,
+    };
+    // A client waiting for `100 Continue` sends nothing until the handler
+    // asks for the body.
+    st.stage = if small && !conn.continue_unsent() {
+        Stage::Body {
+            head,
+            got: BytesMut::new(),
+            since: now,
+        }
+    } else {
+        Stage::Stream {
+            head,
+            got: Bytes::new(),
+            since: now,
+        }
+    };
+    Next::Go
+}
+
+/// Step 3, a small body: reads it whole, then runs the handler.
+fn read_body(st: &mut ConnState, head: Box<RequestHead>, mut got: BytesMut, since: u64) -> Next {
+    let limit = st.shared().limits.prebuffer_body_bytes;
+    let t = st.shared().timeouts;
+    loop {
+        match st.conn().next_event() {
+            Ok(Event::Data(d)) => {
+                got.extend_from_slice(&d);
+                if got.len() > limit {
+                    // Longer than it looked (chunked): it streams.
+                    st.stage = Stage::Stream {
+                        head,
+                        got: got.freeze(),
+                        since,
+                    };
+                    return Next::Go;
+                }
+            }
+            Ok(Event::End | Event::Paused) => {
+                let trailers = st.conn().trailers().clone();
+                let body = Prebuffered::new(got.freeze(), trailers);
+                return exchange(st, head, RequestBody::from_wire(Box::new(body)));
+            }
+            Ok(Event::NeedData) => {
+                let deadline = body_deadline(&t, since, got.len() as u64);
+                let link = Arc::clone(&st.link);
+                match link.read(st.conn(), deadline, Phase::Body) {
+                    Ok(Filled::Data) => {}
+                    Ok(Filled::WouldBlock) if coarse_ms() < deadline => {
+                        st.stage = Stage::Body { head, got, since };
+                        return Next::Park;
+                    }
+                    Ok(Filled::WouldBlock) => return fail(st, &Error::Timeout(Phase::Body)),
+                    Err(e) => return fail(st, &e),
+                }
+            }
+            Ok(Event::Head(_) | Event::Closed) => return close(st, false),
+            Err(Error::UnexpectedEof) => {
+                // The peer closed in the middle of the body: nobody is
+                // there to answer, and a 5xx here would let any client
+                // fake server errors.
+                log::debug!("{}: peer closed mid-request", st.peer);
+                return close(st, false);
+            }
+            Err(e) => return fail(st, &e),
+        }
+    }
+}
+
+/// Step 3, a large body: lends the connection state to a body that
+/// streams from the socket, `got` first.
+fn lend_body(st: &mut ConnState, got: Bytes, since: u64) -> RequestBody {
+    let conn = st.conn.take().expect("Conn is home between requests");
+    let slot = Arc::clone(st.slot.get_or_insert_with(Slot::default));
+    let wire = WireBody::new(
+        conn,
+        Arc::clone(&st.link),
+        slot,
+        st.shared().timeouts,
+        since,
+        got,
+    );
+    RequestBody::from_wire(Box::new(wire))
+}
+
+/// Step 1 again, or 6: sends waiting output, then goes on or closes.
+/// Answers held back for a pipeline stay held while more of it is
+/// buffered; but the next request is not handled while the peer is not
+/// reading the answers already made.
+fn flush(st: &mut ConnState, close: Option<bool>) -> Next {
+    let pipelined = close.is_none() && st.conn().buffered() > 0 && !st.link.is_blocked();
+    if pipelined {
+        st.stage = Stage::Head { since: coarse_ms() };
+        return Next::Go;
+    }
+    match st.link.push() {
+        Ok(true) => {}
+        Ok(false) => {
+            st.stage = Stage::Flush { close };
+            return Next::Park;
+        }
+        Err(e) => {
+            log::debug!("{}: response aborted: {e}", st.peer);
+            return Next::Closed;
+        }
+    }
+    let Some(linger) = close else {
+        st.stage = if st.conn().is_idle() {
+            Stage::Idle
+        } else {
+            Stage::Head { since: coarse_ms() }
+        };
+        return Next::Go;
+    };
+    let _ = st.link.stream.shutdown(Shutdown::Write);
+    let peer_done = st.conn.as_deref().is_none_or(Conn::is_eof);
+    if !linger || peer_done {
+        // Dropping the stream closes it: no second `shutdown` (after the
+        // peer's FIN it would only fail with ENOTCONN).
+        log::trace!("{}: closed", st.peer);
+        return Next::Closed;
+    }
+    let until = coarse_ms().saturating_add(millis(LINGER_TIME));
+    if !st.link.is_nonblocking() {
+        st.link.discard_waiting(LINGER_BYTES, until);
+        return Next::Closed;
+    }
+    st.stage = Stage::Linger { until, dropped: 0 };
+    Next::Go
+}
+
+/// Step 6: drops what the peer still sends, until it closes.
+fn linger(st: &mut ConnState, until: u64, dropped: usize) -> Next {
+    let (n, done) = st.link.discard_ready(LINGER_BYTES - dropped);
+    let dropped = dropped + n;
+    if done || dropped >= LINGER_BYTES || coarse_ms() >= until {
+        return Next::Closed;
+    }
+    st.stage = Stage::Linger { until, dropped };
+    Next::Park
+}
+
+/// Answers a request that failed before reaching a handler.
+fn answer_error(st: &mut ConnState, e: &Error) {
+    let start = access_log_enabled().then(Instant::now);
+    let resp = Response::from_error(e);
+    let is_head = st.conn.as_deref().is_some_and(Conn::is_head_request);
+    let outcome = write_response(&st.link, st.shared(), resp, Answer::closing(is_head), None);
+    access_log(st.peer, st.peer, "-", "-", "-", &outcome, start);
+}
+
+/// Step 4: runs the handler on a request and queues its response.
+fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Next {
+    // The clock is read for the access log only.
+    let start = access_log_enabled().then(Instant::now);
+    let shared = Arc::clone(&st.registration.shared);
+    let mut req = Request::new(
+        head,
+        Some(st.peer),
+        body,
+        shared.limits.max_buffered_body_bytes,
+    );
+    if !shared.trusted.is_empty() {
+        req.set_forwarded(crate::forwarded::resolve(
+            st.peer,
+            req.headers(),
+            &shared.trusted,
+        ));
+    }
+
+    let called = catch_unwind(AssertUnwindSafe(|| shared.handler.call(&mut req)));
+    let (resp, panicked) = match called {
+        Ok(resp) => (resp, false),
+        Err(payload) => {
+            log::error!(
+                "handler panicked on {} {}: {}",
+                req.method(),
+                req.target(),
+                super::pool::panic_message(&payload)
+            );
+            let resp = Response::from_error(&Error::with_status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "handler panicked",
+            ));
+            (resp.with_header("Connection", "close"), true)
+        }
+    };
+
+    // Drain what the handler left of the body, then take the connection
+    // state back (unless the body went into the response). A response
+    // that closes the connection anyway is not held back for bytes nobody
+    // will use: the lingering close takes care of them, after the answer
+    // has gone out.
+    let closing = panicked
+        || !req.head().keep_alive
+        || resp.headers().has_token("connection", "close")
+        || shared.is_shutting_down();
+    let mut body = req.take_body();
+    if !closing {
+        body.drain(shared.limits.max_drain_bytes);
+    }
+    drop(body);
+    st.reclaim();
+    if st
+        .conn
+        .as_ref()
+        .is_some_and(|c| c.is_eof() && matches!(c.reading(), Reading::Closed))
+    {
+        // The peer closed its side in the middle of the request
+        // (`Error::UnexpectedEof`): there is no request to answer, and a
+        // 5xx here would let any client fake server errors.
+        log::debug!(
+            "{}: peer closed mid-request; closing without a response",
+            st.peer
+        );
+        return close(st, false);
+    }
+
+    let head = req.head();
+    // When the body was taken into the response, the state is lent and
+    // cannot decide for itself: the client's own wish to close must still
+    // be announced (`Connection: close`, never a keep-alive the server
+    // will not honour).
+    let answer = Answer {
+        is_head: *req.method() == crate::Method::Head,
+        version: head.version,
+        close: panicked || !head.keep_alive,
+    };
+    let outcome = write_response(&st.link, &shared, resp, answer, st.conn.as_deref_mut());
+    st.reclaim();
+    let client = req.client_addr().unwrap_or(st.peer);
+    access_log(
+        client,
+        st.peer,
+        req.method().as_str(),
+        req.target(),
+        req.version().as_str(),
+        &outcome,
+        start,
+    );
+
+    let Some(conn) = st.conn.as_mut() else {
+        log::debug!(
+            "{}: request body was kept past the response; closing",
+            st.peer
+        );
+        return close(st, false);
+    };
+    if !outcome.decided {
+        // The state was lent during the head: decide now, at worst closing
+        // a connection the response did not announce closing. A body the
+        // response did not consume (a HEAD response drops its stream) is
+        // drained first, as after any handler.
+        if !conn.body_finished() {
+            let limit = shared.limits.max_drain_bytes;
+            super::wire::drain(conn, &st.link, &shared.timeouts, coarse_ms(), limit);
+        }
+        conn.decide_keep_alive(outcome.keep_alive);
+    }
+    // Whether the request was read to its end must be asked before
+    // `finish_exchange`, which closes the state: unread body bytes mean the
+    // close must linger, or they would turn it into a reset. A response
+    // that failed to go out has nothing left to protect.
+    let request_read = matches!(conn.reading(), Reading::Responding);
+    st.idle_since = coarse_ms();
+    st.stage = if conn.finish_exchange(outcome.result.is_ok()) {
+        Stage::Flush { close: None }
+    } else if outcome.result.is_err() {
+        st.link.drop_output();
+        Stage::Flush { close: Some(false) }
+    } else {
+        Stage::Flush {
+            close: Some(!request_read),
+        }
+    };
+    Next::Served
+}
+
+/// Logs one access-log line: `client "METHOD target VERSION" status
+/// body-bytes duration`, with `via PROXY` when the client was resolved
+/// through a trusted proxy.
+fn access_log(
+    client: SocketAddr,
+    peer: SocketAddr,
+    method: &str,
+    target: &str,
+    version: &str,
+    o: &Outcome,
+    start: Option<Instant>,
+) {
+    let Some(start) = start.filter(|_| access_log_enabled()) else {
+        return;
+    };
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let status = o.status.as_u16();
+    let via = if client == peer {
+        String::new()
+    } else {
+        format!(" via {peer}")
+    };
+    let aborted = match &o.result {
+        Ok(()) => String::new(),
+        Err(e) => format!(" (aborted: {e})"),
+    };
+    log::info!(
+        target: "sockhttp::access",
+        "{client}{via} \"{method} {target} {version}\" {status} {} {ms:.3}ms{aborted}",
+        o.body_bytes
+    );
 }
 
 /// Reports whether access log lines are wanted (target `sockhttp::access`
 /// at `info`).
 fn access_log_enabled() -> bool {
     log::log_enabled!(target: "sockhttp::access", log::Level::Info)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::TcpListener;
-
-    #[test]
-    fn accepted_sockets_get_nodelay_and_the_write_timeout() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (accepted, _) = listener.accept().unwrap();
-        assert!(!accepted.nodelay().unwrap(), "off until configured");
-        let timeouts = Timeouts {
-            write: Duration::from_secs(7),
-            ..Timeouts::default()
-        };
-        configure(&accepted, &timeouts).unwrap();
-        assert!(accepted.nodelay().unwrap());
-        assert_eq!(
-            accepted.write_timeout().unwrap(),
-            Some(Duration::from_secs(7))
-        );
-    }
 }

@@ -20,9 +20,10 @@
 //! kernel's listen backlog.
 
 use super::Shared;
-use super::io::Link;
-use super::pool::Submitter;
-use super::state::{self, ConnState, Registration};
+use super::connection::ConnState;
+use super::link::Link;
+use super::registry::Registration;
+use super::worker;
 use crate::proto::conn::Conn;
 use std::io;
 use std::net::TcpListener;
@@ -33,11 +34,10 @@ use std::time::Duration;
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// How often a saturated accept loop looks again whether a worker is free.
-#[cfg(target_os = "linux")]
 const SATURATED_RECHECK: Duration = Duration::from_millis(20);
 
 /// Accepts connections until the server shuts down.
-pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, submitter: &Submitter) {
+pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     let mut backoff = BACKOFF_MIN;
     loop {
         wait_while_saturated(shared);
@@ -63,7 +63,13 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, submitte
             }
         };
         log::trace!("accepted {peer}");
-        let link = Arc::new(Link::new(stream));
+        let link = match Link::new(stream, shared.parker.is_nonblocking()) {
+            Ok(link) => Arc::new(link),
+            Err(e) => {
+                log::debug!("{peer}: set_nonblocking: {e}");
+                continue;
+            }
+        };
         let (id, open) = shared.registry.add(Arc::clone(&link));
         let registration = Registration {
             shared: Arc::clone(shared),
@@ -76,21 +82,12 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, submitte
             Box::new(Conn::new(shared.limits)),
         );
         if open > shared.max_connections {
-            // Refused like a full queue: an unrun job answers 503.
-            drop(state::job(conn_state));
+            worker::refuse(conn_state);
             continue;
         }
-        if shared.poller.is_some() {
-            let mut conn_state = conn_state;
-            conn_state.waiting = Some(shared.waiting.ticket());
-            if let Some(again) = state::park(shared, conn_state) {
-                // Not for a new connection, which has read nothing yet;
-                // closed rather than lost if it ever happens.
-                state::close(again);
-            }
-        } else {
-            state::submit(submitter, conn_state);
-        }
+        let mut conn_state = conn_state;
+        conn_state.waiting = Some(shared.waiting.ticket());
+        shared.parker.admit(conn_state);
     }
 }
 
@@ -99,13 +96,12 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, submitte
 /// comes free, so that further clients wait in the kernel's listen
 /// backlog rather than in the server. Rechecked every [`SATURATED_RECHECK`]
 /// (a worker that takes a waiting connection also wakes it).
-#[cfg(target_os = "linux")]
 fn wait_while_saturated(shared: &Shared) {
-    let Some(poller) = &shared.poller else {
+    if !shared.parker.is_nonblocking() {
         return;
-    };
+    }
     let mut logged = false;
-    while !poller.has_idle_workers()
+    while !shared.parker.has_idle_workers()
         && shared.waiting.count() >= shared.queue
         && !shared.is_shutting_down()
     {
@@ -119,9 +115,6 @@ fn wait_while_saturated(shared: &Shared) {
         shared.waiting.wait(SATURATED_RECHECK);
     }
 }
-
-#[cfg(not(target_os = "linux"))]
-fn wait_while_saturated(_: &Shared) {}
 
 /// Reports whether an `accept` error concerns only the connection being
 /// accepted (it was aborted or reset before `accept`, or a signal came),

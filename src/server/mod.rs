@@ -5,33 +5,37 @@
 //! core, applies deadlines, and runs handlers on a fixed pool of threads;
 //! every protocol decision is the core's ([`crate::proto::conn::Conn`]).
 //!
-//! Files: `listener` (accept loop, back-off, overload), `pool` (workers),
-//! `state` (a connection between requests, moving between workers and
-//! the poller), `poller` (connections waiting for a request, parked on
-//! epoll, where idle workers wait too; Linux),
-//! `connection` (one connection's request loop), `wire` (request bodies
-//! read from the socket), `writer` (responses), `io` (deadline reads,
-//! writes, the `Date` cache).
+//! One request's path through the files, top to bottom:
+//! `listener` (accept, admission) → `park` (the parking interface: epoll,
+//! or the blocking fallback) → `pool` (the threads) → `worker` (the one
+//! worker loop) → `connection` (advance one connection: read, handle,
+//! write) → `wire` (request bodies), `writer` (responses) → `link` (the
+//! socket), `outbound` (output waiting for the peer), `clock`. Beside
+//! them: `registry` (every open connection, for shutdowns) and `streams`
+//! (the permits of streaming bodies).
 
+mod clock;
 mod connection;
-mod io;
+mod link;
 mod listener;
-#[cfg(target_os = "linux")]
-mod poller;
+mod outbound;
+mod park;
 mod pool;
-mod state;
+mod registry;
+mod streams;
 mod wire;
+mod worker;
 mod writer;
 
 use crate::forwarded::TrustedProxies;
 use crate::handler::Handler;
 use crate::limits::{Limits, Timeouts};
-use io::Link;
-use std::collections::HashMap;
+use park::Parker;
+use registry::{Registry, WaitingCount};
 use std::fmt;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -71,6 +75,7 @@ pub struct Server {
     server_header: Option<String>,
     trusted: TrustedProxies,
     max_connections: usize,
+    max_streaming_bodies: Option<usize>,
     state: Arc<ShutdownState>,
 }
 
@@ -152,6 +157,7 @@ impl Server {
             server_header: Some("sockhttp".to_owned()),
             trusted: TrustedProxies::none(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_streaming_bodies: None,
             state: Arc::new(ShutdownState::default()),
         })
     }
@@ -187,6 +193,25 @@ impl Server {
     pub fn queue(mut self, n: usize) -> Server {
         assert!(n > 0, "the connection queue needs room for one connection");
         self.queue = n;
+        self
+    }
+
+    /// Sets how many request bodies may stream to handlers at once
+    /// (default: [`default_streaming_bodies`], half the pool).
+    ///
+    /// A body longer than [`Limits::prebuffer_body_bytes`] (or one whose
+    /// client waits for `100 Continue`) is not read before the handler
+    /// runs: the handler reads it from the socket, and its worker waits on
+    /// the peer meanwhile. So that slow or endless uploads cannot hold
+    /// every worker, only `n` such bodies stream at once; the next waits,
+    /// holding no worker, until one ends. Without epoll every connection
+    /// holds its worker anyway, and this does nothing.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn max_streaming_bodies(mut self, n: usize) -> Server {
+        assert!(n > 0, "one body must be able to stream");
+        self.max_streaming_bodies = Some(n);
         self
     }
 
@@ -291,6 +316,15 @@ impl Server {
         let poller = new_poller(self.threads);
         let mut pool = pool::ThreadPool::new(self.threads, self.queue, poll_fn(&poller))?;
         let submitter = pool.submitter().expect("a new pool takes jobs");
+        let parker = parker(poller, submitter.clone());
+        let max_streams = if parker.is_nonblocking() {
+            self.max_streaming_bodies
+                .unwrap_or_else(|| default_streaming_bodies(self.threads))
+        } else {
+            // Every connection holds its worker anyway: no permit to wait
+            // for.
+            self.threads
+        };
         let shared = Arc::new(Shared {
             handler: Box::new(handler),
             limits: self.limits,
@@ -300,7 +334,8 @@ impl Server {
             max_connections: self.max_connections,
             state: Arc::clone(&self.state),
             registry: Registry::default(),
-            poller,
+            parker,
+            streams: streams::Streams::new(max_streams),
             waiting: Arc::default(),
             queue: self.queue,
             started: Instant::now(),
@@ -309,32 +344,27 @@ impl Server {
             "serving on {} with {} workers{}",
             self.local_addr,
             self.threads,
-            if shared.poller.is_some() {
-                ", idle connections parked on epoll"
+            if shared.parker.is_nonblocking() {
+                ", waiting connections parked on epoll"
             } else {
                 ""
             }
         );
-        listener::accept_loop(&self.listener, &shared, &submitter);
+        listener::accept_loop(&self.listener, &shared);
         drop(self.listener);
 
         log::debug!("shutting down: closing idle connections");
-        #[cfg(target_os = "linux")]
-        if let Some(p) = &shared.poller {
-            p.close_all().into_iter().for_each(state::close);
-        }
+        drop(shared.parker.close_idle());
         shared.registry.close_idle();
         let deadline = Instant::now() + self.timeouts.shutdown;
         if !shared.registry.wait_empty(deadline) {
             log::warn!("shutdown timeout passed; closing the remaining connections");
             shared.registry.close_all();
         }
+        drop(shared.streams.drain());
         // Release the workers waiting on the poller, so that they see the
         // pool end.
-        #[cfg(target_os = "linux")]
-        if let Some(p) = &shared.poller {
-            p.stop();
-        }
+        shared.parker.stop();
         drop(submitter);
         pool.join();
         log::debug!("shut down");
@@ -465,46 +495,64 @@ impl Drop for RunningServer {
     }
 }
 
-/// The poller idle connections are parked on: epoll on Linux, none
-/// elsewhere (a worker then waits on an idle connection itself).
-#[cfg(target_os = "linux")]
-type PollerRef = Arc<poller::Poller<state::ConnState>>;
-#[cfg(not(target_os = "linux"))]
+/// The epoll parker (Linux, unless switched off with the
+/// `sockhttp_no_epoll` cfg, which CI uses to run the tests on the blocking
+/// fallback).
+#[cfg(all(target_os = "linux", not(sockhttp_no_epoll)))]
+type PollerRef = Arc<park::epoll::Poller<connection::ConnState>>;
+#[cfg(not(all(target_os = "linux", not(sockhttp_no_epoll))))]
 type PollerRef = std::convert::Infallible;
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(sockhttp_no_epoll)))]
 fn new_poller(workers: usize) -> Option<PollerRef> {
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    match poller::Poller::new(workers, cpus) {
+    match park::epoll::Poller::new(workers, cpus) {
         Ok(p) => Some(Arc::new(p)),
         Err(e) => {
-            log::warn!("epoll unavailable ({e}); idle connections will hold workers");
+            log::warn!("epoll unavailable ({e}); waiting connections will hold workers");
             None
         }
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", not(sockhttp_no_epoll))))]
 fn new_poller(_workers: usize) -> Option<PollerRef> {
     None
 }
 
-/// The work of a worker between requests (Linux): wait on the poller
-/// for a ready connection and serve it, or close those whose idle
-/// deadline passed.
-#[cfg(target_os = "linux")]
+/// The work of a worker with epoll: wait on the parker for a ready
+/// connection and serve it (see `worker`).
+#[cfg(all(target_os = "linux", not(sockhttp_no_epoll)))]
 fn poll_fn(poller: &Option<PollerRef>) -> Option<pool::Poll> {
     let p = Arc::clone(poller.as_ref()?);
-    Some(Arc::new(move || match p.take_ready() {
-        poller::Ready::Item(conn_state) => state::serve(conn_state),
-        poller::Ready::Expired(idle) => idle.into_iter().for_each(state::close),
-        poller::Ready::Stopped => {}
-    }))
+    Some(Arc::new(move || worker::poll_once(&p)))
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", not(sockhttp_no_epoll))))]
 fn poll_fn(_: &Option<PollerRef>) -> Option<pool::Poll> {
     None
+}
+
+/// Chooses the parker: epoll when there is a poller, else the queue.
+#[cfg(all(target_os = "linux", not(sockhttp_no_epoll)))]
+fn parker(poller: Option<PollerRef>, submitter: pool::Submitter) -> Parker {
+    match poller {
+        Some(p) => Parker::Epoll(p),
+        None => Parker::Blocking(submitter),
+    }
+}
+
+#[cfg(not(all(target_os = "linux", not(sockhttp_no_epoll))))]
+fn parker(poller: Option<PollerRef>, submitter: pool::Submitter) -> Parker {
+    let _ = poller;
+    Parker::Blocking(submitter)
+}
+
+/// The default number of request bodies that may stream to handlers at
+/// once: half the pool, so that slow or endless uploads leave the other
+/// half serving.
+pub fn default_streaming_bodies(threads: usize) -> usize {
+    (threads / 2).max(1)
 }
 
 /// Shared is what every connection of one server can see.
@@ -517,11 +565,12 @@ pub(crate) struct Shared {
     pub(crate) max_connections: usize,
     state: Arc<ShutdownState>,
     pub(crate) registry: Registry,
-    pub(crate) poller: Option<PollerRef>,
+    pub(crate) parker: Parker,
+    /// The permits of request bodies that stream to handlers.
+    pub(crate) streams: streams::Streams,
     /// New connections no worker has taken yet (with the poller).
-    pub(crate) waiting: Arc<state::WaitingCount>,
+    pub(crate) waiting: Arc<WaitingCount>,
     /// How many of those may wait while every worker is busy.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) queue: usize,
     pub(crate) started: Instant,
 }
@@ -529,67 +578,5 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.state.shutting_down.load(Ordering::SeqCst)
-    }
-}
-
-/// Registry tracks every open connection, queued or served, so that a
-/// shutdown can close idle ones and wait for the rest.
-#[derive(Default)]
-pub(crate) struct Registry {
-    links: Mutex<HashMap<u64, Arc<Link>>>,
-    changed: Condvar,
-    next_id: AtomicU64,
-}
-
-impl Registry {
-    /// Registers a connection; returns its key and how many are open.
-    pub(crate) fn add(&self, link: Arc<Link>) -> (u64, usize) {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut links = self.lock();
-        links.insert(id, link);
-        (id, links.len())
-    }
-
-    pub(crate) fn remove(&self, id: u64) {
-        let mut links = self.lock();
-        links.remove(&id);
-        if links.is_empty() {
-            self.changed.notify_all();
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Link>>> {
-        self.links.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Closes the connections waiting for a next request.
-    fn close_idle(&self) {
-        for link in self.lock().values() {
-            link.close_if_idle();
-        }
-    }
-
-    /// Closes every connection (the shutdown deadline passed).
-    fn close_all(&self) {
-        for link in self.lock().values() {
-            let _ = link.stream.shutdown(Shutdown::Both);
-        }
-    }
-
-    /// Waits until no connection is open or `deadline` passes; true if none is.
-    fn wait_empty(&self, deadline: Instant) -> bool {
-        let mut links = self.lock();
-        while !links.is_empty() {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            links = self
-                .changed
-                .wait_timeout(links, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        true
     }
 }

@@ -1,6 +1,9 @@
 //! The request body as it arrives on the socket.
 //!
-//! While a handler runs, the connection's protocol state ([`Conn`]) is
+//! A small body is read before the handler runs, while the connection is
+//! parked ([`Prebuffered`]): the handler reads it from memory and never
+//! waits on the peer. A larger one streams to the handler
+//! ([`WireBody`]): while the handler runs, the connection's protocol state ([`Conn`]) is
 //! lent to the request's body: reading the body drives the state machine
 //! and the socket directly, with the body deadline. When the body is
 //! dropped (with the request, or after a response that streamed it, as
@@ -8,7 +11,9 @@
 //! so the connection resumes exactly where the body left it, pipelined
 //! bytes included.
 
-use super::io::Link;
+use super::clock::{coarse_ms, millis};
+use super::link::Link;
+use super::outbound::Part;
 use crate::error::{Error, Phase, Result};
 use crate::limits::Timeouts;
 use crate::proto::conn::{Conn, Event};
@@ -16,7 +21,6 @@ use crate::request::WireSource;
 use crate::types::Headers;
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// Slot is where a lent [`Conn`] comes back to.
 pub(crate) type Slot = Arc<Mutex<Option<Box<Conn>>>>;
@@ -31,24 +35,31 @@ pub(crate) struct WireBody {
     link: Arc<Link>,
     slot: Slot,
     timeouts: Timeouts,
-    /// When the head was complete, or `100 Continue` was sent: the body
-    /// deadline counts from here.
-    start: Instant,
+    /// When the head was complete, or `100 Continue` was sent, on the
+    /// coarse clock: the body deadline counts from here.
+    start: u64,
+    /// Body bytes read before the handler ran, handed out first.
+    prefix: Option<Bytes>,
 }
 
 impl WireBody {
+    /// Lends `conn` to a body whose first `prefix` bytes were read
+    /// already, since `start` (on the coarse clock).
     pub(crate) fn new(
         conn: Box<Conn>,
         link: Arc<Link>,
         slot: Slot,
         timeouts: Timeouts,
+        start: u64,
+        prefix: Bytes,
     ) -> WireBody {
         WireBody {
             conn: Some(conn),
             link,
             slot,
             timeouts,
-            start: Instant::now(),
+            start,
+            prefix: (!prefix.is_empty()).then_some(prefix),
         }
     }
 
@@ -66,7 +77,7 @@ pub(crate) fn drain(
     conn: &mut Conn,
     link: &Link,
     timeouts: &Timeouts,
-    start: Instant,
+    start: u64,
     limit: u64,
 ) -> bool {
     if conn.continue_unsent() {
@@ -89,8 +100,8 @@ pub(crate) fn drain(
                     }
                 }
                 let received = conn.body_decoder().map_or(0, |d| d.received());
-                let deadline = start + timeouts.body_allowance(received);
-                if link.read_into(conn, deadline, Phase::Body).is_err() {
+                let deadline = body_deadline(timeouts, start, received);
+                if link.read_waiting(conn, deadline, Phase::Body).is_err() {
                     conn.close();
                     return false;
                 }
@@ -102,6 +113,9 @@ pub(crate) fn drain(
 
 impl WireSource for WireBody {
     fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        if let Some(prefix) = self.prefix.take() {
+            return Ok(Some(prefix));
+        }
         loop {
             let event = self.conn().next_event()?;
             match event {
@@ -113,16 +127,17 @@ impl WireSource for WireBody {
                 }
                 Event::NeedData => {
                     if self.conn().take_continue() {
-                        self.link.write_all(&[CONTINUE])?;
+                        self.link.send(&[Part::Copy(CONTINUE)], false)?;
+                        self.link.push_waiting(&self.timeouts)?;
                         // The client could not send before it was asked
                         // to: the body deadline counts from here, however
                         // long the handler took to start reading.
-                        self.start = Instant::now();
+                        self.start = coarse_ms();
                     }
                     let received = self.conn().body_decoder().map_or(0, |d| d.received());
-                    let deadline = self.start + self.timeouts.body_allowance(received);
+                    let deadline = body_deadline(&self.timeouts, self.start, received);
                     let link = Arc::clone(&self.link);
-                    let result = link.read_into(self.conn(), deadline, Phase::Body);
+                    let result = link.read_waiting(self.conn(), deadline, Phase::Body);
                     if let Err(e) = result {
                         self.conn().close();
                         return Err(e);
@@ -141,7 +156,14 @@ impl WireSource for WireBody {
 
     fn drain(&mut self, limit: u64) -> bool {
         let (link, timeouts, start) = (Arc::clone(&self.link), self.timeouts, self.start);
-        drain(self.conn(), &link, &timeouts, start, limit)
+        let prefix = self.prefix.take().map_or(0, |p| p.len() as u64);
+        drain(
+            self.conn(),
+            &link,
+            &timeouts,
+            start,
+            limit.saturating_sub(prefix),
+        )
     }
 }
 
@@ -150,5 +172,42 @@ impl Drop for WireBody {
         if let Some(conn) = self.conn.take() {
             *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
         }
+    }
+}
+
+/// Returns when a body that began arriving at `start` (on the coarse
+/// clock) must have delivered more than `received` bytes: the body
+/// timeout, plus a second for every `body_min_bytes_per_sec` bytes.
+pub(crate) fn body_deadline(timeouts: &Timeouts, start: u64, received: u64) -> u64 {
+    start.saturating_add(millis(timeouts.body_allowance(received)))
+}
+
+/// Prebuffered is a body read whole before the handler ran.
+pub(crate) struct Prebuffered {
+    body: Option<Bytes>,
+    trailers: Headers,
+}
+
+impl Prebuffered {
+    pub(crate) fn new(body: Bytes, trailers: Headers) -> Prebuffered {
+        Prebuffered {
+            body: (!body.is_empty()).then_some(body),
+            trailers,
+        }
+    }
+}
+
+impl WireSource for Prebuffered {
+    fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        Ok(self.body.take())
+    }
+
+    fn trailers(&self) -> Headers {
+        self.trailers.clone()
+    }
+
+    fn drain(&mut self, _limit: u64) -> bool {
+        self.body = None;
+        true
     }
 }

@@ -16,8 +16,11 @@
 //! response, is answered `500` instead.
 
 use super::Shared;
-use super::io::{Link, date_now};
+use super::clock::date_now;
+use super::link::Link;
+use super::outbound::Part;
 use crate::error::{Error, Result};
+use crate::limits::Timeouts;
 use crate::proto::conn::Conn;
 use crate::proto::encode::{
     BodyEncoder, ConnectionHeader, Framing, Overrun, decide_framing, encode_head,
@@ -25,8 +28,7 @@ use crate::proto::encode::{
 use crate::proto::head::parse_decimal;
 use crate::response::{Body, Response, WriteFn};
 use crate::types::{StatusCode, Version};
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// The size of one piece of a file or stream body.
@@ -59,18 +61,43 @@ pub(crate) struct Outcome {
     pub(crate) decided: bool,
 }
 
-/// Writes `resp` as the answer to a request (`is_head`, `version`).
-/// `force_close` ends the connection whatever else is said; `conn`, when
-/// present, takes the keep-alive decision.
+/// Answer is what a response answers: whether the request was a `HEAD`,
+/// its version, and whether the connection must close after it whatever
+/// else is said.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Answer {
+    pub(crate) is_head: bool,
+    pub(crate) version: Version,
+    pub(crate) close: bool,
+}
+
+impl Answer {
+    /// The answer to a request that failed before its head was known
+    /// (or was refused): the connection closes.
+    pub(crate) fn closing(is_head: bool) -> Answer {
+        Answer {
+            is_head,
+            version: Version::Http11,
+            close: true,
+        }
+    }
+}
+
+/// Writes `resp` as the answer to a request; `conn`, when present, takes
+/// the keep-alive decision. What the socket does not take at once waits
+/// in the link's queue.
 pub(crate) fn write_response(
     link: &Link,
     shared: &Shared,
     resp: Response,
-    is_head: bool,
-    version: Version,
-    force_close: bool,
+    answer: Answer,
     conn: Option<&mut Conn>,
 ) -> Outcome {
+    let Answer {
+        is_head,
+        version,
+        close: force_close,
+    } = answer;
     let resp = if resp.status().is_informational() {
         // A 1xx is never a final response (RFC 9110 §15.2): the client
         // would wait for another one forever. hyper answers 500 too.
@@ -89,7 +116,7 @@ pub(crate) fn write_response(
         && !shared.is_shutting_down()
         && framing != Framing::CloseDelimited;
     // More of a pipeline is already buffered: a small answer can wait to
-    // leave with the next ones (`Link::write_or_hold`).
+    // leave with the next ones (`Link::send`).
     let pipelined = conn.as_ref().is_some_and(|c| c.buffered() > 0);
     let (keep_alive, decided) = match conn {
         Some(c) => (c.decide_keep_alive(allow), true),
@@ -120,10 +147,10 @@ pub(crate) fn write_response(
     // that fails before that can still be answered properly.
     let mut head = Some(head);
     let result = if enc.sends_body() {
-        send_body(link, &mut head, &mut enc, body, hold)
+        send_body(link, &shared.timeouts, &mut head, &mut enc, body, hold)
     } else {
         drop(body);
-        link.write_or_hold(&[&take(&mut head)[..]], hold)
+        link.send(&[Part::Copy(&take(&mut head))], hold)
     };
     if let Err(e) = &result {
         log::debug!("response aborted after {} body bytes: {e}", enc.written());
@@ -135,7 +162,11 @@ pub(crate) fn write_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "response body failed before any output",
             ));
-            let sent = write_response(link, shared, fallback, is_head, version, true, None);
+            let again = Answer {
+                close: true,
+                ..answer
+            };
+            let sent = write_response(link, shared, fallback, again, None);
             return Outcome {
                 status: sent.status,
                 body_bytes: sent.body_bytes,
@@ -212,9 +243,13 @@ impl Drop for Head {
 }
 
 /// Sends the head and `body`; an in-memory body may be held back with
-/// its head when `hold` says more of a pipeline is waiting.
+/// its head when `hold` says more of a pipeline is waiting. Bytes and
+/// files the socket does not take at once wait in the link's queue (the
+/// connection parks until the peer reads them); a handler's stream waits
+/// for the socket here, under the minimum send rate.
 fn send_body(
     link: &Link,
+    timeouts: &Timeouts,
     head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     body: Body,
@@ -225,12 +260,12 @@ fn send_body(
             // A declared length the empty body cannot meet is found before
             // the head leaves, so the client gets a 500 instead.
             let end = enc.finish().map_err(overrun)?;
-            link.write_or_hold(&[&take(head)[..], end], hold)
+            link.send(&[Part::Copy(&take(head)), Part::Copy(end)], hold)
         }
         Body::Bytes(b) => {
             if b.is_empty() {
                 let end = enc.finish().map_err(overrun)?;
-                return link.write_or_hold(&[&take(head)[..], end], hold);
+                return link.send(&[Part::Copy(&take(head)), Part::Copy(end)], hold);
             }
             let (chunk, tail) = enc.frame(b.len()).map_err(overrun)?;
             let end = enc.finish().map_err(overrun)?;
@@ -239,14 +274,30 @@ fn send_body(
                     for piece in [chunk.as_bytes(), &b, tail, end] {
                         h.0.extend_from_slice(piece);
                     }
-                    link.write_or_hold(&[&take(head)[..]], hold)
+                    link.send(&[Part::Copy(&take(head))], hold)
                 }
-                _ => link.write_or_hold(&[&take(head)[..], chunk.as_bytes(), &b, tail, end], hold),
+                _ => link.send(
+                    &[
+                        Part::Copy(&take(head)),
+                        Part::Copy(chunk.as_bytes()),
+                        Part::Shared(&b),
+                        Part::Copy(tail),
+                        Part::Copy(end),
+                    ],
+                    hold,
+                ),
             }
         }
-        Body::File { file, offset, len } => send_file(link, head, enc, file, offset, len),
-        Body::Reader { reader, .. } => guarded(|| send_reader(link, head, enc, reader)),
-        Body::Writer(f) => guarded(|| send_writer(link, head, enc, f)),
+        Body::File { file, offset, len } => {
+            // Files always have a length; the encoder counts the range now
+            // (a file that shrinks while it is sent ends the connection).
+            enc.frame(usize::try_from(len).unwrap_or(usize::MAX))
+                .map_err(overrun)?;
+            enc.finish().map_err(overrun)?;
+            link.send_file(&take(head), file, offset, len)
+        }
+        Body::Reader { reader, .. } => guarded(|| send_reader(link, timeouts, head, enc, reader)),
+        Body::Writer(f) => guarded(|| send_writer(link, timeouts, head, enc, f)),
     }
 }
 
@@ -262,108 +313,44 @@ fn guarded(f: impl FnOnce() -> Result<()>) -> Result<()> {
     }
 }
 
-/// Sends `len` bytes of `file` from `offset`, one piece at a time.
-fn send_file(
+/// Sends one framed piece of a streamed body (with the head, the first
+/// time) and waits until the socket has taken it.
+fn send_piece(
     link: &Link,
+    timeouts: &Timeouts,
     head: &mut Option<Head>,
     enc: &mut BodyEncoder,
-    mut file: File,
-    mut offset: u64,
-    mut len: u64,
+    data: &[u8],
 ) -> Result<()> {
-    #[cfg(target_os = "linux")]
-    if let Framing::Length(_) = enc.framing() {
-        match send_file_zero_copy(link, head, enc, &file, offset, len)? {
-            None => return Ok(()),
-            // sendfile(2) refused this file (it is not a regular file, say):
-            // the rest goes the portable way.
-            Some(sent) => {
-                offset += sent;
-                len -= sent;
-            }
-        }
-    }
-    file.seek(SeekFrom::Start(offset))?;
-    let mut buf = vec![0u8; PIECE.min(usize::try_from(len).unwrap_or(PIECE)).max(1)];
-    let mut left = len;
-    while left > 0 {
-        let want = buf.len().min(usize::try_from(left).unwrap_or(buf.len()));
-        let n = match file.read(&mut buf[..want]) {
-            Ok(0) => {
-                // The file shrank after its length was taken.
-                return Err(overrun(Overrun {
-                    declared: len,
-                    actual: len - left,
-                }));
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let (chunk, tail) = enc.frame(n).map_err(overrun)?;
-        link.write_all(&[
-            head.take().as_deref().unwrap_or(&[]),
-            chunk.as_bytes(),
-            &buf[..n],
-            tail,
-        ])?;
-        left -= n as u64;
-    }
-    let end = enc.finish().map_err(overrun)?;
-    link.write_all(&[&take(head)[..], end])
+    let (chunk, tail) = enc.frame(data.len()).map_err(overrun)?;
+    let head = head.take();
+    link.send(
+        &[
+            Part::Copy(head.as_deref().unwrap_or(&[])),
+            Part::Copy(chunk.as_bytes()),
+            Part::Copy(data),
+            Part::Copy(tail),
+        ],
+        false,
+    )?;
+    link.push_waiting(timeouts)
 }
 
-/// Sends a file range with `sendfile(2)`: the kernel copies from the page
-/// cache to the socket, and the bytes never pass through user space.
-/// The head goes first with `MSG_MORE`, so it leaves in the same packet as
-/// the start of the file. Returns `None` when done, or how many file bytes
-/// were sent before `sendfile` proved unsupported for this file.
-#[cfg(target_os = "linux")]
-fn send_file_zero_copy(
+/// Sends the end of a streamed body (and the head, if nothing was sent).
+fn send_end(
     link: &Link,
+    timeouts: &Timeouts,
     head: &mut Option<Head>,
     enc: &mut BodyEncoder,
-    file: &File,
-    offset: u64,
-    len: u64,
-) -> Result<Option<u64>> {
-    use rustix::io::Errno;
-    if len == 0 {
-        link.write_all(&[&take(head)[..]])?;
-        return Ok(None);
-    }
-    link.send_more(&take(head))?;
-    let end = offset.saturating_add(len);
-    let mut pos = offset;
-    while pos < end {
-        let count = usize::try_from((end - pos).min(1 << 30)).unwrap_or(1 << 30);
-        match rustix::fs::sendfile(&link.stream, file, Some(&mut pos), count) {
-            Ok(0) => {
-                // The file shrank after its length was taken.
-                return Err(overrun(Overrun {
-                    declared: len,
-                    actual: pos - offset,
-                }));
-            }
-            Ok(n) => {
-                enc.frame(n).map_err(overrun)?;
-                log::trace!("sendfile {n} bytes");
-            }
-            Err(Errno::INTR) => {}
-            // SO_SNDTIMEO passed with no progress: the client stopped reading.
-            Err(Errno::AGAIN) => return Err(Error::Timeout(crate::error::Phase::Write)),
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if pos == offset => {
-                return Ok(Some(0));
-            }
-            Err(e) => return Err(Error::Io(e.into())),
-        }
-    }
-    enc.finish().map_err(overrun)?;
-    Ok(None)
+) -> Result<()> {
+    let end = enc.finish().map_err(overrun)?;
+    link.send(&[Part::Copy(&take(head)), Part::Copy(end)], false)?;
+    link.push_waiting(timeouts)
 }
 
 fn send_reader(
     link: &Link,
+    timeouts: &Timeouts,
     head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     mut reader: Box<dyn Read + Send>,
@@ -376,26 +363,21 @@ fn send_reader(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.into()),
         };
-        let (chunk, tail) = enc.frame(n).map_err(overrun)?;
-        link.write_all(&[
-            head.take().as_deref().unwrap_or(&[]),
-            chunk.as_bytes(),
-            &buf[..n],
-            tail,
-        ])?;
+        send_piece(link, timeouts, head, enc, &buf[..n])?;
     }
-    let end = enc.finish().map_err(overrun)?;
-    link.write_all(&[&take(head)[..], end])
+    send_end(link, timeouts, head, enc)
 }
 
 fn send_writer(
     link: &Link,
+    timeouts: &Timeouts,
     head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     f: WriteFn,
 ) -> Result<()> {
     let mut w = ChunkWriter {
         link,
+        timeouts,
         enc,
         head,
         buf: Vec::with_capacity(WRITER_BUFFER),
@@ -407,14 +389,14 @@ fn send_writer(
     }
     produced?;
     w.send()?;
-    let end = w.enc.finish().map_err(overrun)?;
-    w.link.write_all(&[&take(w.head)[..], end])
+    send_end(w.link, w.timeouts, w.head, w.enc)
 }
 
 /// ChunkWriter is the `Write` a [`Body::Writer`] function writes to: it
 /// buffers, and each `flush` (or a full buffer) sends one framed piece.
 struct ChunkWriter<'a> {
     link: &'a Link,
+    timeouts: &'a Timeouts,
     enc: &'a mut BodyEncoder,
     /// The response head, until it goes out with the first piece.
     head: &'a mut Option<Head>,
@@ -428,14 +410,7 @@ impl ChunkWriter<'_> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let (chunk, tail) = self.enc.frame(self.buf.len()).map_err(overrun)?;
-        let head = self.head.take();
-        self.link.write_all(&[
-            head.as_deref().unwrap_or(&[]),
-            chunk.as_bytes(),
-            &self.buf,
-            tail,
-        ])?;
+        send_piece(self.link, self.timeouts, self.head, self.enc, &self.buf)?;
         self.buf.clear();
         Ok(())
     }

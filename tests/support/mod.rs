@@ -122,9 +122,11 @@ pub fn short_timeouts() -> Timeouts {
 
 /// Limits small enough for tests to pass them with a few bytes: a
 /// 256-byte request line, a 1 KiB head of at most 10 fields, a 1 KiB body
-/// (512 bytes in memory) and 64 bytes of drain.
+/// (512 bytes in memory) and 64 bytes of drain. Bodies stream to the
+/// handler, as the in-memory and drain limits tested with them need (see
+/// [`streaming_limits`]).
 pub fn small_limits() -> Limits {
-    let mut l = Limits::default();
+    let mut l = streaming_limits();
     l.max_request_line_bytes = 256;
     l.max_head_bytes = 1024;
     l.max_headers = 10;
@@ -132,6 +134,23 @@ pub fn small_limits() -> Limits {
     l.max_buffered_body_bytes = 512;
     l.max_drain_bytes = 64;
     l
+}
+
+/// The default limits, except that no body is read before the handler
+/// runs: every body streams to its handler, which sees it arrive (and
+/// may answer before it has).
+pub fn streaming_limits() -> Limits {
+    let mut l = Limits::default();
+    l.prebuffer_body_bytes = 0;
+    l
+}
+
+/// Waits past a deadline of the server's own (a stalled write, say): no
+/// event tells a client when the server gave up on it. `deadline` is the
+/// server's timeout; the wait covers it and the quarter second in which
+/// the server checks deadlines, twice over.
+pub fn wait_past(deadline: Duration) {
+    std::thread::sleep((deadline + Duration::from_millis(250)) * 2);
 }
 
 /// A minimal HTTP/1.1 GET request for `path`.

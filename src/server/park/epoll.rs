@@ -1,11 +1,13 @@
-//! Parking idle connections: every connection that waits for its next
-//! request waits in one epoll set, so an idle connection costs a few
-//! hundred bytes instead of a worker thread, and idle workers wait on that
-//! same set for whichever connection has a request first.
+//! The epoll parker: every connection that waits on its peer (for its
+//! next request, the rest of a head or a small body, or to read what the
+//! server sent) waits in one epoll set, so it costs a few hundred bytes
+//! instead of a worker thread, and idle workers wait on that same set for
+//! whichever connection is ready first.
 //!
-//! A worker serves a connection only while it has a request to work on.
-//! When the connection goes idle (nothing buffered after an answer), the
-//! worker parks it here and takes the next ready connection. A new
+//! A worker serves a connection only while it can make progress without
+//! waiting on the peer. When it would wait, the worker parks it here,
+//! saying what it waits for (readable or writable) and until when, and
+//! takes the next ready connection. A new
 //! connection is parked the moment it is accepted. A worker with nothing
 //! to do waits in [`Poller::take_ready`]: the kernel wakes one waiting
 //! worker per readable connection, which serves it at once, with no hand
@@ -18,20 +20,13 @@
 //! connection, with the idle timeout bounding it.
 //!
 //! Registration is edge-triggered and made once, when the connection is
-//! first parked: parking again costs no system call. Each arrival of
-//! bytes (or of the peer's FIN) is reported once, to one worker, and the
-//! poller keeps every registered connection in one of two states, under
-//! one lock:
-//! - **parked**: the worker that gets its event takes it and serves it;
-//! - **busy** (a worker has it): an event only marks it *pending*; the
-//!   worker serving it, about to park it, sees the mark and reads again
-//!   instead, so bytes that arrived meanwhile are never left unseen.
-//!
-//! An edge is reported only for new bytes, so a connection is never
-//! parked with bytes it could still read: not after a read that filled
-//! the whole buffer (there may be more), and not once its peer's FIN was
-//! reported (the end of stream is read, and the connection closed). The
-//! socket leaves the epoll set when it is closed.
+//! first parked (for writability too the first time it waits to write):
+//! parking again costs no system call. Each event is reported once, to
+//! one worker; what it does to the connection is the pure state machine
+//! of `slots`, kept under one lock. An edge is reported only for new
+//! bytes, so a connection is never parked with bytes it could still read
+//! (not after a read that filled the whole buffer). The socket leaves the
+//! epoll set when it is closed.
 //!
 //! A worker takes up to [`BATCH`] ready connections in one `epoll_wait`:
 //! it serves the first and leaves the others on a shared ready list,
@@ -60,15 +55,18 @@
 //! request, against 0.55 without the bench and 1 with one connection per
 //! wait (nginx: 0.34).
 //!
-//! Idle deadlines are checked every [`SCAN_EVERY`] by whichever waiting
-//! worker comes by first; the connections past theirs are closed.
+//! Deadlines are checked every [`SCAN_EVERY`] by whichever waiting
+//! worker comes by first; the connections past theirs are handed to it
+//! (to be closed, or answered `408` in the middle of a request).
 
-use super::io::Link;
-use super::io::coarse_ms;
+use super::Wait;
+use super::slots::{Found, Readiness, Refused, Slots};
+use super::wake::{LATER_AFTER, Wake, to_bench, wake_choice};
+use crate::server::clock::coarse_ms;
+use crate::server::link::Link;
 use rustix::event::{EventfdFlags, epoll, eventfd};
 use rustix::fd::OwnedFd;
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -82,24 +80,19 @@ const NUDGE: u64 = u64::MAX - 1;
 /// The key of the timer that wakes one waiting worker to look at the
 /// ready list when no CPU was free to nudge one at once.
 const LATER: u64 = u64::MAX - 2;
-/// How long listed connections may wait for a busy worker before a
-/// waiting one is woken for them anyway (a handler may block).
-const LATER_AFTER: Duration = Duration::from_millis(2);
-/// How recently, in coarse milliseconds, a worker must have come back
-/// from the epoll set for the others to wait on the bench (longer: a busy
-/// worker may be held by a handler, and a benched one takes over).
-const RECENT_POLL_MS: u64 = 4;
-/// The most ready connections one `epoll_wait` takes. With 16, under
-/// `wrk -c256`, a wait found about 4 (each worker waits on its own, and a
-/// nudged one takes a short batch), and waits plus nudges came to 0.37
-/// calls per request against nginx's 0.12; with 64 they are 0.10.
+/// The most ready connections one `epoll_wait` takes.
 const BATCH: usize = 64;
-/// How often idle deadlines are checked: an idle connection is closed at
-/// most this much after its deadline.
+/// How often deadlines are checked: a connection is closed (or answered
+/// `408`) at most this much after its deadline.
 const SCAN_EVERY: Duration = Duration::from_millis(250);
 
-/// Poller holds parked connections (`T`: their whole state) until they
-/// are readable or their idle deadline passes.
+/// Parkable is what the poller needs of a parked item: its socket.
+pub(crate) trait Parkable {
+    fn link(&self) -> &Arc<Link>;
+}
+
+/// Poller holds parked connections (`T`: their whole state) until what
+/// they wait for happens or their deadline passes.
 pub(crate) struct Poller<T> {
     epoll: OwnedFd,
     wake: OwnedFd,
@@ -123,13 +116,11 @@ pub(crate) struct Poller<T> {
     workers: usize,
     cpus: usize,
     parked: Mutex<Slots<T>>,
-    /// Keys of parked connections found ready by a batch and not taken
-    /// yet (their entries stay in `parked` until then).
+    /// Keys of parked connections found ready by a batch (or requeued)
+    /// and not taken yet (their slots stay parked until then).
     ready: Mutex<VecDeque<u64>>,
     /// How many keys `ready` holds: looked at without the lock.
     ready_len: AtomicUsize,
-    /// Set at shutdown: nothing stays parked any more.
-    closing: AtomicBool,
     /// Set to release every waiting worker for good.
     stop: AtomicBool,
     /// When the next deadline scan is due, in milliseconds of the coarse
@@ -139,116 +130,19 @@ pub(crate) struct Poller<T> {
     idle_workers: AtomicUsize,
 }
 
-/// Slots maps connection keys to their state. The keys are the server's
-/// own sequential ids, not chosen by a client, so a multiplicative hash
-/// serves (SipHash's defence against chosen keys is not needed here).
-type Slots<T> = HashMap<u64, Slot<T>, BuildHasherDefault<IdHasher>>;
-
-/// IdHasher hashes one `u64` id by a multiplication (Fibonacci hashing),
-/// which spreads sequential ids over the high bits the table uses.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-/// Wake is how listed connections get a worker (see
-/// [`Poller::wake_for_list`]).
-#[derive(Debug, PartialEq, Eq)]
-enum Wake {
-    /// No worker waits: the busy ones come to the list when done.
-    Nobody,
-    /// A CPU is free: nudge a waiting worker now.
-    Nudge,
-    /// Every CPU is busy: arm the timer, due at this time (nanoseconds).
-    Later(u64),
-}
-
-/// Chooses how listed connections get a worker, for a pool of `workers`
-/// of which `idle` wait, on `cpus` CPUs, with the timer due at `due`
-/// (past: not armed) and the clock at `now`, in nanoseconds.
-fn wake_choice(workers: usize, idle: usize, cpus: usize, due: u64, now: u64) -> Wake {
-    if idle == 0 {
-        Wake::Nobody
-    } else if workers.saturating_sub(idle) < cpus {
-        Wake::Nudge
-    } else if due > now {
-        // Armed already: it will wake someone soon enough.
-        Wake::Nobody
-    } else {
-        Wake::Later(now + LATER_AFTER.as_nanos() as u64)
-    }
-}
-
-/// Reports whether a worker about to wait should wait on the bench: a
-/// pool of `workers` of which `waiting` wait (on the epoll set or the
-/// bench, this one included), on `cpus` CPUs, a worker last back from the
-/// epoll set at `polled`, the coarse clock at `now`. Every CPU must be
-/// busy, and the busy workers must be coming back to the epoll set.
-fn to_bench(workers: usize, waiting: usize, cpus: usize, polled: u64, now: u64) -> bool {
-    workers.saturating_sub(waiting) >= cpus && now.saturating_sub(polled) <= RECENT_POLL_MS
-}
-
-/// Slot is a registered connection's state in the poller.
-enum Slot<T> {
-    /// Waiting for its next request.
-    Parked(Entry<T>),
-    /// Served by a worker; `pending` once bytes arrived meanwhile.
-    Busy { pending: bool, link: Arc<Link> },
-}
-
-/// Found is what an event found of its connection.
-enum Found<T> {
-    /// Parked: taken out, to be served.
-    Taken(T),
-    /// Parked, and left so, to be listed.
-    Parked,
-    /// Busy (now marked pending), or gone.
-    Nothing,
-}
-
-/// Refused is why [`Poller::park`] gave a connection back.
-pub(crate) enum Refused<T> {
-    /// Close it: the server is shutting down, the kernel refused, or the
-    /// peer closed its side.
-    Close(T),
-    /// Serve it again: bytes may be waiting.
-    Ready(T),
-}
-
 /// Ready is what [`Poller::take_ready`] found.
 pub(crate) enum Ready<T> {
-    /// A parked connection is readable: serve it.
+    /// A parked connection is ready: serve it.
     Item(T),
-    /// Nothing yet: these connections' idle deadlines passed; close them
-    /// (the list is empty most of the time).
+    /// Nothing yet: these connections' deadlines passed (the list is
+    /// empty most of the time).
     Expired(Vec<T>),
     /// The poller is stopping: the worker should look for the end of
     /// the pool.
     Stopped,
 }
 
-struct Entry<T> {
-    link: Arc<Link>,
-    item: T,
-    /// On the [`coarse_ms`] clock.
-    deadline: u64,
-}
-
-impl<T: Send> Poller<T> {
+impl<T: Send + Parkable> Poller<T> {
     /// Creates the epoll instance and its wake-up eventfd, for a pool of
     /// `workers` on `cpus` CPUs.
     pub(crate) fn new(workers: usize, cpus: usize) -> io::Result<Poller<T>> {
@@ -307,7 +201,6 @@ impl<T: Send> Poller<T> {
             parked: Mutex::new(Slots::default()),
             ready: Mutex::new(VecDeque::new()),
             ready_len: AtomicUsize::new(0),
-            closing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             next_scan_ms: AtomicU64::new(coarse_ms() + SCAN_EVERY.as_millis() as u64),
             idle_workers: AtomicUsize::new(0),
@@ -318,67 +211,58 @@ impl<T: Send> Poller<T> {
         self.parked.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Parks `item` (the state of the connection on `link`) under `key`
-    /// until it is readable or `deadline` passes. Gives the item back to
-    /// be served again when bytes may be waiting, or to be closed (see
-    /// [`Refused`]).
-    pub(crate) fn park(
-        &self,
-        key: u64,
-        link: Arc<Link>,
-        item: T,
-        deadline: u64,
-    ) -> Result<(), Refused<T>> {
-        if link.may_have_more() {
+    /// Parks `item` under `key` until `wait` is met or its deadline
+    /// passes. Gives the item back to be served again when what it waits
+    /// for may have happened already, or to be closed (see [`Refused`]).
+    pub(crate) fn park(&self, key: u64, item: T, wait: Wait) -> Result<(), Refused<T>> {
+        let link = Arc::clone(item.link());
+        if wait.on == super::Interest::Read && link.peer_closed() {
+            // Its FIN was reported already, and no edge will come again:
+            // what is left to read is read now, to its end.
             return Err(Refused::Ready(item));
         }
-        // Registered once, at the first park; only then is the socket
-        // needed after the entry takes the link.
-        let first = (!link.registered.swap(true, Ordering::Relaxed)).then(|| Arc::clone(&link));
-        {
-            let mut parked = self.lock();
-            if self.closing.load(Ordering::SeqCst) {
-                return Err(Refused::Close(item));
-            }
-            if let Some(Slot::Busy { pending, .. }) = parked.get_mut(&key) {
-                if std::mem::take(pending) {
-                    return Err(Refused::Ready(item));
-                }
-            }
-            if link.peer_closed() {
-                return Err(Refused::Close(item));
-            }
-            // The entry goes in before the socket is registered: a worker
-            // woken by the socket at once finds it.
-            parked.insert(
-                key,
-                Slot::Parked(Entry {
-                    link,
-                    item,
-                    deadline,
-                }),
-            );
-        }
-        let Some(stream) = first else {
+        // Registered once, at the first park; for writability too at the
+        // first wait to write (a slow reader), which is rare.
+        let first = !link.registered.swap(true, Ordering::Relaxed);
+        let out =
+            wait.on == super::Interest::Write && !link.registered_out.swap(true, Ordering::Relaxed);
+        // The slot goes in before the socket is registered: a worker woken
+        // by the socket at once finds it.
+        self.lock().park(key, item, wait, link.may_have_more())?;
+        if !first && !out {
             return Ok(());
-        };
-        let flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ET;
+        }
+        let mut flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ET;
+        if link.registered_out.load(Ordering::Relaxed) {
+            flags |= epoll::EventFlags::OUT;
+        }
         let data = epoll::EventData::new_u64(key);
-        if let Err(e) = epoll::add(&self.epoll, &stream.stream, data, flags) {
+        let done = if first {
+            epoll::add(&self.epoll, &link.stream, data, flags)
+        } else {
+            epoll::modify(&self.epoll, &link.stream, data, flags)
+        };
+        if let Err(e) = done {
             log::warn!("cannot park a connection: {e}");
-            // Still ours unless a shutdown took it meanwhile (and will
-            // close it).
-            if let Some(Slot::Parked(entry)) = self.lock().remove(&key) {
-                return Err(Refused::Close(entry.item));
+            // Still ours unless a worker or a shutdown took it meanwhile.
+            if let Some((item, _)) = self.lock().take(key) {
+                return Err(Refused::Close(item));
             }
         }
         Ok(())
     }
 
+    /// Puts `item`, ready to be served, behind the connections already
+    /// listed: it has been served long enough in a row, or a permit it
+    /// waited for is free.
+    pub(crate) fn requeue(&self, key: u64, item: T, wait: Wait) {
+        self.lock().insert(key, item, wait);
+        self.list(vec![key]);
+    }
+
     /// Forgets the connection `key`, which is closing.
     pub(crate) fn forget(&self, key: u64) {
-        let slot = self.lock().remove(&key);
-        drop(slot);
+        self.lock().forget(key);
     }
 
     /// Waits, at most until the next deadline scan is due, for a parked
@@ -467,12 +351,19 @@ impl<T: Send> Poller<T> {
                 NUDGE | LATER => {}
                 key => {
                     let flags = ev.flags;
-                    let hup = flags.intersects(
-                        epoll::EventFlags::RDHUP | epoll::EventFlags::HUP | epoll::EventFlags::ERR,
-                    );
-                    match self.on_event(key, hup, mine.is_none()) {
-                        Found::Taken(item) => mine = Some(item),
-                        Found::Parked => listed.push(key),
+                    let ready = Readiness {
+                        read: flags.intersects(epoll::EventFlags::IN | epoll::EventFlags::RDHUP),
+                        write: flags.contains(epoll::EventFlags::OUT),
+                        broken: flags.intersects(epoll::EventFlags::HUP | epoll::EventFlags::ERR),
+                        hup: flags.intersects(
+                            epoll::EventFlags::RDHUP
+                                | epoll::EventFlags::HUP
+                                | epoll::EventFlags::ERR,
+                        ),
+                    };
+                    match self.lock().event(key, ready, mine.is_none()) {
+                        Found::Taken(item, hup) => mine = Some(taken(item, hup)),
+                        Found::Ready => listed.push(key),
                         Found::Nothing => {}
                     }
                 }
@@ -485,53 +376,6 @@ impl<T: Send> Poller<T> {
             Some(item) => Ready::Item(item),
             None => Ready::Expired(Vec::new()),
         }
-    }
-
-    /// Records an event of the connection `key` (`hup`: its peer closed
-    /// or it failed), and takes it out if it is parked and `take` asks.
-    fn on_event(&self, key: u64, hup: bool, take: bool) -> Found<T> {
-        let mut parked = self.lock();
-        let Some(slot) = parked.get_mut(&key) else {
-            // Closed since the event fired.
-            return Found::Nothing;
-        };
-        if hup {
-            match slot {
-                Slot::Parked(entry) => entry.link.mark_peer_closed(),
-                Slot::Busy { link, .. } => link.mark_peer_closed(),
-            }
-        }
-        match slot {
-            Slot::Busy { pending, .. } => {
-                *pending = true;
-                Found::Nothing
-            }
-            Slot::Parked(_) if take => Self::take_slot(slot).map_or(Found::Nothing, Found::Taken),
-            Slot::Parked(_) => Found::Parked,
-        }
-    }
-
-    /// Takes a parked connection out of its slot, leaving it busy.
-    fn take_slot(slot: &mut Slot<T>) -> Option<T> {
-        let Slot::Parked(entry) = slot else {
-            return None;
-        };
-        let link = Arc::clone(&entry.link);
-        match std::mem::replace(
-            slot,
-            Slot::Busy {
-                pending: false,
-                link,
-            },
-        ) {
-            Slot::Parked(entry) => Some(entry.item),
-            Slot::Busy { .. } => None,
-        }
-    }
-
-    /// Takes the connection `key` out if it is still parked.
-    fn take(&self, key: u64) -> Option<T> {
-        self.lock().get_mut(&key).and_then(Self::take_slot)
     }
 
     /// Puts the keys of ready connections a batch took on the ready list,
@@ -618,7 +462,9 @@ impl<T: Send> Poller<T> {
                 (key, !ready.is_empty())
             };
             let key = key?;
-            if let Some(item) = self.take(key) {
+            let took = self.lock().take(key);
+            if let Some((item, hup)) = took {
+                let item = taken(item, hup);
                 if more {
                     // This worker is busy from now on: the rest of the
                     // list needs someone else, now or later.
@@ -629,32 +475,12 @@ impl<T: Send> Poller<T> {
         }
     }
 
-    /// Takes out the connections whose idle deadline passed. One whose
+    /// Takes out the connections whose deadline passed. An idle one whose
     /// request has arrived is not idle: it is waiting for a worker (all
     /// are busy), and stays, to be taken in turn.
     fn take_expired(&self, now_ms: u64) -> Vec<T> {
-        self.take_parked(|e| e.deadline <= now_ms && !e.link.has_bytes())
-    }
-
-    /// Takes out the parked connections `chosen` picks, out of the epoll
-    /// set; busy ones stay (a shutdown refuses them when they come to
-    /// park).
-    fn take_parked(&self, chosen: impl Fn(&Entry<T>) -> bool) -> Vec<T> {
-        let mut parked = self.lock();
-        let keys: Vec<u64> = parked
-            .iter()
-            .filter(|(_, slot)| matches!(slot, Slot::Parked(e) if chosen(e)))
-            .map(|(k, _)| *k)
-            .collect();
-        keys.into_iter()
-            .filter_map(|k| match parked.remove(&k)? {
-                Slot::Parked(e) => {
-                    let _ = epoll::delete(&self.epoll, &e.link.stream);
-                    Some(e.item)
-                }
-                Slot::Busy { .. } => None,
-            })
-            .collect()
+        self.lock()
+            .take_expired(now_ms, |item, wait| !(wait.idle && item.link().has_bytes()))
     }
 
     /// Reports whether any worker is waiting for a ready connection.
@@ -662,15 +488,10 @@ impl<T: Send> Poller<T> {
         self.idle_workers.load(Ordering::SeqCst) > 0
     }
 
-    /// Stops parking and returns every parked connection, to be closed;
-    /// later `park` calls give their item back.
-    pub(crate) fn close_all(&self) -> Vec<T> {
-        // Under the lock, so that a `park` either sees the flag or has
-        // inserted its entry before the map is drained.
-        let _parked = self.lock();
-        self.closing.store(true, Ordering::SeqCst);
-        drop(_parked);
-        self.take_parked(|_| true)
+    /// Stops parking idle connections and returns those parked, to be
+    /// closed; connections in the middle of a request stay.
+    pub(crate) fn close_idle(&self) -> Vec<T> {
+        self.lock().close_idle()
     }
 
     /// Releases every worker waiting in [`Poller::take_ready`], now and
@@ -682,68 +503,18 @@ impl<T: Send> Poller<T> {
     }
 }
 
+/// Notes on a connection just taken out that its peer closed its side.
+fn taken<T: Parkable>(item: T, hup: bool) -> T {
+    if hup {
+        item.link().mark_peer_closed();
+    }
+    item
+}
+
 /// Returns the monotonic clock in nanoseconds, to the nanosecond: when
 /// the timer is due must not be judged by the coarse clock, which may lag
 /// a tick behind an expiry that already happened.
 fn precise_ns() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::from(t.tv_nsec as u32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn workers_wait_on_the_bench_only_while_every_cpu_is_busy_and_polling() {
-        // (workers, waiting, cpus, polled, now) -> bench?
-        let table = [
-            // One CPU, one worker busy, polling lately: the bench.
-            ((4, 3, 1, 100, 100), true),
-            ((4, 3, 1, 100 - RECENT_POLL_MS, 100), true),
-            // Nobody has polled for a while (a handler may block): the
-            // epoll set.
-            ((4, 3, 1, 99 - RECENT_POLL_MS, 100), false),
-            ((4, 3, 1, 0, 100), false),
-            // A CPU is free: the epoll set.
-            ((4, 4, 1, 100, 100), false),
-            ((4, 3, 2, 100, 100), false),
-            // Two CPUs, both busy.
-            ((8, 6, 2, 100, 100), true),
-        ];
-        for ((workers, waiting, cpus, polled, now), want) in table {
-            assert_eq!(
-                to_bench(workers, waiting, cpus, polled, now),
-                want,
-                "workers {workers}, waiting {waiting}, cpus {cpus}, polled {polled}, now {now}"
-            );
-        }
-    }
-
-    #[test]
-    fn listed_connections_wake_a_worker_now_only_when_a_cpu_is_free() {
-        let later = 100 + LATER_AFTER.as_nanos() as u64;
-        // (workers, idle, cpus, due, now) -> choice
-        let table = [
-            // Nobody waits: nothing to wake.
-            ((4, 0, 1, 0, 100), Wake::Nobody),
-            ((4, 0, 8, 0, 100), Wake::Nobody),
-            // A CPU is free: at once.
-            ((4, 3, 2, 0, 100), Wake::Nudge),
-            ((8, 5, 4, 0, 100), Wake::Nudge),
-            ((2, 1, 2, 500, 100), Wake::Nudge),
-            // Every CPU busy: the timer, unless it is armed already.
-            ((4, 3, 1, 0, 100), Wake::Later(later)),
-            ((4, 2, 2, 0, 100), Wake::Later(later)),
-            ((4, 3, 1, 100, 100), Wake::Later(later)),
-            ((4, 3, 1, 101, 100), Wake::Nobody),
-        ];
-        for ((workers, idle, cpus, due, now), want) in table {
-            assert_eq!(
-                wake_choice(workers, idle, cpus, due, now),
-                want,
-                "workers {workers}, idle {idle}, cpus {cpus}, due {due}, now {now}"
-            );
-        }
-    }
 }

@@ -1,0 +1,548 @@
+//! One accepted socket: reads, writes, and the output that waits for the
+//! peer.
+//!
+//! A [`Link`] is shared (`Arc`) by the worker serving the connection, a
+//! request body being read by a handler, and the shutdown logic. It works
+//! in one of two modes, chosen once per server with the parker:
+//! - **non-blocking** (the epoll parker): the socket is `O_NONBLOCK`. A
+//!   read that finds nothing returns [`Filled::WouldBlock`] and the
+//!   connection parks; output the socket does not take at once waits in
+//!   the link's [`Outbound`] queue while the connection parks until the
+//!   socket is writable. Only a handler that chose to stream (reading a
+//!   large body, writing a `Body::Reader` or `Body::Writer`) waits on the
+//!   socket, in `poll(2)`, under the same deadlines.
+//! - **blocking** (the fallback): reads and writes block, bounded by
+//!   `SO_RCVTIMEO` (set to what is left of the deadline before each read)
+//!   and `SO_SNDTIMEO` (the write timeout). `std` offers only a per-read
+//!   timeout, which a client sending a byte a second resets forever; a
+//!   read that times out early is retried until the deadline passes.
+//!
+//! This module decides nothing about HTTP: it moves bytes and reports
+//! what happened.
+
+use super::clock::{coarse_ms, millis, until};
+use super::outbound::{Outbound, Part, write_now};
+use crate::error::{Error, Phase, Result};
+use crate::limits::Timeouts;
+use crate::proto::conn::Conn;
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+const BUSY: u8 = 0;
+const IDLE: u8 = 1;
+const CLOSED: u8 = 2;
+
+/// Link is an accepted socket and its pending output.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) stream: TcpStream,
+    /// Whether the socket is non-blocking (see the module docs).
+    nonblocking: bool,
+    /// Who owns the connection between requests: [`BUSY`] while a
+    /// request is being served, [`IDLE`] while it waits for the next one
+    /// (blocked on, or parked), [`CLOSED`] once a shutdown has claimed it.
+    /// The worker and the shutdown each claim an idle connection with a
+    /// compare-and-swap, so exactly one of them wins: either the request
+    /// that just arrived is served, or the shutdown closes the connection
+    /// and that request is never run (a proxy may then retry it safely).
+    state: AtomicU8,
+    /// The read timeout last set on a blocking socket, in microseconds
+    /// (0: none).
+    read_timeout_us: AtomicU64,
+    /// Output not yet taken by the socket, or held back for a pipeline.
+    out: Mutex<Outbound>,
+    /// Whether `out` has bytes: the common path takes no lock.
+    has_out: AtomicBool,
+    /// Whether the socket is in the parker's epoll set (it stays there
+    /// until closed), and whether it is registered for writability too.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) registered: AtomicBool,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) registered_out: AtomicBool,
+    /// Whether the parker saw the peer close its side (or the socket
+    /// fail): no edge will report its end of stream again.
+    peer_closed: AtomicBool,
+    /// Whether the last read filled all the space it was given: more
+    /// bytes may be waiting, which an edge-triggered poller would not
+    /// report again.
+    full_read: AtomicBool,
+}
+
+/// Filled is what one read found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Filled {
+    /// Bytes arrived, or the end of the stream (recorded in the `Conn`).
+    Data,
+    /// Nothing yet (non-blocking mode): park until readable.
+    WouldBlock,
+}
+
+impl Link {
+    /// Wraps an accepted socket; `nonblocking` makes it `O_NONBLOCK`.
+    ///
+    /// # Errors
+    /// The socket refused the mode.
+    pub(crate) fn new(stream: TcpStream, nonblocking: bool) -> io::Result<Link> {
+        if nonblocking {
+            stream.set_nonblocking(true)?;
+        }
+        Ok(Link {
+            stream,
+            nonblocking,
+            state: AtomicU8::new(BUSY),
+            read_timeout_us: AtomicU64::new(0),
+            out: Mutex::new(Outbound::default()),
+            has_out: AtomicBool::new(false),
+            registered: AtomicBool::new(false),
+            registered_out: AtomicBool::new(false),
+            full_read: AtomicBool::new(false),
+            peer_closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Sets the options every accepted socket gets once: `TCP_NODELAY`, so
+    /// a small response leaves at once instead of waiting for the peer's
+    /// delayed ACK (Nagle), and, on a blocking socket, `SO_SNDTIMEO`, so a
+    /// client that stops reading frees its worker.
+    pub(crate) fn configure(&self, timeouts: &Timeouts) -> io::Result<()> {
+        if let Err(e) = self.stream.set_nodelay(true) {
+            log::debug!("set_nodelay: {e}");
+        }
+        if self.nonblocking {
+            return Ok(());
+        }
+        self.stream.set_write_timeout(Some(timeouts.write))
+    }
+
+    /// Reports whether the last read filled its buffer, so that more bytes
+    /// may wait in the socket.
+    pub(crate) fn may_have_more(&self) -> bool {
+        self.full_read.load(Ordering::Relaxed)
+    }
+
+    /// Records that the parker saw the peer close its side.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) fn mark_peer_closed(&self) {
+        self.peer_closed.store(true, Ordering::Relaxed);
+    }
+
+    /// Reports whether the parker saw the peer close its side.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) fn peer_closed(&self) -> bool {
+        self.peer_closed.load(Ordering::Relaxed)
+    }
+
+    /// Reports whether output waits because the socket refused it (not
+    /// merely held back for a pipeline).
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.has_output() && self.out().is_blocked()
+    }
+
+    /// Marks the connection idle: waiting for its next request.
+    pub(crate) fn mark_idle(&self) {
+        self.state.store(IDLE, Ordering::SeqCst);
+    }
+
+    /// Claims an idle connection for the request that arrived on it;
+    /// false if a shutdown claimed it first (then the request must not
+    /// run).
+    pub(crate) fn claim(&self) -> bool {
+        self.state
+            .compare_exchange(IDLE, BUSY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+            || self.state.load(Ordering::SeqCst) == BUSY
+    }
+
+    /// Shuts an idle connection down for a graceful shutdown; a
+    /// connection serving a request is left to finish it.
+    pub(crate) fn close_if_idle(&self) {
+        if self
+            .state
+            .compare_exchange(IDLE, CLOSED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Reads what `conn` wants into its buffer. On a non-blocking socket
+    /// this never waits ([`Filled::WouldBlock`]); on a blocking one it
+    /// waits at most until `deadline` (on the coarse clock). Output still
+    /// queued is pushed first: the client may be waiting for it before it
+    /// sends more.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] with `phase` at the deadline (blocking mode);
+    /// [`Error::Io`] if the socket fails.
+    pub(crate) fn read(&self, conn: &mut Conn, deadline: u64, phase: Phase) -> Result<Filled> {
+        let want = conn.read_hint();
+        if want == 0 {
+            return Ok(Filled::Data);
+        }
+        if self.has_output() {
+            self.push()?;
+        }
+        loop {
+            if !self.nonblocking {
+                let left = deadline.saturating_sub(coarse_ms());
+                if left == 0 {
+                    return Err(Error::Timeout(phase));
+                }
+                self.set_read_timeout(Duration::from_millis(left))?;
+            }
+            let got = read_for(conn, want, |buf| (&self.stream).read(buf));
+            self.full_read
+                .store(matches!(got, Ok(n) if n == want), Ordering::Relaxed);
+            match got {
+                Ok(n) => {
+                    if n == 0 {
+                        conn.receive_eof();
+                    }
+                    log::trace!("read {n} bytes");
+                    return Ok(Filled::Data);
+                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock if self.nonblocking => return Ok(Filled::WouldBlock),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {}
+                    io::ErrorKind::Interrupted => {}
+                    _ => return Err(Error::Io(e)),
+                },
+            }
+        }
+    }
+
+    /// Reads what `conn` wants, waiting for the peer until `deadline`
+    /// whatever the mode: for a handler that reads a body as a stream.
+    ///
+    /// # Errors
+    /// As [`Link::read`].
+    pub(crate) fn read_waiting(&self, conn: &mut Conn, deadline: u64, phase: Phase) -> Result<()> {
+        loop {
+            match self.read(conn, deadline, phase)? {
+                Filled::Data => return Ok(()),
+                Filled::WouldBlock => self.wait(false, deadline, phase)?,
+            }
+        }
+    }
+
+    /// Sets `SO_RCVTIMEO` to about `remaining` unless the value already
+    /// set is close enough (within 10% below, or 10 ms above).
+    fn set_read_timeout(&self, remaining: Duration) -> io::Result<()> {
+        let want = remaining.max(Duration::from_millis(1));
+        let want_us = want.as_micros().min(u128::from(u64::MAX)) as u64;
+        let have = self.read_timeout_us.load(Ordering::Relaxed);
+        if have != 0 && have <= want_us + 10_000 && have >= want_us - want_us / 10 {
+            return Ok(());
+        }
+        self.stream.set_read_timeout(Some(want))?;
+        self.read_timeout_us.store(want_us, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Waits in `poll(2)` until the socket is readable (or writable, with
+    /// `write`) or `deadline` passes. Only a non-blocking socket waits
+    /// here; a blocking one waits in the read or write itself.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] with `phase` at the deadline.
+    fn wait(&self, write: bool, deadline: u64, phase: Phase) -> Result<()> {
+        if coarse_ms() >= deadline {
+            return Err(Error::Timeout(phase));
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::event::{PollFd, PollFlags, poll};
+            let flags = if write { PollFlags::OUT } else { PollFlags::IN };
+            let left = until(deadline);
+            let timeout = rustix::event::Timespec {
+                tv_sec: left.as_secs() as _,
+                tv_nsec: left.subsec_nanos() as _,
+            };
+            let mut fds = [PollFd::new(&self.stream, flags)];
+            match poll(&mut fds, Some(&timeout)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+                Err(e) => Err(Error::Io(e.into())),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (write, until(deadline));
+            Ok(())
+        }
+    }
+
+    /// Reads without blocking, whatever the mode: true if bytes or the
+    /// end of stream were already there (an idle connection past its
+    /// deadline, or at a shutdown: a request already sent is served).
+    pub(crate) fn read_ready(&self, conn: &mut Conn) -> bool {
+        if self.push().is_err() {
+            return false;
+        }
+        let want = conn.read_hint().max(1);
+        let got = read_for(conn, want, |buf| self.read_nonblocking(buf));
+        self.full_read
+            .store(matches!(got, Ok(n) if n == want), Ordering::Relaxed);
+        match got {
+            Ok(n) => {
+                if n == 0 {
+                    conn.receive_eof();
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Reads and discards what is already waiting, without blocking;
+    /// returns how many bytes, and whether the peer's end of stream (or an
+    /// error) was seen.
+    pub(crate) fn discard_ready(&self, limit: usize) -> (usize, bool) {
+        let mut scratch = [0u8; 4096];
+        let mut total = 0;
+        while total < limit {
+            match self.read_nonblocking(&mut scratch) {
+                Ok(0) => return (total, true),
+                Ok(n) => total += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (total, e.kind() != io::ErrorKind::WouldBlock),
+            }
+        }
+        (total, false)
+    }
+
+    /// Reads and discards what the peer sends until it closes, `limit`
+    /// bytes, or `deadline`, blocking: the lingering close of a blocking
+    /// socket.
+    pub(crate) fn discard_waiting(&self, limit: usize, deadline: u64) {
+        let mut scratch = [0u8; 4096];
+        let mut total = 0;
+        while total < limit {
+            let left = deadline.saturating_sub(coarse_ms());
+            if left == 0
+                || self
+                    .stream
+                    .set_read_timeout(Some(Duration::from_millis(left)))
+                    .is_err()
+            {
+                return;
+            }
+            match (&self.stream).read(&mut scratch) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => total += n,
+            }
+        }
+    }
+
+    /// Reports whether the socket is non-blocking (parked connections).
+    pub(crate) fn is_nonblocking(&self) -> bool {
+        self.nonblocking
+    }
+
+    /// One read that does not block, whatever the mode.
+    fn read_nonblocking(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.nonblocking {
+            return (&self.stream).read(buf);
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::net::{RecvFlags, recv};
+            recv(&self.stream, buf, RecvFlags::DONTWAIT)
+                .map(|(n, _)| n)
+                .map_err(io::Error::from)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            self.stream.set_nonblocking(true)?;
+            let got = (&self.stream).read(buf);
+            self.stream.set_nonblocking(false)?;
+            got
+        }
+    }
+
+    /// Reports whether bytes (or end-of-stream) are waiting to be read,
+    /// without consuming them.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn has_bytes(&self) -> bool {
+        use rustix::net::{RecvFlags, recv};
+        let mut one = [0u8; 1];
+        recv(
+            &self.stream,
+            &mut one,
+            RecvFlags::DONTWAIT | RecvFlags::PEEK,
+        )
+        .is_ok()
+    }
+
+    /// Reports whether output waits for the socket.
+    pub(crate) fn has_output(&self) -> bool {
+        self.has_out.load(Ordering::Relaxed)
+    }
+
+    fn out(&self) -> std::sync::MutexGuard<'_, Outbound> {
+        self.out.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends `parts` (a response, or a piece of one). With `hold`, they
+    /// are held back, if they fit, to leave with the answers of the
+    /// requests pipelined behind (sent when the connection next reads,
+    /// parks or closes). Otherwise they go after what is queued, as far
+    /// as the socket takes them now; a non-blocking socket queues the
+    /// rest (see [`Link::push`]).
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]`(Write)` when a blocking write makes no progress
+    /// in time; [`Error::Io`] when the peer is gone.
+    pub(crate) fn send(&self, parts: &[Part<'_>], hold: bool) -> Result<()> {
+        if !self.has_output() && !hold {
+            // The common case: straight to the socket, nothing queued.
+            let sent = write_now(&self.stream, parts, self.nonblocking)?;
+            let total: usize = parts.iter().map(Part::len).sum();
+            if sent < total {
+                let mut out = self.out();
+                out.queue_rest(parts, sent);
+                out.mark_blocked();
+                self.has_out.store(true, Ordering::Relaxed);
+            }
+            return Ok(());
+        }
+        let mut out = self.out();
+        if hold && out.hold(parts) {
+            self.has_out.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
+        out.queue_rest(parts, 0);
+        self.has_out.store(true, Ordering::Relaxed);
+        drop(out);
+        self.push().map(drop)
+    }
+
+    /// Queues `len` bytes of `file` from `offset` after `head`, and sends
+    /// as much as the socket takes (with `sendfile(2)` on Linux: the
+    /// kernel copies from the page cache, never through user space).
+    ///
+    /// # Errors
+    /// As [`Link::send`].
+    pub(crate) fn send_file(&self, head: &[u8], file: File, offset: u64, len: u64) -> Result<()> {
+        let mut out = self.out();
+        out.queue_rest(&[Part::Copy(head)], 0);
+        out.queue_file(file, offset, len);
+        self.has_out.store(true, Ordering::Relaxed);
+        drop(out);
+        self.push().map(drop)
+    }
+
+    /// Sends what is queued, as far as the socket takes it now; true when
+    /// nothing is left. A blocking socket sends everything or fails.
+    ///
+    /// # Errors
+    /// As [`Link::send`]; also a file that shrank while it was sent.
+    pub(crate) fn push(&self) -> Result<bool> {
+        if !self.has_output() {
+            return Ok(true);
+        }
+        let mut out = self.out();
+        let done = out.push(&self.stream, self.nonblocking)?;
+        self.has_out.store(!done, Ordering::Relaxed);
+        Ok(done)
+    }
+
+    /// Sends everything queued, waiting for the socket under the minimum
+    /// send rate: for a handler that streams its response, and for the
+    /// few bytes the server must send before it goes on reading.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]`(Write)` when the peer reads too slowly.
+    pub(crate) fn push_waiting(&self, timeouts: &Timeouts) -> Result<()> {
+        while !self.push()? {
+            let deadline = self.send_deadline(timeouts);
+            if coarse_ms() >= deadline {
+                return Err(Error::Timeout(Phase::Write));
+            }
+            self.wait(true, deadline, Phase::Write)?;
+        }
+        Ok(())
+    }
+
+    /// Returns when the queued output must have gone (on the coarse
+    /// clock): see [`Outbound::deadline`].
+    pub(crate) fn send_deadline(&self, timeouts: &Timeouts) -> u64 {
+        self.out().deadline(
+            millis(timeouts.write),
+            millis(timeouts.send_grace),
+            timeouts.send_min_bytes_per_sec,
+        )
+    }
+
+    /// Drops queued output (the connection is closing on an error).
+    pub(crate) fn drop_output(&self) {
+        if self.has_output() {
+            *self.out() = Outbound::default();
+            self.has_out.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Reads at most `want` bytes for `conn` with `read`, and keeps them.
+///
+/// The first read of a request head, on a connection with nothing
+/// buffered, lands in a per-thread scratch buffer and only the bytes read
+/// are copied into the connection's buffer, at their exact size. Read in
+/// place, it would allocate and clear `want` bytes (4 KiB) on every
+/// request for a head of a few hundred. Later reads (the rest of a head, a
+/// body, a pipeline) go straight into the connection's buffer.
+fn read_for(
+    conn: &mut Conn,
+    want: usize,
+    read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    if conn.is_idle() && want <= SCRATCH_LEN {
+        return SCRATCH.with_borrow_mut(|scratch| {
+            let buf = &mut scratch[..want];
+            let got = read(buf);
+            if let Ok(n) = got {
+                conn.receive(&buf[..n.min(want)]);
+            }
+            got
+        });
+    }
+    let got = read(conn.spare(want));
+    conn.filled(want, *got.as_ref().unwrap_or(&0));
+    got
+}
+
+/// The size of the per-thread scratch buffer of [`read_for`].
+const SCRATCH_LEN: usize = crate::proto::conn::FIRST_READ;
+
+thread_local! {
+    static SCRATCH: RefCell<Box<[u8; SCRATCH_LEN]>> = RefCell::new(Box::new([0; SCRATCH_LEN]));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn accepted_sockets_get_nodelay_and_the_write_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(!accepted.nodelay().unwrap(), "off until configured");
+        let timeouts = Timeouts {
+            write: Duration::from_secs(7),
+            ..Timeouts::default()
+        };
+        let link = Link::new(accepted, false).unwrap();
+        link.configure(&timeouts).unwrap();
+        assert!(link.stream.nodelay().unwrap());
+        assert_eq!(
+            link.stream.write_timeout().unwrap(),
+            Some(Duration::from_secs(7))
+        );
+    }
+}

@@ -1,0 +1,485 @@
+//! Output waiting for the socket: answers held back for a pipeline, and
+//! whatever a non-blocking socket did not take at once.
+//!
+//! The queue keeps bytes, shared buffers and file ranges in order. A
+//! small response is copied in; a large in-memory body is kept by
+//! reference (`Bytes`), and a file by its descriptor and offset, so a slow
+//! reader of a large answer costs a few hundred bytes of memory, not the
+//! answer. While output waits, the peer must keep reading at a minimum
+//! rate ([`Outbound::deadline`]), or the connection is closed.
+
+use super::clock::coarse_ms;
+use crate::error::{Error, Phase, Result};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
+use std::net::TcpStream;
+
+/// The most response bytes held back for pipelined requests before they
+/// are sent anyway.
+pub(crate) const MAX_HELD_BYTES: usize = 64 * 1024;
+/// The size of one piece of a file copied through user space (where
+/// `sendfile(2)` is not available).
+const FILE_PIECE: usize = 64 * 1024;
+/// At most this many pieces go to one `writev`.
+const MAX_SLICES: usize = 8;
+
+/// Part is one piece of output handed to the link: borrowed bytes, copied
+/// only if they must wait, or a shared buffer, kept by reference.
+#[derive(Debug)]
+pub(crate) enum Part<'a> {
+    Copy(&'a [u8]),
+    Shared(&'a Bytes),
+}
+
+impl Part<'_> {
+    pub(crate) fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Part::Copy(b) => b,
+            Part::Shared(b) => b,
+        }
+    }
+}
+
+/// Piece is one queued piece of output.
+#[derive(Debug)]
+enum Piece {
+    /// Copied bytes, sent from `.1` on.
+    Owned(Vec<u8>, usize),
+    Shared(Bytes),
+    File(FileRange),
+}
+
+#[derive(Debug)]
+struct FileRange {
+    file: File,
+    offset: u64,
+    left: u64,
+    /// Whether `sendfile(2)` refused this file (or is not available): its
+    /// bytes go through user space.
+    copy: bool,
+}
+
+/// Outbound is the queue of one connection's waiting output, with what a
+/// minimum-rate deadline needs.
+#[derive(Debug, Default)]
+pub(crate) struct Outbound {
+    queue: VecDeque<Piece>,
+    /// When output began to wait, on the coarse clock (0: it does not).
+    since: u64,
+    /// Bytes sent since then.
+    sent: u64,
+    /// When the socket last took any.
+    progress: u64,
+    /// Whether the socket refused the rest (the peer is not reading fast
+    /// enough), as opposed to answers held back for a pipeline.
+    blocked: bool,
+}
+
+impl Outbound {
+    fn queued_bytes(&self) -> usize {
+        self.queue
+            .iter()
+            .map(|p| match p {
+                Piece::Owned(v, at) => v.len() - at,
+                Piece::Shared(b) => b.len(),
+                Piece::File(f) => usize::try_from(f.left).unwrap_or(usize::MAX),
+            })
+            .sum()
+    }
+
+    fn start_waiting(&mut self) {
+        if self.since == 0 {
+            let now = coarse_ms().max(1);
+            (self.since, self.sent, self.progress) = (now, 0, now);
+        }
+    }
+
+    /// Holds `parts` back if they fit beside what is held (and nothing but
+    /// copied bytes waits); reports whether they did.
+    pub(crate) fn hold(&mut self, parts: &[Part<'_>]) -> bool {
+        let len: usize = parts.iter().map(Part::len).sum();
+        let only_copies = self.queue.iter().all(|p| matches!(p, Piece::Owned(..)));
+        if !only_copies || self.queued_bytes() + len > MAX_HELD_BYTES {
+            return false;
+        }
+        for p in parts {
+            self.append_copy(p.bytes());
+        }
+        true
+    }
+
+    fn append_copy(&mut self, b: &[u8]) {
+        if b.is_empty() {
+            return;
+        }
+        if let Some(Piece::Owned(v, _)) = self.queue.back_mut() {
+            if v.len() + b.len() <= MAX_HELD_BYTES {
+                v.extend_from_slice(b);
+                return;
+            }
+        }
+        self.queue.push_back(Piece::Owned(b.to_vec(), 0));
+    }
+
+    /// Records that the socket refused the rest of a write.
+    pub(crate) fn mark_blocked(&mut self) {
+        self.blocked = true;
+    }
+
+    /// Reports whether the socket refused what waits.
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.blocked
+    }
+
+    /// Queues what is left of `parts` after the first `sent` bytes: copied
+    /// parts are copied, shared ones kept by reference.
+    pub(crate) fn queue_rest(&mut self, parts: &[Part<'_>], mut sent: usize) {
+        self.start_waiting();
+        for p in parts {
+            let len = p.len();
+            if sent >= len {
+                sent -= len;
+                continue;
+            }
+            match p {
+                Part::Copy(b) => self.append_copy(&b[sent..]),
+                Part::Shared(b) => self.queue.push_back(Piece::Shared(b.slice(sent..))),
+            }
+            sent = 0;
+        }
+    }
+
+    /// Queues `len` bytes of `file` from `offset`.
+    pub(crate) fn queue_file(&mut self, file: File, offset: u64, len: u64) {
+        self.start_waiting();
+        if len > 0 {
+            self.queue.push_back(Piece::File(FileRange {
+                file,
+                offset,
+                left: len,
+                copy: !cfg!(target_os = "linux"),
+            }));
+        }
+    }
+
+    /// Returns when the waiting output must have gone, on the coarse clock:
+    /// the peer must take some of it every `stall_ms`, and on average
+    /// `min_rate` bytes a second once `grace_ms` have passed since it began
+    /// to wait (ASP.NET Kestrel's `MinResponseDataRate`: 240 bytes/s after
+    /// a 5 s grace). A reader that starves the server is closed.
+    pub(crate) fn deadline(&self, stall_ms: u64, grace_ms: u64, min_rate: u64) -> u64 {
+        rate_deadline(
+            self.since,
+            self.sent,
+            self.progress,
+            stall_ms,
+            grace_ms,
+            min_rate,
+        )
+    }
+
+    /// Sends the queue in order, as far as the socket takes it; true when
+    /// it is empty.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]`(Write)` when a blocking socket made no progress
+    /// within its send timeout; [`Error::Io`] when the peer is gone or a
+    /// file shrank.
+    pub(crate) fn push(&mut self, stream: &TcpStream, nonblocking: bool) -> Result<bool> {
+        loop {
+            let sent = match self.queue.front_mut() {
+                None => {
+                    self.since = 0;
+                    self.blocked = false;
+                    return Ok(true);
+                }
+                Some(Piece::File(f)) => send_file_piece(stream, f, nonblocking),
+                Some(_) => self.send_bytes(stream),
+            };
+            match sent {
+                Ok(n) => {
+                    if n > 0 {
+                        self.sent += n as u64;
+                        self.progress = coarse_ms().max(1);
+                    }
+                    self.advance(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && nonblocking => {
+                    // Held answers begin to count against the rate now.
+                    self.start_waiting();
+                    self.blocked = true;
+                    return Ok(false);
+                }
+                Err(e) => return Err(write_error(e)),
+            }
+        }
+    }
+
+    /// Sends the leading byte pieces in one `writev` (or `send`): with
+    /// `MSG_MORE` when a file follows, so its head shares a packet with
+    /// the start of the file.
+    fn send_bytes(&self, stream: &TcpStream) -> io::Result<usize> {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let mut n = 0;
+        let mut file_follows = false;
+        for p in &self.queue {
+            let b: &[u8] = match p {
+                Piece::Owned(v, at) => &v[*at..],
+                Piece::Shared(b) => b,
+                Piece::File(_) => {
+                    file_follows = true;
+                    break;
+                }
+            };
+            if n == MAX_SLICES {
+                break;
+            }
+            slices[n] = IoSlice::new(b);
+            n += 1;
+        }
+        #[cfg(target_os = "linux")]
+        if file_follows && n == 1 {
+            use rustix::net::{SendFlags, send};
+            return send(stream, &slices[0], SendFlags::MORE | SendFlags::NOSIGNAL)
+                .map_err(io::Error::from);
+        }
+        let _ = file_follows;
+        write_slices_once(stream, &slices[..n])
+    }
+
+    /// Drops `n` sent bytes from the front of the queue (a file range
+    /// counts its own progress).
+    fn advance(&mut self, mut n: usize) {
+        while let Some(front) = self.queue.front_mut() {
+            match front {
+                Piece::Owned(v, at) => {
+                    let left = v.len() - *at;
+                    if n < left {
+                        *at += n;
+                        return;
+                    }
+                    n -= left;
+                }
+                Piece::Shared(b) => {
+                    if n < b.len() {
+                        *b = b.slice(n..);
+                        return;
+                    }
+                    n -= b.len();
+                }
+                Piece::File(f) => {
+                    if f.left > 0 {
+                        return;
+                    }
+                }
+            }
+            self.queue.pop_front();
+        }
+    }
+}
+
+/// Returns the deadline of output waiting since `since` with `sent` bytes
+/// taken since then and the last taken at `progress` (see
+/// [`Outbound::deadline`]); `u64::MAX` when nothing waits.
+fn rate_deadline(
+    since: u64,
+    sent: u64,
+    progress: u64,
+    stall_ms: u64,
+    grace_ms: u64,
+    min_rate: u64,
+) -> u64 {
+    if since == 0 {
+        return u64::MAX;
+    }
+    let stall = progress.saturating_add(stall_ms);
+    if min_rate == 0 {
+        return stall;
+    }
+    let earned = sent.saturating_mul(1000) / min_rate;
+    stall.min(since.saturating_add(grace_ms).saturating_add(earned))
+}
+
+/// Writes `slices` once: one piece by `send` (a shorter path through the
+/// kernel than `writev`), more by `writev`.
+pub(crate) fn write_slices_once(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    let mut s = stream;
+    match slices {
+        [] => Ok(0),
+        [one] => s.write(one),
+        _ => s.write_vectored(slices),
+    }
+}
+
+/// Writes as much of `parts` as the socket takes now (a blocking socket:
+/// all of it, or fails); returns how many bytes went.
+///
+/// # Errors
+/// As [`Outbound::push`].
+pub(crate) fn write_now(
+    stream: &TcpStream,
+    parts: &[Part<'_>],
+    nonblocking: bool,
+) -> Result<usize> {
+    let mut array = [IoSlice::new(&[]); MAX_SLICES];
+    let mut n = 0;
+    for p in parts.iter().filter(|p| p.len() > 0).take(MAX_SLICES) {
+        array[n] = IoSlice::new(p.bytes());
+        n += 1;
+    }
+    let total: usize = parts.iter().map(Part::len).sum();
+    let mut slices = &mut array[..n];
+    let mut sent = 0;
+    while !slices.is_empty() {
+        match write_slices_once(stream, slices) {
+            Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
+            Ok(k) => {
+                log::trace!("wrote {k} bytes");
+                sent += k;
+                IoSlice::advance_slices(&mut slices, k);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && nonblocking => break,
+            Err(e) => return Err(write_error(e)),
+        }
+    }
+    // Parts past the eighth (never passed today) are left to the queue.
+    debug_assert!(sent <= total);
+    Ok(sent)
+}
+
+fn write_error(e: io::Error) -> Error {
+    match e.kind() {
+        // A blocking socket's SO_SNDTIMEO passed with no progress: the
+        // client stopped reading.
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(Phase::Write),
+        _ => Error::Io(e),
+    }
+}
+
+/// Sends a piece of a file range: with `sendfile(2)` where it works,
+/// otherwise read into a buffer and written.
+fn send_file_piece(stream: &TcpStream, f: &mut FileRange, nonblocking: bool) -> io::Result<usize> {
+    #[cfg(target_os = "linux")]
+    if !f.copy {
+        use rustix::io::Errno;
+        let count = usize::try_from(f.left.min(1 << 30)).unwrap_or(1 << 30);
+        let mut pos = f.offset;
+        return match rustix::fs::sendfile(stream, &f.file, Some(&mut pos), count) {
+            Ok(0) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was sent",
+            )),
+            Ok(n) => {
+                log::trace!("sendfile {n} bytes");
+                f.offset = pos;
+                f.left -= n as u64;
+                Ok(n)
+            }
+            // sendfile(2) refused this file (it is not a regular file,
+            // say): the rest goes through user space.
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                f.copy = true;
+                Ok(0)
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    let _ = nonblocking;
+    let mut buf = vec![0u8; FILE_PIECE.min(usize::try_from(f.left).unwrap_or(FILE_PIECE))];
+    f.file.seek(SeekFrom::Start(f.offset))?;
+    let n = f.file.read(&mut buf)?;
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the file shrank while it was sent",
+        ));
+    }
+    let mut s = stream;
+    let written = s.write(&buf[..n])?;
+    f.offset += written as u64;
+    f.left -= written as u64;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_output_must_move_at_the_minimum_rate_after_the_grace() {
+        // (since, sent, progress, stall, grace, rate) -> deadline
+        let table = [
+            // Nothing waits.
+            ((0, 0, 0, 30_000, 5_000, 240), u64::MAX),
+            // Nothing taken yet: the grace.
+            ((1_000, 0, 1_000, 30_000, 5_000, 240), 6_000),
+            // 2,400 bytes earn 10 s more.
+            ((1_000, 2_400, 2_000, 30_000, 5_000, 240), 16_000),
+            // Much taken, then nothing: the stall timeout counts from the
+            // last progress.
+            ((1_000, 10_000_000, 2_000, 30_000, 5_000, 240), 32_000),
+            // No minimum rate: only the stall timeout.
+            ((1_000, 0, 1_000, 30_000, 5_000, 0), 31_000),
+        ];
+        for ((since, sent, progress, stall, grace, rate), want) in table {
+            assert_eq!(
+                rate_deadline(since, sent, progress, stall, grace, rate),
+                want,
+                "since {since}, sent {sent}, progress {progress}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_rest_of_a_partial_write_is_queued_in_order() {
+        let shared = Bytes::from_static(b"0123456789");
+        let parts = [
+            Part::Copy(b"head"),
+            Part::Shared(&shared),
+            Part::Copy(b"end"),
+        ];
+        for sent in 0..=17 {
+            let mut out = Outbound::default();
+            out.queue_rest(&parts, sent);
+            let mut got = Vec::new();
+            for p in &out.queue {
+                match p {
+                    Piece::Owned(v, at) => got.extend_from_slice(&v[*at..]),
+                    Piece::Shared(b) => got.extend_from_slice(b),
+                    Piece::File(_) => unreachable!(),
+                }
+            }
+            assert_eq!(got, &b"head0123456789end"[sent..], "sent {sent}");
+        }
+    }
+
+    #[test]
+    fn advancing_drops_sent_bytes_across_pieces() {
+        let mut out = Outbound::default();
+        let shared = Bytes::from_static(b"bbbb");
+        out.queue_rest(&[Part::Copy(b"aaa"), Part::Shared(&shared)], 0);
+        out.queue_rest(&[Part::Copy(b"cc")], 0);
+        out.advance(5);
+        assert_eq!(out.queued_bytes(), 4);
+        out.advance(4);
+        assert!(out.queue.is_empty());
+    }
+
+    #[test]
+    fn held_answers_stay_under_the_limit() {
+        let mut out = Outbound::default();
+        let big = vec![b'x'; MAX_HELD_BYTES - 10];
+        assert!(out.hold(&[Part::Copy(&big)]));
+        assert!(out.hold(&[Part::Copy(b"0123456789")]));
+        assert!(!out.hold(&[Part::Copy(b"!")]));
+        assert_eq!(out.queued_bytes(), MAX_HELD_BYTES);
+    }
+}

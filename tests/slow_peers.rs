@@ -1,0 +1,191 @@
+//! Slow peers cost memory, not workers: with four times the pool of
+//! clients stuck in the middle of a request (a partial head, a body that
+//! dribbles, an endless upload, a download nobody reads), a normal client
+//! is still served, and every one of them is closed in the end, with the
+//! right status where one is due.
+//!
+//! Only the epoll parker parks a connection in the middle of a request;
+//! the blocking fallback holds a worker per connection by design.
+#![cfg(all(target_os = "linux", not(sockhttp_no_epoll)))]
+
+mod support;
+
+use sockhttp::{Request, Response, Server, StatusCode};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::Duration;
+use support::*;
+
+/// The pool, and four times as many attackers of each kind.
+const WORKERS: usize = 2;
+const ATTACKERS: usize = 4 * WORKERS;
+/// The answer of `/big`: more than the socket buffers of both ends hold.
+const BIG: usize = 32 * 1024 * 1024;
+/// The largest body `/upload` takes.
+const MAX_BODY: u64 = 256 * 1024;
+
+fn app(req: &mut Request) -> sockhttp::Result<Response> {
+    match req.path() {
+        "/big" => Ok(Response::bytes("application/octet-stream", vec![b'x'; BIG])),
+        "/upload" => {
+            let body = req.body_bytes()?;
+            Ok(Response::text(format!("{} bytes", body.len())))
+        }
+        _ => Ok(Response::text("hello")),
+    }
+}
+
+fn slow_server() -> TestServer {
+    let mut timeouts = short_timeouts();
+    timeouts.send_grace = Duration::from_millis(300);
+    let mut limits = sockhttp::Limits::default();
+    limits.max_body_bytes = MAX_BODY;
+    let server = Server::bind("127.0.0.1:0")
+        .unwrap()
+        .threads(WORKERS)
+        .timeouts(timeouts)
+        .limits(limits);
+    TestServer::with(server, app)
+}
+
+/// A normal client: one request, its answer.
+fn assert_served(srv: &TestServer) {
+    let mut s = srv.connect();
+    s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_reply(&mut s, false);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "hello");
+}
+
+/// Connects `ATTACKERS` clients that each send `raw` and stop there.
+fn stuck_clients(srv: &TestServer, raw: &[u8]) -> Vec<TcpStream> {
+    (0..ATTACKERS)
+        .map(|_| {
+            let mut s = srv.connect();
+            s.write_all(raw).unwrap();
+            s
+        })
+        .collect()
+}
+
+/// An endless upload: chunks as fast as the server takes them, until it
+/// stops taking them; then what it answered, if anything.
+fn endless_upload(srv: &TestServer) -> thread::JoinHandle<Option<u16>> {
+    let mut s = srv.connect();
+    thread::spawn(move || {
+        s.write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
+        let chunk = format!("1000\r\n{}\r\n", "u".repeat(0x1000));
+        // Bounded: the server must stop it long before this.
+        for _ in 0..100_000 {
+            if s.write_all(chunk.as_bytes()).is_err() {
+                break;
+            }
+        }
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        parse_status(&got)
+    })
+}
+
+fn parse_status(raw: &[u8]) -> Option<u16> {
+    let line = raw.split(|&b| b == b'\r').next()?;
+    std::str::from_utf8(line.get(9..12)?).ok()?.parse().ok()
+}
+
+#[test]
+fn partial_heads_hold_no_worker_and_get_408() {
+    let srv = slow_server();
+    let mut stuck = stuck_clients(&srv, b"GET /hello HTTP/1.1\r\nHost: x\r\n");
+    assert_served(&srv);
+    for s in &mut stuck {
+        let reply = read_reply(s, false);
+        assert_eq!(reply.status, 408);
+        assert_eq!(reply.header("connection"), Some("close"));
+        assert_closed(s);
+    }
+}
+
+#[test]
+fn dribbling_bodies_hold_no_worker_and_get_408() {
+    let srv = slow_server();
+    let raw = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nfirst bytes";
+    let mut stuck = stuck_clients(&srv, raw);
+    assert_served(&srv);
+    for s in &mut stuck {
+        assert_eq!(read_reply(s, false).status, 408);
+        assert_closed(s);
+    }
+}
+
+#[test]
+fn endless_uploads_hold_at_most_their_share_and_end_at_the_body_limit() {
+    let srv = slow_server();
+    let uploads: Vec<_> = (0..ATTACKERS).map(|_| endless_upload(&srv)).collect();
+    assert_served(&srv);
+    for upload in uploads {
+        // The body limit's status, or a close the client saw as a reset
+        // while it was still sending.
+        let status = upload.join().unwrap();
+        assert!(matches!(status, None | Some(413)), "{status:?}");
+    }
+    assert_served(&srv);
+}
+
+#[test]
+fn downloads_nobody_reads_hold_no_worker_and_are_cut_off() {
+    let srv = slow_server();
+    let mut stuck = stuck_clients(&srv, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_served(&srv);
+    wait_past(short_timeouts().write);
+    for s in &mut stuck {
+        let mut got = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("after {got} bytes: {e}"),
+            }
+        }
+        assert!(got < BIG, "cut off before the end of the answer");
+    }
+}
+
+#[test]
+fn every_kind_of_slow_peer_at_once_leaves_the_server_serving() {
+    let srv = slow_server();
+    let heads = stuck_clients(&srv, b"GET /hello HTTP/1.1\r\nHost: x\r\n");
+    let bodies = stuck_clients(
+        &srv,
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nx",
+    );
+    let downloads = stuck_clients(&srv, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    let uploads: Vec<_> = (0..ATTACKERS).map(|_| endless_upload(&srv)).collect();
+    for _ in 0..10 {
+        assert_served(&srv);
+    }
+    for upload in uploads {
+        let _ = upload.join().unwrap();
+    }
+    drop((heads, bodies, downloads));
+    assert_served(&srv);
+}
+
+#[test]
+fn a_slow_reader_of_a_small_answer_is_not_cut_off() {
+    // The minimum send rate is about answers the peer does not take: one
+    // that fits the socket buffers leaves at once, however slowly the
+    // client reads it afterwards.
+    let srv = slow_server();
+    let mut s = srv.connect();
+    s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    wait_past(short_timeouts().write);
+    let reply = read_reply(&mut s, false);
+    assert_eq!(reply.status, StatusCode::OK.as_u16());
+    assert_eq!(reply.text(), "hello");
+}
