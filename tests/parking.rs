@@ -1,7 +1,7 @@
 //! Idle keep-alive connections are parked off the worker pool (on Linux,
 //! on epoll): they cost no worker, their next request is served, and they
 //! are closed when their idle timeout passes.
-#![cfg(target_os = "linux")]
+#![cfg(all(target_os = "linux", not(sockhttp_no_epoll)))]
 
 mod support;
 

@@ -30,11 +30,11 @@
 //!
 //! [`Limits::prebuffer_body_bytes`]: crate::Limits::prebuffer_body_bytes
 
-use super::Shared;
 use super::clock::{coarse_ms, millis};
+use super::config::Config;
 use super::link::{Filled, Link};
 use super::park::{Interest, Wait};
-use super::registry::Registration;
+use super::registry::{Registration, Waiting};
 use super::wire::{Prebuffered, Slot, WireBody, body_deadline};
 use super::writer::{Answer, Outcome, write_response};
 use crate::error::{Error, Phase};
@@ -63,6 +63,7 @@ const TURN_REQUESTS: u32 = 32;
 pub(crate) struct ConnState {
     /// Dropped first: unregisters the connection from the server.
     pub(crate) registration: Registration,
+    pub(crate) config: Arc<Config>,
     pub(crate) link: Arc<Link>,
     /// `None` only while it is lent to a request body.
     conn: Option<Box<Conn>>,
@@ -78,7 +79,7 @@ pub(crate) struct ConnState {
     configured: bool,
     /// Held from accept until a worker first takes the connection: it
     /// counts the new connections waiting for a worker.
-    pub(crate) waiting: Option<super::registry::Waiting>,
+    pub(crate) waiting: Option<Waiting>,
 }
 
 /// Stage is where a connection is in its life (see the module docs).
@@ -125,12 +126,14 @@ impl ConnState {
     /// Makes the state of a connection just accepted.
     pub(crate) fn new(
         registration: Registration,
+        config: Arc<Config>,
         link: Arc<Link>,
         peer: SocketAddr,
         conn: Box<Conn>,
     ) -> ConnState {
         ConnState {
             registration,
+            config,
             link,
             conn: Some(conn),
             slot: None,
@@ -147,15 +150,11 @@ impl ConnState {
         self.registration.id
     }
 
-    fn shared(&self) -> &Shared {
-        &self.registration.shared
-    }
-
     /// Says what the connection waits for while parked, and until when.
     /// Output waiting for the peer comes first: a client may wait for its
     /// answers before it sends more.
     pub(crate) fn wait(&self) -> Wait {
-        let t = &self.shared().timeouts;
+        let t = &self.config.timeouts;
         let (read_deadline, idle) = match &self.stage {
             Stage::Idle => (self.idle_since.saturating_add(millis(t.idle)), true),
             Stage::Head { since } => (since.saturating_add(millis(t.head)), false),
@@ -196,7 +195,7 @@ pub(crate) fn advance(mut st: ConnState) -> Step {
     // Taken by a worker: no longer waiting for one.
     st.waiting = None;
     if !st.configured {
-        if let Err(e) = st.link.configure(&st.shared().timeouts) {
+        if let Err(e) = st.link.configure(&st.config.timeouts) {
             log::debug!("{}: configuring the socket: {e}", st.peer);
             return Step::Closed;
         }
@@ -210,13 +209,13 @@ pub(crate) fn advance(mut st: ConnState) -> Step {
             Stage::Head { since } => read_head(&mut st, Some(since), false),
             Stage::Body { head, got, since } => read_body(&mut st, head, got, since),
             Stage::Stream { head, got, since } => {
-                if !st.shared().streams.acquire() {
+                if !st.config.permits.acquire() {
                     st.stage = Stage::Stream { head, got, since };
                     return Step::Permit(st);
                 }
                 let body = lend_body(&mut st, got, since);
                 let next = exchange(&mut st, head, body);
-                st.shared().streams.release();
+                st.config.permits.release();
                 next
             }
             Stage::Flush { close } => flush(&mut st, close),
@@ -256,7 +255,7 @@ enum Next {
 /// lingering close in the middle of a request.
 pub(crate) fn expire(mut st: ConnState) -> Step {
     st.waiting = None;
-    let t = &st.shared().timeouts;
+    let t = &st.config.timeouts;
     if st.link.has_output() && coarse_ms() >= st.link.send_deadline(t) {
         // What it did receive stays whole: our side is shut after it, and
         // what the peer sent meanwhile is read and dropped, so the close
@@ -285,8 +284,8 @@ pub(crate) fn expire(mut st: ConnState) -> Step {
 /// request was just answered here, so its successor cannot have arrived
 /// unless it was pipelined.
 fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next {
-    let shared = Arc::clone(&st.registration.shared);
-    let t = shared.timeouts;
+    let config = Arc::clone(&st.config);
+    let t = config.timeouts;
     loop {
         let event = st.conn().next_event();
         match event {
@@ -298,7 +297,7 @@ fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next
                 // of the two always sees the other.
                 st.link.mark_idle();
                 let idle_deadline = st.idle_since.saturating_add(millis(t.idle));
-                if shared.is_shutting_down() || (!answered && coarse_ms() >= idle_deadline) {
+                if config.is_shutting_down() || (!answered && coarse_ms() >= idle_deadline) {
                     // Serve a request that is already here; otherwise
                     // close. (A request that waited past the idle deadline
                     // for a worker has arrived: it is served.)
@@ -385,7 +384,7 @@ fn close(st: &mut ConnState, linger: bool) -> Next {
 /// Step 3: decides how the body of a request with a complete head is read.
 fn start_request(st: &mut ConnState, head: Box<RequestHead>) -> Next {
     let now = coarse_ms();
-    let limit = st.shared().limits.prebuffer_body_bytes;
+    let limit = st.config.limits.prebuffer_body_bytes;
     let conn = st.conn();
     if conn.body_finished() {
         return exchange(st, head, RequestBody::empty());
@@ -414,8 +413,8 @@ fn start_request(st: &mut ConnState, head: Box<RequestHead>) -> Next {
 
 /// Step 3, a small body: reads it whole, then runs the handler.
 fn read_body(st: &mut ConnState, head: Box<RequestHead>, mut got: BytesMut, since: u64) -> Next {
-    let limit = st.shared().limits.prebuffer_body_bytes;
-    let t = st.shared().timeouts;
+    let limit = st.config.limits.prebuffer_body_bytes;
+    let t = st.config.timeouts;
     loop {
         match st.conn().next_event() {
             Ok(Event::Data(d)) => {
@@ -470,7 +469,7 @@ fn lend_body(st: &mut ConnState, got: Bytes, since: u64) -> RequestBody {
         conn,
         Arc::clone(&st.link),
         slot,
-        st.shared().timeouts,
+        st.config.timeouts,
         since,
         got,
     );
@@ -539,7 +538,7 @@ fn answer_error(st: &mut ConnState, e: &Error) {
     let start = access_log_enabled().then(Instant::now);
     let resp = Response::from_error(e);
     let is_head = st.conn.as_deref().is_some_and(Conn::is_head_request);
-    let outcome = write_response(&st.link, st.shared(), resp, Answer::closing(is_head), None);
+    let outcome = write_response(&st.link, &st.config, resp, Answer::closing(is_head), None);
     access_log(st.peer, st.peer, "-", "-", "-", &outcome, start);
 }
 
@@ -547,22 +546,22 @@ fn answer_error(st: &mut ConnState, e: &Error) {
 fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Next {
     // The clock is read for the access log only.
     let start = access_log_enabled().then(Instant::now);
-    let shared = Arc::clone(&st.registration.shared);
+    let config = Arc::clone(&st.config);
     let mut req = Request::new(
         head,
         Some(st.peer),
         body,
-        shared.limits.max_buffered_body_bytes,
+        config.limits.max_buffered_body_bytes,
     );
-    if !shared.trusted.is_empty() {
+    if !config.trusted.is_empty() {
         req.set_forwarded(crate::forwarded::resolve(
             st.peer,
             req.headers(),
-            &shared.trusted,
+            &config.trusted,
         ));
     }
 
-    let called = catch_unwind(AssertUnwindSafe(|| shared.handler.call(&mut req)));
+    let called = catch_unwind(AssertUnwindSafe(|| config.handler.call(&mut req)));
     let (resp, panicked) = match called {
         Ok(resp) => (resp, false),
         Err(payload) => {
@@ -588,10 +587,10 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
     let closing = panicked
         || !req.head().keep_alive
         || resp.headers().has_token("connection", "close")
-        || shared.is_shutting_down();
+        || config.is_shutting_down();
     let mut body = req.take_body();
     if !closing {
-        body.drain(shared.limits.max_drain_bytes);
+        body.drain(config.limits.max_drain_bytes);
     }
     drop(body);
     st.reclaim();
@@ -620,7 +619,7 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         version: head.version,
         close: panicked || !head.keep_alive,
     };
-    let outcome = write_response(&st.link, &shared, resp, answer, st.conn.as_deref_mut());
+    let outcome = write_response(&st.link, &config, resp, answer, st.conn.as_deref_mut());
     st.reclaim();
     let client = req.client_addr().unwrap_or(st.peer);
     access_log(
@@ -646,8 +645,8 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         // response did not consume (a HEAD response drops its stream) is
         // drained first, as after any handler.
         if !conn.body_finished() {
-            let limit = shared.limits.max_drain_bytes;
-            super::wire::drain(conn, &st.link, &shared.timeouts, coarse_ms(), limit);
+            let limit = config.limits.max_drain_bytes;
+            super::wire::drain(conn, &st.link, &config.timeouts, coarse_ms(), limit);
         }
         conn.decide_keep_alive(outcome.keep_alive);
     }

@@ -19,11 +19,10 @@
 //! for one, the loop stops accepting, and new clients wait in the
 //! kernel's listen backlog.
 
-use super::Shared;
 use super::connection::ConnState;
 use super::link::Link;
 use super::registry::Registration;
-use super::worker;
+use super::worker::{self, Shared};
 use crate::proto::conn::Conn;
 use std::io;
 use std::net::TcpListener;
@@ -42,7 +41,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     loop {
         wait_while_saturated(shared);
         let accepted = listener.accept();
-        if shared.is_shutting_down() {
+        if shared.config.is_shutting_down() {
             // Most likely the shutdown handle's own wake-up connection.
             return;
         }
@@ -72,14 +71,15 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         };
         let (id, open) = shared.registry.add(Arc::clone(&link));
         let registration = Registration {
-            shared: Arc::clone(shared),
+            owner: Arc::clone(shared) as Arc<dyn super::registry::Owner>,
             id,
         };
         let conn_state = ConnState::new(
             registration,
+            Arc::clone(&shared.config),
             Arc::clone(&link),
             peer,
-            Box::new(Conn::new(shared.limits)),
+            Box::new(Conn::new(shared.config.limits)),
         );
         if open > shared.max_connections {
             worker::refuse(conn_state);
@@ -87,7 +87,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         }
         let mut conn_state = conn_state;
         conn_state.waiting = Some(shared.waiting.ticket());
-        shared.parker.admit(conn_state);
+        shared.admit(conn_state);
     }
 }
 
@@ -103,7 +103,7 @@ fn wait_while_saturated(shared: &Shared) {
     let mut logged = false;
     while !shared.parker.has_idle_workers()
         && shared.waiting.count() >= shared.queue
-        && !shared.is_shutting_down()
+        && !shared.config.is_shutting_down()
     {
         if !logged {
             log::warn!(

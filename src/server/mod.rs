@@ -15,6 +15,7 @@
 //! (the permits of streaming bodies).
 
 mod clock;
+mod config;
 mod connection;
 mod link;
 mod listener;
@@ -30,14 +31,16 @@ mod writer;
 use crate::forwarded::TrustedProxies;
 use crate::handler::Handler;
 use crate::limits::{Limits, Timeouts};
-use park::Parker;
-use registry::{Registry, WaitingCount};
+use config::{Config, Permits, ShutdownState};
+use registry::Registry;
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+use streams::Waiters;
+use worker::{Parker, Shared};
 
 /// Server is an HTTP/1.1 server bound to a listening socket.
 ///
@@ -313,10 +316,8 @@ impl Server {
     /// # Errors
     /// The worker threads could not be started.
     pub fn serve(self, handler: impl Handler) -> std::io::Result<()> {
-        let poller = new_poller(self.threads);
-        let mut pool = pool::ThreadPool::new(self.threads, self.queue, poll_fn(&poller))?;
-        let submitter = pool.submitter().expect("a new pool takes jobs");
-        let parker = parker(poller, submitter.clone());
+        let jobs = pool::jobs(self.queue);
+        let parker = parker(new_poller(self.threads), jobs.0.clone());
         let max_streams = if parker.is_nonblocking() {
             self.max_streaming_bodies
                 .unwrap_or_else(|| default_streaming_bodies(self.threads))
@@ -325,21 +326,26 @@ impl Server {
             // for.
             self.threads
         };
-        let shared = Arc::new(Shared {
+        let config = Arc::new(Config {
             handler: Box::new(handler),
             limits: self.limits,
             timeouts: self.timeouts,
             server_header: self.server_header,
             trusted: self.trusted,
-            max_connections: self.max_connections,
-            state: Arc::clone(&self.state),
-            registry: Registry::default(),
-            parker,
-            streams: streams::Streams::new(max_streams),
-            waiting: Arc::default(),
-            queue: self.queue,
+            shutdown: Arc::clone(&self.state),
+            permits: Permits::new(max_streams),
             started: Instant::now(),
         });
+        let shared = Arc::new(Shared {
+            config,
+            registry: Registry::default(),
+            parker,
+            streams: Waiters::default(),
+            waiting: Arc::default(),
+            queue: self.queue,
+            max_connections: self.max_connections,
+        });
+        let mut pool = pool::ThreadPool::start(self.threads, jobs.0, jobs.1, poll_fn(&shared))?;
         log::debug!(
             "serving on {} with {} workers{}",
             self.local_addr,
@@ -365,8 +371,10 @@ impl Server {
         // Release the workers waiting on the poller, so that they see the
         // pool end.
         shared.parker.stop();
-        drop(submitter);
         pool.join();
+        // What is still parked (its sockets shut down) holds the server's
+        // state: dropped here, it is closed and the state freed.
+        drop(shared.parker.close_all());
         log::debug!("shut down");
         Ok(())
     }
@@ -412,11 +420,6 @@ fn wake_addr(local: SocketAddr) -> SocketAddr {
         });
     }
     addr
-}
-
-#[derive(Debug, Default)]
-struct ShutdownState {
-    shutting_down: AtomicBool,
 }
 
 /// ShutdownHandle stops a running server gracefully, from any thread.
@@ -521,15 +524,18 @@ fn new_poller(_workers: usize) -> Option<PollerRef> {
 }
 
 /// The work of a worker with epoll: wait on the parker for a ready
-/// connection and serve it (see `worker`).
-#[cfg(all(target_os = "linux", not(sockhttp_no_epoll)))]
-fn poll_fn(poller: &Option<PollerRef>) -> Option<pool::Poll> {
-    let p = Arc::clone(poller.as_ref()?);
-    Some(Arc::new(move || worker::poll_once(&p)))
-}
-
-#[cfg(not(all(target_os = "linux", not(sockhttp_no_epoll))))]
-fn poll_fn(_: &Option<PollerRef>) -> Option<pool::Poll> {
+/// connection and serve it (see `worker`). Without epoll, workers take
+/// jobs from the queue.
+fn poll_fn(shared: &Arc<Shared>) -> Option<pool::Poll> {
+    if !shared.parker.is_nonblocking() {
+        return None;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let shared = Arc::clone(shared);
+        Some(Arc::new(move || worker::poll_once(&shared)))
+    }
+    #[cfg(not(target_os = "linux"))]
     None
 }
 
@@ -553,30 +559,4 @@ fn parker(poller: Option<PollerRef>, submitter: pool::Submitter) -> Parker {
 /// half serving.
 pub fn default_streaming_bodies(threads: usize) -> usize {
     (threads / 2).max(1)
-}
-
-/// Shared is what every connection of one server can see.
-pub(crate) struct Shared {
-    pub(crate) handler: Box<dyn Handler>,
-    pub(crate) limits: Limits,
-    pub(crate) timeouts: Timeouts,
-    pub(crate) server_header: Option<String>,
-    pub(crate) trusted: TrustedProxies,
-    pub(crate) max_connections: usize,
-    state: Arc<ShutdownState>,
-    pub(crate) registry: Registry,
-    pub(crate) parker: Parker,
-    /// The permits of request bodies that stream to handlers.
-    pub(crate) streams: streams::Streams,
-    /// New connections no worker has taken yet (with the poller).
-    pub(crate) waiting: Arc<WaitingCount>,
-    /// How many of those may wait while every worker is busy.
-    pub(crate) queue: usize,
-    pub(crate) started: Instant,
-}
-
-impl Shared {
-    pub(crate) fn is_shutting_down(&self) -> bool {
-        self.state.shutting_down.load(Ordering::SeqCst)
-    }
 }

@@ -16,9 +16,10 @@
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// Job is one unit of work: serving one connection.
 pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -60,11 +61,26 @@ impl ThreadPool {
     /// # Errors
     /// The operating system refused to start a thread; the workers already
     /// started are stopped and joined first.
+    #[cfg(test)]
     pub(crate) fn new(threads: usize, queue: usize, poll: Option<Poll>) -> io::Result<ThreadPool> {
-        let (sender, receiver) = sync_channel::<Job>(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
+        let (submitter, jobs) = jobs(queue);
+        ThreadPool::start(threads, submitter, jobs, poll)
+    }
+
+    /// Starts `threads` workers taking jobs from `jobs` (which `submitter`
+    /// feeds), or calling `poll` over and over.
+    ///
+    /// # Errors
+    /// As [`ThreadPool::new`].
+    pub(crate) fn start(
+        threads: usize,
+        submitter: Submitter,
+        jobs: Jobs,
+        poll: Option<Poll>,
+    ) -> io::Result<ThreadPool> {
+        let receiver = Arc::new(Mutex::new(jobs.0));
         let mut pool = ThreadPool {
-            sender: Some(Submitter { sender }),
+            sender: Some(submitter),
             workers: Vec::with_capacity(threads),
             joining: Arc::new(AtomicBool::new(false)),
         };
@@ -75,7 +91,7 @@ impl ThreadPool {
             let spawned = thread::Builder::new()
                 .name(format!("sockhttp-worker-{id}"))
                 .spawn(move || match poll {
-                    None => work(&rx),
+                    None => work(&rx, &joining),
                     Some(poll) => {
                         while !joining.load(Ordering::SeqCst) {
                             run(&*poll);
@@ -94,6 +110,7 @@ impl ThreadPool {
     }
 
     /// Returns a submitter for other threads, while the pool runs.
+    #[cfg(test)]
     pub(crate) fn submitter(&self) -> Option<Submitter> {
         self.sender.clone()
     }
@@ -116,18 +133,36 @@ impl Drop for ThreadPool {
     }
 }
 
-/// Runs queued jobs until the pool is joined.
-fn work(rx: &Mutex<Receiver<Job>>) {
+/// How often a worker waiting on the queue looks whether the pool is
+/// being joined (other holders of a submitter keep the queue open).
+const JOIN_CHECK: Duration = Duration::from_millis(250);
+
+/// Runs queued jobs until the pool is joined and the queue is empty.
+fn work(rx: &Mutex<Receiver<Job>>, joining: &AtomicBool) {
     loop {
         // The lock is held only while waiting for a job, never while
         // running one; poisoning cannot happen (recv does not panic), but
         // is survived anyway.
-        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-        let Ok(job) = job else {
-            return;
-        };
-        run(job);
+        let job = rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .recv_timeout(JOIN_CHECK);
+        match job {
+            Ok(job) => run(job),
+            Err(RecvTimeoutError::Timeout) if !joining.load(Ordering::SeqCst) => {}
+            Err(_) => return,
+        }
     }
+}
+
+/// Jobs is the receiving end of a pool's queue.
+pub(crate) struct Jobs(Receiver<Job>);
+
+/// Makes a queue of `queue` waiting jobs: the submitter that feeds it,
+/// and the end a pool takes jobs from.
+pub(crate) fn jobs(queue: usize) -> (Submitter, Jobs) {
+    let (sender, receiver) = sync_channel::<Job>(queue);
+    (Submitter { sender }, Jobs(receiver))
 }
 
 /// Runs a job; a panic is logged and costs only the job.

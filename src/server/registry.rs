@@ -5,7 +5,6 @@
 //! its [`Registration`] drops, wherever that happens. Nothing here reads
 //! or writes a socket, except the shutdown's own `shutdown(2)` calls.
 
-use super::Shared;
 use super::link::Link;
 use std::collections::HashMap;
 use std::net::Shutdown;
@@ -31,7 +30,8 @@ impl Registry {
         (id, links.len())
     }
 
-    fn remove(&self, id: u64) {
+    /// Unregisters the connection `id`.
+    pub(crate) fn remove(&self, id: u64) {
         let mut links = self.lock();
         links.remove(&id);
         if links.is_empty() {
@@ -75,17 +75,22 @@ impl Registry {
     }
 }
 
-/// Registration keeps a connection in the server's registry while it
-/// lives, so a shutdown can find it; dropping it unregisters.
+/// Owner is what a connection is registered with: told when it closes.
+pub(crate) trait Owner: Send + Sync {
+    /// Forgets the connection `id`, which is closing.
+    fn unregister(&self, id: u64);
+}
+
+/// Registration keeps a connection registered while it lives, so a
+/// shutdown can find it; dropping it unregisters.
 pub(crate) struct Registration {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) owner: Arc<dyn Owner>,
     pub(crate) id: u64,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.shared.parker.forget(self.id);
-        self.shared.registry.remove(self.id);
+        self.owner.unregister(self.id);
     }
 }
 

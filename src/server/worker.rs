@@ -1,5 +1,6 @@
 //! The worker loop: take a ready connection, advance it until it must
-//! wait on its peer or is done, then park it or let it close.
+//! wait on its peer or is done, then park it or let it close; and the
+//! parking implementation it was given ([`Parker`]).
 //!
 //! Every worker of the pool runs this, whatever the parker: with epoll,
 //! [`poll_once`] waits on the parker itself for the next ready connection
@@ -9,10 +10,17 @@
 //! `advance` (in `connection`) → a [`Step`] → park, requeue, wait for a
 //! streaming permit, or close.
 
+use super::config::Config;
 use super::connection::{self, ConnState, Step};
+use super::link::Link;
+use super::park::Wait;
 #[cfg(target_os = "linux")]
-use super::park::epoll::Ready;
+use super::park::epoll::{Parkable, Poller, Ready};
+#[cfg(target_os = "linux")]
+use super::park::slots::Refused;
 use super::pool::{Job, Submitter};
+use super::registry::{Owner, Registry, WaitingCount};
+use super::streams::Waiters;
 use super::writer::{Answer, write_response};
 use crate::error::Error;
 use crate::response::Response;
@@ -21,16 +29,58 @@ use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Shared is what the workers and the accept loop of one server share.
+pub(crate) struct Shared {
+    pub(crate) config: Arc<Config>,
+    pub(crate) registry: Registry,
+    pub(crate) parker: Parker,
+    /// Connections waiting for a streaming permit.
+    pub(crate) streams: Waiters<ConnState>,
+    /// New connections no worker has taken yet (with epoll).
+    pub(crate) waiting: Arc<WaitingCount>,
+    /// How many of those may wait while every worker is busy.
+    pub(crate) queue: usize,
+    pub(crate) max_connections: usize,
+}
+
+impl Owner for Shared {
+    fn unregister(&self, id: u64) {
+        self.parker.forget(id);
+        self.registry.remove(id);
+    }
+}
+
+impl Shared {
+    /// Takes in a connection just accepted: parked until its first bytes
+    /// arrive, or queued for a worker (a full queue answers `503`).
+    pub(crate) fn admit(self: &Arc<Self>, st: ConnState) {
+        match &self.parker {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(_) => {
+                let wait = st.wait();
+                if let Some(again) = self.parker.park(st, wait) {
+                    // Not for a new connection, which has read nothing
+                    // yet; closed rather than lost if it ever happens.
+                    drop(again);
+                }
+            }
+            Parker::Blocking(submitter) => submit(self, submitter, st),
+        }
+    }
+}
+
 /// Waits for the next ready connection (or expired ones) and serves it:
 /// one turn of a worker's loop with epoll.
 #[cfg(target_os = "linux")]
-pub(crate) fn poll_once(poller: &super::park::epoll::Poller<ConnState>) {
+pub(crate) fn poll_once(shared: &Shared) {
+    let Parker::Epoll(poller) = &shared.parker else {
+        return;
+    };
     match poller.take_ready() {
-        Ready::Item(st) => serve(st),
+        Ready::Item(st) => serve(shared, st),
         Ready::Expired(due) => {
             for st in due {
-                let shared = Arc::clone(&st.registration.shared);
-                settle(&shared, connection::expire(st));
+                settle(shared, connection::expire(st));
             }
         }
         Ready::Stopped => {}
@@ -38,13 +88,12 @@ pub(crate) fn poll_once(poller: &super::park::epoll::Poller<ConnState>) {
 }
 
 /// Serves `st` until it waits on its peer or closes.
-pub(crate) fn serve(st: ConnState) {
-    let shared = Arc::clone(&st.registration.shared);
-    settle(&shared, connection::advance(st));
+pub(crate) fn serve(shared: &Shared, st: ConnState) {
+    settle(shared, connection::advance(st));
 }
 
 /// Carries out what advancing a connection came to.
-fn settle(shared: &super::Shared, mut step: Step) {
+fn settle(shared: &Shared, mut step: Step) {
     loop {
         step = match step {
             Step::Park(st, wait) => match shared.parker.park(st, wait) {
@@ -56,7 +105,7 @@ fn settle(shared: &super::Shared, mut step: Step) {
                 None => break,
             },
             Step::Permit(st) => {
-                shared.streams.wait(st);
+                shared.streams.push(st);
                 break;
             }
             Step::Closed => break,
@@ -64,7 +113,7 @@ fn settle(shared: &super::Shared, mut step: Step) {
     }
     // A streaming permit given back goes to the first connection waiting
     // for one.
-    while let Some(st) = shared.streams.next_waiter() {
+    while let Some(st) = shared.streams.next(|| shared.config.permits.any_free()) {
         if let Some(st) = shared.parker.requeue(st) {
             settle(shared, connection::advance(st));
         }
@@ -87,18 +136,19 @@ impl Drop for Admission {
 }
 
 /// Makes the job that serves `st` on a worker of the queue.
-fn job(st: ConnState) -> Job {
+fn job(shared: &Arc<Shared>, st: ConnState) -> Job {
     let mut admission = Admission { state: Some(st) };
+    let shared = Arc::clone(shared);
     Box::new(move || {
         if let Some(st) = admission.state.take() {
-            serve(st);
+            serve(&shared, st);
         }
     })
 }
 
 /// Queues `st` for a worker; a full queue answers it 503.
-pub(crate) fn submit(submitter: &Submitter, st: ConnState) {
-    if let Err(job) = submitter.try_submit(job(st)) {
+fn submit(shared: &Arc<Shared>, submitter: &Submitter, st: ConnState) {
+    if let Err(job) = submitter.try_submit(job(shared, st)) {
         // Dropping the unrun job drops its Admission: 503 and close.
         drop(job);
     }
@@ -108,9 +158,9 @@ pub(crate) fn submit(submitter: &Submitter, st: ConnState) {
 /// is empty (it is new), so the small response fits.
 pub(crate) fn refuse(st: ConnState) {
     static LAST_WARN: AtomicU64 = AtomicU64::new(0);
-    let shared = Arc::clone(&st.registration.shared);
+    let config = Arc::clone(&st.config);
     // Warn at most once a second: a flood must not flood the log.
-    let now = shared.started.elapsed().as_secs() + 1;
+    let now = config.started.elapsed().as_secs() + 1;
     if LAST_WARN.swap(now, Ordering::Relaxed) != now {
         log::warn!("too many connections, or all workers busy and queue full; answering 503");
     }
@@ -123,9 +173,125 @@ pub(crate) fn refuse(st: ConnState) {
         "all workers busy and queue full",
     ))
     .with_header("Retry-After", "1");
-    let _ = write_response(link, &shared, resp, Answer::closing(false), None);
+    let _ = write_response(link, &config, resp, Answer::closing(false), None);
     let _ = link.stream.shutdown(Shutdown::Write);
     // Read what the client already sent, so closing does not reset the
     // connection and destroy the answer before it is read.
     link.discard_ready(64 * 1024);
+}
+
+/// Parker is the server's parking implementation.
+pub(crate) enum Parker {
+    /// Connections wait in an epoll set (Linux).
+    #[cfg(target_os = "linux")]
+    Epoll(Arc<Poller<ConnState>>),
+    /// Connections wait in their own blocking calls; new ones queue for a
+    /// worker.
+    Blocking(Submitter),
+}
+
+#[cfg(target_os = "linux")]
+impl Parkable for ConnState {
+    fn link(&self) -> &Arc<Link> {
+        &self.link
+    }
+}
+
+impl Parker {
+    /// Reports whether sockets are non-blocking (connections park here
+    /// rather than in their own reads and writes).
+    pub(crate) fn is_nonblocking(&self) -> bool {
+        !matches!(self, Parker::Blocking(_))
+    }
+
+    /// Parks `st` until `wait` is met or its deadline passes; gives it
+    /// back when it should be served again at once (what it waits for may
+    /// have happened already). A connection that cannot be parked is
+    /// closed.
+    pub(crate) fn park(&self, st: ConnState, wait: Wait) -> Option<ConnState> {
+        if wait.idle {
+            st.link.mark_idle();
+        }
+        match self {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => match poller.park(st.id(), st, wait) {
+                Ok(()) => None,
+                Err(Refused::Ready(st)) => Some(st),
+                Err(Refused::Close(st)) => {
+                    log::trace!("{}: closed instead of parked", st.peer);
+                    None
+                }
+            },
+            Parker::Blocking(_) => {
+                // A blocking socket waits in its own calls: a park here is
+                // a bug, and the connection is closed rather than spun.
+                log::error!("{}: a blocking connection asked to park; closing", st.peer);
+                None
+            }
+        }
+    }
+
+    /// Makes `st` ready again behind the others; gives it back when the
+    /// caller should go on serving it itself (a blocking connection keeps
+    /// its worker).
+    pub(crate) fn requeue(&self, st: ConnState) -> Option<ConnState> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => {
+                let wait = st.wait();
+                poller.requeue(st.id(), st, wait);
+                None
+            }
+            Parker::Blocking(_) => Some(st),
+        }
+    }
+
+    /// Forgets the connection `key`, which is closing.
+    pub(crate) fn forget(&self, key: u64) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => poller.forget(key),
+            Parker::Blocking(_) => {}
+        }
+    }
+
+    /// Takes out the idle connections, to be closed by a graceful
+    /// shutdown, and parks no idle one again.
+    pub(crate) fn close_idle(&self) -> Vec<ConnState> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => poller.close_idle(),
+            Parker::Blocking(_) => Vec::new(),
+        }
+    }
+
+    /// Takes out every parked connection, to be closed: the server has
+    /// stopped (and each of them holds the server's state).
+    pub(crate) fn close_all(&self) -> Vec<ConnState> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => poller.close_all(),
+            Parker::Blocking(_) => Vec::new(),
+        }
+    }
+
+    /// Releases the workers waiting for a ready connection, for good.
+    pub(crate) fn stop(&self) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => poller.stop(),
+            Parker::Blocking(_) => {}
+        }
+    }
+
+    /// Reports whether any worker waits for a ready connection (always,
+    /// as far as the accept loop is concerned, without epoll: the queue
+    /// answers for itself).
+    pub(crate) fn has_idle_workers(&self) -> bool {
+        match self {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => poller.has_idle_workers(),
+            Parker::Blocking(_) => true,
+        }
+    }
 }

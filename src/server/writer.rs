@@ -15,8 +15,8 @@
 //! be repaired. A handler's `1xx` status, which can never be a final
 //! response, is answered `500` instead.
 
-use super::Shared;
 use super::clock::date_now;
+use super::config::Config;
 use super::link::Link;
 use super::outbound::Part;
 use crate::error::{Error, Result};
@@ -88,7 +88,7 @@ impl Answer {
 /// in the link's queue.
 pub(crate) fn write_response(
     link: &Link,
-    shared: &Shared,
+    config: &Config,
     resp: Response,
     answer: Answer,
     conn: Option<&mut Conn>,
@@ -113,7 +113,7 @@ pub(crate) fn write_response(
     let framing = decide_framing(status, is_head, version, body.len(), declared);
     let allow = !force_close
         && !headers.has_token("connection", "close")
-        && !shared.is_shutting_down()
+        && !config.is_shutting_down()
         && framing != Framing::CloseDelimited;
     // More of a pipeline is already buffered: a small answer can wait to
     // leave with the next ones (`Link::send`).
@@ -140,14 +140,14 @@ pub(crate) fn write_response(
         framing,
         ConnectionHeader::choose(version, keep_alive),
         &date_now(),
-        shared.server_header.as_deref(),
+        config.server_header.as_deref(),
     );
     let mut enc = BodyEncoder::new(framing);
     // The head stays here until it is handed to the socket, so that a body
     // that fails before that can still be answered properly.
     let mut head = Some(head);
     let result = if enc.sends_body() {
-        send_body(link, &shared.timeouts, &mut head, &mut enc, body, hold)
+        send_body(link, &config.timeouts, &mut head, &mut enc, body, hold)
     } else {
         drop(body);
         link.send(&[Part::Copy(&take(&mut head))], hold)
@@ -166,7 +166,7 @@ pub(crate) fn write_response(
                 close: true,
                 ..answer
             };
-            let sent = write_response(link, shared, fallback, again, None);
+            let sent = write_response(link, config, fallback, again, None);
             return Outcome {
                 status: sent.status,
                 body_bytes: sent.body_bytes,

@@ -59,8 +59,8 @@
 //! worker comes by first; the connections past theirs are handed to it
 //! (to be closed, or answered `408` in the middle of a request).
 
-use super::Wait;
 use super::slots::{Found, Readiness, Refused, Slots};
+use super::wait::{Interest, Wait};
 use super::wake::{LATER_AFTER, Wake, to_bench, wake_choice};
 use crate::server::clock::coarse_ms;
 use crate::server::link::Link;
@@ -216,7 +216,7 @@ impl<T: Send + Parkable> Poller<T> {
     /// for may have happened already, or to be closed (see [`Refused`]).
     pub(crate) fn park(&self, key: u64, item: T, wait: Wait) -> Result<(), Refused<T>> {
         let link = Arc::clone(item.link());
-        if wait.on == super::Interest::Read && link.peer_closed() {
+        if wait.on == Interest::Read && link.peer_closed() {
             // Its FIN was reported already, and no edge will come again:
             // what is left to read is read now, to its end.
             return Err(Refused::Ready(item));
@@ -224,8 +224,7 @@ impl<T: Send + Parkable> Poller<T> {
         // Registered once, at the first park; for writability too at the
         // first wait to write (a slow reader), which is rare.
         let first = !link.registered.swap(true, Ordering::Relaxed);
-        let out =
-            wait.on == super::Interest::Write && !link.registered_out.swap(true, Ordering::Relaxed);
+        let out = wait.on == Interest::Write && !link.registered_out.swap(true, Ordering::Relaxed);
         // The slot goes in before the socket is registered: a worker woken
         // by the socket at once finds it.
         self.lock().park(key, item, wait, link.may_have_more())?;
@@ -492,6 +491,11 @@ impl<T: Send + Parkable> Poller<T> {
     /// closed; connections in the middle of a request stay.
     pub(crate) fn close_idle(&self) -> Vec<T> {
         self.lock().close_idle()
+    }
+
+    /// Takes out every parked connection.
+    pub(crate) fn close_all(&self) -> Vec<T> {
+        self.lock().take_parked(|_, _| true)
     }
 
     /// Releases every worker waiting in [`Poller::take_ready`], now and

@@ -15,7 +15,7 @@
 //! (`seen`), and is pending once taken; one parked for `Read` ignores
 //! mere writability.
 
-use super::{Interest, Wait};
+use super::wait::{Interest, Wait};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
