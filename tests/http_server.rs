@@ -157,7 +157,7 @@ fn one_busy_worker() -> (TestServer, TcpStream, GateControl) {
 
 /// Where there is no poller, accepted connections queue for a worker,
 /// and one that finds the queue full is answered 503.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", not(sockhttp_no_epoll))))]
 #[test]
 fn full_queue_gets_503_with_retry_after_and_close() {
     use std::io::Read;
@@ -207,7 +207,7 @@ fn full_queue_gets_503_with_retry_after_and_close() {
 /// while the only worker is busy and `queue` new connections wait for it,
 /// later clients wait in the kernel's listen backlog. Nobody is refused,
 /// and once the worker is free, everyone is served.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(sockhttp_no_epoll)))]
 #[test]
 fn saturated_server_stops_accepting_and_serves_everyone_in_turn() {
     let (srv, mut busy, control) = one_busy_worker();

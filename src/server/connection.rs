@@ -381,6 +381,14 @@ fn close(st: &mut ConnState, linger: bool) -> Next {
     Next::Go
 }
 
+/// Closes without an answer; lingering when more of a pipeline was
+/// received, so that the answers already sent are not destroyed by a
+/// reset.
+fn close_after_pipeline(st: &mut ConnState) -> Next {
+    let pipelined = st.conn.as_ref().is_some_and(|c| c.buffered() > 0);
+    close(st, pipelined)
+}
+
 /// Step 3: decides how the body of a request with a complete head is read.
 fn start_request(st: &mut ConnState, head: Box<RequestHead>) -> Next {
     let now = coarse_ms();
@@ -606,7 +614,7 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
             "{}: peer closed mid-request; closing without a response",
             st.peer
         );
-        return close(st, false);
+        return close_after_pipeline(st);
     }
 
     let head = req.head();
@@ -637,7 +645,7 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
             "{}: request body was kept past the response; closing",
             st.peer
         );
-        return close(st, false);
+        return close_after_pipeline(st);
     };
     if !outcome.decided {
         // The state was lent during the head: decide now, at worst closing
@@ -660,7 +668,10 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         Stage::Flush { close: None }
     } else if outcome.result.is_err() {
         st.link.drop_output();
-        Stage::Flush { close: Some(false) }
+        let pipelined = conn.buffered() > 0;
+        Stage::Flush {
+            close: Some(pipelined),
+        }
     } else {
         Stage::Flush {
             close: Some(!request_read),
