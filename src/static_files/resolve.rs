@@ -601,3 +601,264 @@ fn dir_identity(path: &Path) -> Option<(u64, u64)> {
         None
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// Node is one entry of a test tree.
+    enum Node {
+        File(&'static [u8]),
+        Dir,
+        Link(&'static str),
+    }
+
+    /// The tree the table looks in: `root/` is served, `outside/` is not.
+    /// A file, directories with and without `index.html`, `.gz` siblings
+    /// plain, linked inside, linked outside and not a file, links inside
+    /// and outside the root, and a dotfile.
+    #[rustfmt::skip]
+    const TREE: &[(&str, Node)] = &[
+        ("root/a.txt", Node::File(b"A")),
+        ("root/app.js", Node::File(b"identity")),
+        ("root/app.js.gz", Node::File(b"GZ")),
+        ("root/sub/index.html", Node::File(b"index")),
+        ("root/sub/index.html.gz", Node::File(b"index-gz")),
+        ("root/noindex/x.txt", Node::File(b"x")),
+        ("root/y/index.html", Node::Dir),
+        ("root/d.txt", Node::File(b"D")),
+        ("root/d.txt.gz", Node::Dir),
+        ("root/b.txt", Node::File(b"B")),
+        ("root/b.txt.gz", Node::Link("app.js.gz")),
+        ("root/c.txt", Node::File(b"C")),
+        ("outside/secret.gz", Node::File(b"SECRET-GZ")),
+        ("root/c.txt.gz", Node::Link("../outside/secret.gz")),
+        ("root/.env", Node::File(b"SECRET")),
+        ("outside/secret.txt", Node::File(b"SECRET")),
+        ("root/link_in", Node::Link("a.txt")),
+        ("root/link_app", Node::Link("app.js")),
+        ("root/link_sub", Node::Link("sub")),
+        ("root/link_noindex", Node::Link("noindex")),
+        ("root/link_out", Node::Link("../outside/secret.txt")),
+        ("root/link_dir_out", Node::Link("../outside")),
+        ("root/link_hidden", Node::Link(".env")),
+    ];
+
+    /// TempDir is a temporary directory built from nodes, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str, nodes: &[(&str, Node)]) -> TempDir {
+            let base =
+                std::env::temp_dir().join(format!("sockhttp-resolve-{}-{tag}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&base);
+            for (rel, node) in nodes {
+                let p = base.join(rel);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                match node {
+                    Node::File(content) => std::fs::write(&p, content),
+                    Node::Dir => std::fs::create_dir_all(&p),
+                    Node::Link(target) => std::os::unix::fs::symlink(target, &p),
+                }
+                .unwrap();
+            }
+            TempDir(base)
+        }
+
+        /// The canonical `root/`.
+        fn root(&self) -> PathBuf {
+            std::fs::canonicalize(self.0.join("root")).unwrap()
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Want is what a lookup should return: the content of the file
+    /// opened, whether it is an index and which variant; a directory to
+    /// redirect; the directory to list, relative to the root; or the
+    /// status of the error.
+    #[derive(Clone, Copy, Debug)]
+    enum Want {
+        File(&'static str, bool, Variant),
+        Directory,
+        Unindexed(&'static str),
+        Status(u16),
+    }
+
+    /// Got is what a lookup returned, in the terms of [`Want`].
+    #[derive(Debug, PartialEq, Eq)]
+    enum Got {
+        File(String, bool, Variant),
+        Directory,
+        Unindexed(PathBuf),
+        Status(u16),
+    }
+
+    impl Want {
+        fn under(self, root: &Path) -> Got {
+            match self {
+                Want::File(body, index, v) => Got::File(body.to_owned(), index, v),
+                Want::Directory => Got::Directory,
+                Want::Unindexed("") => Got::Unindexed(root.to_path_buf()),
+                Want::Unindexed(dir) => Got::Unindexed(root.join(dir)),
+                Want::Status(s) => Got::Status(s),
+            }
+        }
+    }
+
+    impl Got {
+        /// Reads the file a lookup opened, checking that its metadata is
+        /// that of the same file, and that a listing is under `root`.
+        fn of(root: &Path, found: Result<Found, Error>) -> Got {
+            match found {
+                Err(e) => Got::Status(e.status().map_or(0, |s| s.as_u16())),
+                Ok(Found::Directory) => Got::Directory,
+                Ok(Found::File(f)) => {
+                    let mut body = String::new();
+                    (&f.file).read_to_string(&mut body).unwrap();
+                    assert_eq!(f.meta.len(), body.len() as u64, "metadata of {body:?}");
+                    Got::File(body, f.index, f.variant)
+                }
+                Ok(Found::Unindexed(u)) => {
+                    assert_eq!(u.root, root);
+                    Got::Unindexed(u.dir)
+                }
+            }
+        }
+    }
+
+    use Precompressed::{Accepted, Declined, Off};
+    use Variant::{Gzip, Identity, Only};
+    use Want::{Directory, File as F, Status, Unindexed as U};
+
+    struct Case {
+        name: &'static str,
+        path: &'static str,
+        gz: Precompressed,
+        want: Want,
+    }
+
+    const fn case(name: &'static str, path: &'static str, gz: Precompressed, want: Want) -> Case {
+        Case {
+            name,
+            path,
+            gz,
+            want,
+        }
+    }
+
+    #[rustfmt::skip]
+    const CASES: &[Case] = &[
+        case("file", "/a.txt", Off, F("A", false, Only)),
+        case("file, no gz sibling", "/a.txt", Accepted, F("A", false, Only)),
+        case("gz off", "/app.js", Off, F("identity", false, Only)),
+        case("gz declined", "/app.js", Declined, F("identity", false, Identity)),
+        case("gz accepted", "/app.js", Accepted, F("GZ", false, Gzip)),
+        case("gz that is a directory", "/d.txt", Accepted, F("D", false, Only)),
+        case("gz linked inside", "/b.txt", Accepted, F("GZ", false, Gzip)),
+        case("gz linked inside, declined", "/b.txt", Declined, F("B", false, Identity)),
+        case("gz linked outside", "/c.txt", Accepted, F("C", false, Only)),
+        case("directory without slash", "/sub", Off, Directory),
+        case("directory with index", "/sub/", Off, F("index", true, Only)),
+        case("index with gz", "/sub/", Accepted, F("index-gz", true, Gzip)),
+        case("index named", "/sub/index.html", Off, F("index", false, Only)),
+        case("directory without index", "/noindex/", Off, U("noindex")),
+        case("no index, no slash", "/noindex", Off, Directory),
+        case("root without index", "/", Off, U("")),
+        case("mount point", "", Off, Directory),
+        case("index.html that is a directory", "/y/", Off, U("y")),
+        case("file with a slash", "/a.txt/", Off, Status(404)),
+        case("under a file", "/a.txt/x", Off, Status(404)),
+        case("missing", "/nope", Accepted, Status(404)),
+        case("link inside", "/link_in", Off, F("A", false, Only)),
+        case("link, gz by its target", "/link_app", Accepted, F("GZ", false, Gzip)),
+        case("link to a directory", "/link_sub", Off, Directory),
+        case("link to a directory, index", "/link_sub/", Accepted, F("index-gz", true, Gzip)),
+        case("link to a directory, no index", "/link_noindex/", Off, U("noindex")),
+        case("link on the way", "/link_sub/index.html", Off, F("index", false, Only)),
+        case("link outside", "/link_out", Off, Status(404)),
+        case("link to a directory outside", "/link_dir_out/secret.txt", Off, Status(404)),
+        case("link to a dotfile", "/link_hidden", Off, Status(404)),
+        case("dotfile, refused before any lookup", "/.env", Off, Status(404)),
+    ];
+
+    /// Every way this platform has: carefully, and plainly (with a handle
+    /// on the root) on Linux.
+    fn ways(root: &Path) -> Vec<(&'static str, Root)> {
+        let careful = Root {
+            #[cfg(target_os = "linux")]
+            dir: None,
+            ..Root::open(root.to_path_buf(), None)
+        };
+        #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
+        let mut ways = vec![("careful", careful)];
+        #[cfg(target_os = "linux")]
+        {
+            let plain = Root::open(root.to_path_buf(), None);
+            assert!(plain.dir.is_some(), "no handle on {}", root.display());
+            ways.push(("plain", plain));
+        }
+        ways
+    }
+
+    #[test]
+    fn find_table_is_the_same_both_ways() {
+        let t = TempDir::new("table", TREE);
+        let root = t.root();
+        for (way, r) in ways(&root) {
+            for c in CASES {
+                let found = path::parse_request_path(c.path).and_then(|p| r.find(&p, c.gz));
+                let (got, want) = (Got::of(&root, found), c.want.under(&root));
+                assert_eq!(
+                    got, want,
+                    "{} ({way}): find({:?}, {:?}) = {got:?}, want {want:?}",
+                    c.name, c.path, c.gz
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_root_created_later_is_found() {
+        let t = TempDir::new("later", &[("root", Node::Dir)]);
+        let files = Resolver::new(t.0.join("root/later"));
+        let wanted = path::parse_request_path("/a.txt").unwrap();
+        let status = files.find(&wanted, Off).err().and_then(|e| e.status());
+        assert_eq!(status.map(|s| s.as_u16()), Some(500));
+        std::fs::create_dir(t.0.join("root/later")).unwrap();
+        std::fs::write(t.0.join("root/later/a.txt"), b"A").unwrap();
+        let got = Got::of(&t.root().join("later"), files.find(&wanted, Off));
+        assert_eq!(got, Got::File("A".to_owned(), false, Only));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn names_relative_to_the_root() {
+        let seg = |s: &[&str]| s.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let cases: &[(&str, &[&str], Option<&str>, &str)] = &[
+            ("/srv", &[], None, "."),
+            ("/srv", &["a", "b.txt"], None, "a/b.txt"),
+            ("/", &[], None, "."),
+            ("/", &["a"], None, "a"),
+            ("/srv", &[], Some(INDEX), "index.html"),
+            ("/", &["d"], Some(INDEX), "d/index.html"),
+        ];
+        for &(root, segments, child, want) in cases {
+            let mut name = Name::under(Path::new(root), &seg(segments));
+            if let Some(child) = child {
+                name = name.child(child);
+            }
+            let got = String::from_utf8_lossy(name.relative()).into_owned();
+            assert_eq!(got, want, "{root:?} {segments:?} {child:?}");
+            // The `.gz` sibling's name is made without growing.
+            let capacity = name.path.capacity();
+            name.path.as_mut_os_string().push(GZ);
+            assert_eq!(name.path.capacity(), capacity, "{got}.gz grew");
+        }
+    }
+}
