@@ -6,8 +6,10 @@
 //! read the file system and describe a [`Response`]; a file body is an
 //! open [`Body::File`] range that the server streams.
 //!
-//! Files: `mod.rs` (the handler and the life of a request, below),
-//! `path` (request path → file inside the root, or a refusal), `mime`
+//! Files: `mod.rs` (the handler and the life of a request, below: the
+//! HTTP side, written once), `path` (request path → checked segments, or
+//! a refusal), `resolve` (checked segments → what they name under the
+//! root, opened: every look at the file system but a listing's), `mime`
 //! (content types and `Accept-Encoding`), `conditional` (RFC 9110 §13
 //! preconditions and validators), `range` (RFC 9110 §14 byte ranges),
 //! `listing` (HTML directory listings).
@@ -15,14 +17,16 @@
 //! The life of a request, after Go's `serveFile`:
 //! 1. Only `GET` and `HEAD`: anything else is 405 with `Allow: GET, HEAD`.
 //! 2. The path is decoded once and checked (`path`): 400 for tricks,
-//!    404 for hidden names; then resolved under the canonical root, with
-//!    symbolic links followed only while they stay inside it (else 404).
+//!    404 for hidden names; then resolved under the canonical root
+//!    (`resolve`), with symbolic links followed only while they stay
+//!    inside it (else 404).
 //! 3. A directory without its trailing slash is redirected (301) to the
 //!    slash form, query kept. With the slash: its `index.html`, else a
 //!    listing if enabled, else 404.
-//! 4. A file: with [`StaticFiles::precompressed_gzip`] on and a client
-//!    that accepts gzip, `name.gz` is chosen when it exists.
-//! 5. The file is opened and its metadata read from the open handle;
+//! 4. A file: with [`StaticFiles::precompressed_gzip`] on, the resolver
+//!    looks for `name.gz` and, for a client that accepts gzip, opens it
+//!    in place of `name`; either variant then varies on `Accept-Encoding`.
+//! 5. The file comes open, with its metadata read from the open handle;
 //!    validators (`ETag`, `Last-Modified`) come from its length and time.
 //! 6. Preconditions, in RFC 9110 §13.2.2 order (`conditional`): 412, or
 //!    304 with the validators and caching fields but no body.
@@ -40,18 +44,15 @@ mod listing;
 mod mime;
 mod path;
 mod range;
+mod resolve;
 
 use crate::{Body, Error, Handler, Method, Request, Response, StatusCode, uri};
 use bytes::Bytes;
 use conditional::{Precondition, Validators};
 use range::RangeChoice;
-use std::fs::File;
+use resolve::{Found, FoundFile, Precompressed, Resolver, Unindexed, Variant};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime};
-
-/// The file served for a directory requested with its trailing slash.
-const INDEX: &str = "index.html";
+use std::time::{Duration, SystemTime};
 
 /// StaticFiles is a handler that serves the files under a root directory.
 ///
@@ -134,14 +135,9 @@ const INDEX: &str = "index.html";
 /// ```
 #[derive(Clone, Debug)]
 pub struct StaticFiles {
-    root: PathBuf,
-    /// The canonical root and the identity (device, inode) of the
-    /// directory it was resolved from: a `stat` of the root at most every
-    /// `root_recheck` tells whether it still holds (a deployment may swap
-    /// the root's symbolic link), instead of a `readlink` per path
-    /// component on every request.
-    canonical_root: RootCache,
-    root_recheck: Duration,
+    /// Every look at the file system but a listing's: the root, the file
+    /// or directory a path names, `index.html`, `.gz` siblings.
+    files: Resolver,
     listing: bool,
     /// Shared by every response (a `Bytes` clone copies nothing).
     cache_control: Option<Bytes>,
@@ -153,16 +149,14 @@ impl StaticFiles {
     /// `Cache-Control`, no precompressed variants.
     ///
     /// The root is resolved (symbolic links included) at the first request,
-    /// again whenever a path does not resolve under it, and again when the
+    /// again whenever a request finds nothing under it, and again when the
     /// root path is found to name another directory (looked at most every
     /// [`StaticFiles::root_recheck`]), so it may be created later or be a
     /// link swapped by a deployment; while it does not exist, requests get
     /// 500 and a `warn` log line.
     pub fn new(root: impl Into<PathBuf>) -> StaticFiles {
         StaticFiles {
-            root: root.into(),
-            canonical_root: Arc::new(RwLock::new(None)),
-            root_recheck: DEFAULT_ROOT_RECHECK,
+            files: Resolver::new(root.into()),
             listing: false,
             cache_control: None,
             precompressed_gzip: false,
@@ -173,11 +167,11 @@ impl StaticFiles {
     /// still names the directory being served (default 1 s). A deployment
     /// that swaps the root's symbolic link to a new release is served
     /// from the new release within this time; a name only the new release
-    /// has is found at once (a path that does not resolve always looks
+    /// has is found at once (a request that finds nothing always looks
     /// again). `Duration::ZERO` looks on every request, at the cost of
     /// one `stat` of the root path each time.
     pub fn root_recheck(mut self, every: Duration) -> StaticFiles {
-        self.root_recheck = every;
+        self.files.set_recheck(every);
         self
     }
 
@@ -211,7 +205,7 @@ impl StaticFiles {
 
     /// Returns the root directory, as given.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.files.root()
     }
 
     /// Answers one request (steps 1–8 of the module docs); an `Err`
@@ -221,241 +215,51 @@ impl StaticFiles {
             return Err(Error::MethodNotAllowed(vec![Method::Get, Method::Head]));
         }
         let wanted = path::parse_request_path(req.path())?;
-        let root = self.canonical_root(false)?;
-        #[cfg(target_os = "linux")]
-        if let Some(answer) = self.respond_plain(req, &root, &wanted) {
-            return answer;
-        }
-        self.respond_resolved(req, root, &wanted)
-    }
-
-    /// Step 2 onwards for a path without symbolic links, which is most of
-    /// them (Linux): opened in one call under the root's open handle
-    /// ([`path::open_plain`]). `None` hands the request to
-    /// [`StaticFiles::respond_resolved`]: a link is on the way, or the
-    /// name does not exist (which the careful way answers, after looking
-    /// whether the root moved).
-    #[cfg(target_os = "linux")]
-    fn respond_plain(
-        &self,
-        req: &Request,
-        root: &Root,
-        wanted: &path::RequestPath,
-    ) -> Option<Result<Response, Error>> {
-        let dir = root.dir.as_deref()?;
-        let rel = path::relative(&wanted.segments);
-        let file = match path::open_plain(dir, &rel)? {
-            Ok(file) => file,
-            Err(e) if path::io_error_is_not_found(&e) => return None,
-            Err(e) => return Some(Err(path::io_error(e))),
-        };
-        let meta = match file.metadata() {
-            Ok(meta) => meta,
-            Err(e) => return Some(Err(path::io_error(e))),
-        };
-        if meta.is_dir() {
-            if !wanted.trailing_slash {
-                return Some(Ok(Response::redirect(
-                    StatusCode::MOVED_PERMANENTLY,
-                    &slash_location(req),
-                )));
-            }
-            let mut index = wanted.segments.clone();
-            index.push(INDEX.to_owned());
-            // No plain index.html: the careful way lists or answers 404.
-            let rel = path::relative(&index);
-            let file = path::open_plain(dir, &rel)?.ok()?;
-            let meta = file.metadata().ok().filter(|m| m.is_file())?;
-            return Some(self.plain_file(req, root, file, meta, INDEX, &index, rel));
-        }
-        // A file named like a directory (`/hello.txt/`), or something
-        // that is neither file nor directory (a FIFO, opened without
-        // blocking, is never read).
-        if wanted.trailing_slash || !meta.is_file() {
-            return Some(Err(Error::NotFound));
-        }
-        let name = wanted.segments.last().map_or("", String::as_str);
-        Some(self.plain_file(req, root, file, meta, name, &wanted.segments, rel))
-    }
-
-    /// Serves the open regular file `file`, found at `segments` (joined:
-    /// `rel`) without symbolic links under `root`, or its plain `.gz`
-    /// sibling (steps 4–8).
-    #[cfg(target_os = "linux")]
-    #[allow(clippy::too_many_arguments)]
-    fn plain_file(
-        &self,
-        req: &Request,
-        root: &Root,
-        file: File,
-        meta: std::fs::Metadata,
-        name: &str,
-        segments: &[String],
-        rel: String,
-    ) -> Result<Response, Error> {
-        if !self.precompressed_gzip {
-            return self.file_response(req, file, meta, name, false, false);
-        }
-        let (Some(dir), false) = (root.dir.as_deref(), segments.is_empty()) else {
-            return self.file_response(req, file, meta, name, false, false);
-        };
-        let mut gz = rel;
-        gz.push_str(path::GZ);
-        match path::is_plain_file(dir, &gz) {
-            Some(false) => self.file_response(req, file, meta, name, false, false),
-            Some(true) => {
-                let accepted = mime::accepts_gzip(req.headers().get_all_bytes("accept-encoding"));
-                let opened = accepted
-                    .then(|| path::open_plain(dir, &gz)?.ok())
-                    .flatten()
-                    .and_then(|f| f.metadata().ok().filter(|m| m.is_file()).map(|m| (f, m)));
-                match opened {
-                    Some((gz_file, gz_meta)) => {
-                        self.file_response(req, gz_file, gz_meta, name, true, true)
-                    }
-                    None => self.file_response(req, file, meta, name, false, true),
-                }
-            }
-            // A link to a `.gz`: the careful way decides.
-            None => {
-                let target = path::resolve(&root.path, segments)?;
-                self.file(req, &root.path, &target, name)
-            }
-        }
-    }
-
-    /// Step 2 onwards the careful way: the path is canonicalized (every
-    /// symbolic link resolved) and must still lie inside the root.
-    fn respond_resolved(
-        &self,
-        req: &Request,
-        mut root: Arc<Root>,
-        wanted: &path::RequestPath,
-    ) -> Result<Response, Error> {
-        let target = match path::resolve(&root.path, &wanted.segments) {
-            // Not under the root we know: the root itself may have moved.
-            Err(Error::NotFound) => {
-                let fresh = self.canonical_root(true)?;
-                if fresh.path == root.path {
-                    return Err(Error::NotFound);
-                }
-                root = fresh;
-                path::resolve(&root.path, &wanted.segments)?
-            }
-            other => other?,
-        };
-        let root = &root.path;
-        let meta = std::fs::metadata(&target).map_err(path::io_error)?;
-        if meta.is_dir() {
-            if !wanted.trailing_slash {
-                return Ok(Response::redirect(
-                    StatusCode::MOVED_PERMANENTLY,
-                    &slash_location(req),
-                ));
-            }
-            let mut index = wanted.segments.clone();
-            index.push(INDEX.to_owned());
-            return match path::resolve(root, &index) {
-                Ok(file) if file.is_file() => self.file(req, root, &file, INDEX),
-                Ok(_) | Err(Error::NotFound) if self.listing => {
-                    self.list_directory(req, root, &target, &wanted.segments)
-                }
-                Ok(_) | Err(Error::NotFound) => Err(Error::NotFound),
-                Err(e) => Err(e),
-            };
-        }
-        // A file named like a directory (`/hello.txt/`), or something
-        // that is neither file nor directory (a FIFO would block `open`).
-        if wanted.trailing_slash || !meta.is_file() {
-            return Err(Error::NotFound);
-        }
-        let name = wanted.segments.last().map_or("", String::as_str);
-        self.file(req, root, &target, name)
-    }
-
-    /// Returns the canonical root, resolving it again when the root path
-    /// no longer names the directory it named (looked at most every
-    /// `root_recheck`), or when `refresh` asks.
-    fn canonical_root(&self, refresh: bool) -> Result<Arc<Root>, Error> {
-        if !refresh {
-            let cached = self
-                .canonical_root
-                .read()
-                .unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = cached.as_ref() {
-                if c.checked.elapsed() < self.root_recheck {
-                    return Ok(Arc::clone(&c.root));
-                }
-            }
-        }
-        let identity = dir_identity(&self.root);
-        if !refresh {
-            let mut cached = self
-                .canonical_root
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
-            if let (Some(c), Some(now)) = (cached.as_mut(), identity) {
-                if c.identity == now {
-                    c.checked = Instant::now();
-                    return Ok(Arc::clone(&c.root));
-                }
-            }
-        }
-        let root = Arc::new(Root::open(path::canonical_root(&self.root)?));
-        if let Some(identity) = identity {
-            *self
-                .canonical_root
-                .write()
-                .unwrap_or_else(|p| p.into_inner()) = Some(CachedRoot {
-                root: Arc::clone(&root),
-                identity,
-                checked: Instant::now(),
-            });
-        }
-        Ok(root)
-    }
-
-    /// Serves the regular file `target` (canonical, inside `root`), whose
-    /// request name `name` gives its type (steps 4–8).
-    fn file(
-        &self,
-        req: &Request,
-        root: &Path,
-        target: &Path,
-        name: &str,
-    ) -> Result<Response, Error> {
-        let gzip = if self.precompressed_gzip {
-            gzip_sibling(root, target)
+        let gz = if !self.precompressed_gzip {
+            Precompressed::Off
+        } else if mime::accepts_gzip(req.headers().get_all_bytes("accept-encoding")) {
+            Precompressed::Accepted
         } else {
-            None
+            Precompressed::Declined
         };
-        let vary = gzip.is_some();
-        let (chosen, encoded) = match gzip {
-            Some(gz) if mime::accepts_gzip(req.headers().get_all_bytes("accept-encoding")) => {
-                (gz, true)
+        match self.files.find(&wanted, gz)? {
+            Found::File(found) => {
+                let name = if found.index {
+                    resolve::INDEX
+                } else {
+                    wanted.segments.last().map_or("", String::as_str)
+                };
+                self.file_response(req, found, name)
             }
-            _ => (target.to_path_buf(), false),
-        };
-        let file = File::open(&chosen).map_err(path::io_error)?;
-        let meta = file.metadata().map_err(path::io_error)?;
-        if !meta.is_file() {
-            return Err(Error::NotFound);
+            Found::Directory => Ok(Response::redirect(
+                StatusCode::MOVED_PERMANENTLY,
+                &slash_location(req),
+            )),
+            Found::Unindexed(dir) if self.listing => {
+                self.list_directory(req, &dir, &wanted.segments)
+            }
+            Found::Unindexed(_) => Err(Error::NotFound),
         }
-        self.file_response(req, file, meta, name, encoded, vary)
     }
 
-    /// Answers with the open regular file `file` (`encoded`: its `.gz`
-    /// variant; `vary`: a variant exists), whose request name `name` gives
-    /// its type (steps 5–8).
+    /// Answers with the regular file `found`, whose request name `name`
+    /// gives its type (steps 4–8): its `.gz` variant is sent with
+    /// `Content-Encoding: gzip`, and either variant of a file that has
+    /// both with `Vary: Accept-Encoding`.
     fn file_response(
         &self,
         req: &Request,
-        file: File,
-        meta: std::fs::Metadata,
+        found: FoundFile,
         name: &str,
-        encoded: bool,
-        vary: bool,
     ) -> Result<Response, Error> {
+        let FoundFile {
+            file,
+            meta,
+            variant,
+            ..
+        } = found;
+        let encoded = variant == Variant::Gzip;
+        let vary = variant != Variant::Only;
         let size = meta.len();
         let suffix = if encoded { "-gz" } else { "" };
         let v = Validators::from_file(size, meta.modified().ok(), SystemTime::now(), suffix);
@@ -548,15 +352,14 @@ impl StaticFiles {
         resp
     }
 
-    /// Serves a listing of the directory `dir` (canonical, inside `root`),
-    /// requested as `segments`. A listing has no validators (it changes
-    /// when any file in it does), so preconditions see none: `If-Match`
-    /// with tags fails, `If-None-Match: *` gives 304.
+    /// Serves a listing of the directory `dir`, requested as `segments`.
+    /// A listing has no validators (it changes when any file in it does),
+    /// so preconditions see none: `If-Match` with tags fails,
+    /// `If-None-Match: *` gives 304.
     fn list_directory(
         &self,
         req: &Request,
-        root: &Path,
-        dir: &Path,
+        dir: &Unindexed,
         segments: &[String],
     ) -> Result<Response, Error> {
         let none = Validators {
@@ -576,8 +379,8 @@ impl StaticFiles {
             }
             Precondition::Proceed => {}
         }
-        let entries =
-            listing::read_entries(root, dir, segments.is_empty()).map_err(path::io_error)?;
+        let entries = listing::read_entries(&dir.root, &dir.dir, segments.is_empty())
+            .map_err(path::io_error)?;
         let prefix = uri::percent_decode(req.mount_prefix()).unwrap_or_default();
         let mut shown = String::from(&*prefix);
         for seg in segments {
@@ -630,68 +433,6 @@ fn requested_range(req: &Request) -> Option<&str> {
     let mut values = req.headers().get_all("range");
     let first = values.next()?;
     values.next().is_none().then_some(first)
-}
-
-/// How often the root path is looked up again by default (see
-/// [`StaticFiles::root_recheck`]).
-const DEFAULT_ROOT_RECHECK: Duration = Duration::from_secs(1);
-
-/// The resolved root, shared by the clones of a handler.
-type RootCache = Arc<RwLock<Option<CachedRoot>>>;
-
-/// CachedRoot is the resolved root, the (device, inode) it was resolved
-/// from, and when that identity was last seen to hold.
-#[derive(Debug)]
-struct CachedRoot {
-    root: Arc<Root>,
-    identity: (u64, u64),
-    checked: Instant,
-}
-
-/// Root is the canonical root directory, and on Linux an open handle on
-/// it, under which paths without symbolic links are opened in one call.
-#[derive(Debug)]
-struct Root {
-    path: PathBuf,
-    #[cfg(target_os = "linux")]
-    dir: Option<Arc<rustix::fd::OwnedFd>>,
-}
-
-impl Root {
-    fn open(path: PathBuf) -> Root {
-        Root {
-            #[cfg(target_os = "linux")]
-            dir: path::open_root(&path).map(Arc::new),
-            path,
-        }
-    }
-}
-
-/// Returns the (device, inode) of the directory `path` names now, on
-/// Unix; `None` elsewhere (the root is then resolved on every request).
-fn dir_identity(path: &Path) -> Option<(u64, u64)> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
-}
-
-/// Returns `target.gz` if it is a regular file inside `root`.
-fn gzip_sibling(root: &Path, target: &Path) -> Option<PathBuf> {
-    let mut name = target.file_name()?.to_os_string();
-    name.push(".gz");
-    let gz = target.with_file_name(name);
-    // Most files have no `.gz`: one `stat` says so, before the full
-    // resolution (a `readlink` per path component).
-    std::fs::metadata(&gz).ok()?;
-    let gz = std::fs::canonicalize(gz).ok()?;
-    (path::is_contained(root, &gz) && gz.is_file()).then_some(gz)
 }
 
 /// Builds the `Location` of the slash form of a directory: the mount

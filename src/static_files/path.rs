@@ -1,9 +1,10 @@
-//! Safe path resolution: from a request path to a file or directory that
-//! is inside the root, or a refusal.
+//! Safe request paths: from a raw request path to checked segments, or a
+//! refusal, and the rules a resolved path must still obey.
 //!
-//! This module owns the rule "never serve anything outside the root". It
-//! performs no socket I/O; [`resolve`] reads the file system (it resolves
-//! symbolic links), [`parse_request_path`] is pure.
+//! This module owns the rule "never serve anything outside the root":
+//! [`parse_request_path`] admits only plain names, and [`is_contained`]
+//! judges where a symbolic link led. It performs no I/O: the resolver
+//! (`resolve`) applies these rules to the file system.
 //!
 //! How a request path becomes a file, step by step:
 //! 1. The raw path (not yet decoded) must not contain an encoded separator
@@ -18,27 +19,15 @@
 //! 5. Hidden names (a segment starting with `.`) are refused, except
 //!    `.well-known` as the first segment (RFC 8615 puts it at the top of
 //!    a site).
-//! 6. The segments are appended to the canonical root one at a time (never
-//!    `Path::join` of a string that could be absolute), the result is
-//!    canonicalized (every symbolic link resolved), and it must still lie
-//!    inside the canonical root and contain no hidden name: a symbolic
+//! 6. Where symbolic links lead, the canonical path must still lie inside
+//!    the canonical root and contain no hidden name ([`is_contained`]): a
 //!    link that points elsewhere is answered 404, as if it did not exist.
 //!
 //! Steps 1–4 answer `400 Bad Request`, 5–6 `404 Not Found`.
-//!
-//! The check and the later `open` are two steps: whoever can swap a
-//! directory for a symbolic link inside the root between them can make
-//! the server follow it. Such a person can already publish any file by
-//! copying it into the root, so the threat model is a remote client,
-//! not a local writer.
 
 use crate::{Error, StatusCode, uri};
-#[cfg(target_os = "linux")]
-use rustix::fd::OwnedFd;
-#[cfg(target_os = "linux")]
-use std::fs::File;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 /// RequestPath is a request path that passed steps 1–5: the decoded
 /// segments, and whether it ended with `/`.
@@ -158,124 +147,6 @@ pub(crate) fn is_hidden_name(name: &str, at_root: bool) -> bool {
     name.starts_with('.') && !(at_root && name == WELL_KNOWN)
 }
 
-/// Canonicalizes the root: the base every resolved path must stay under.
-///
-/// # Errors
-/// 500 if the root does not exist or cannot be read (logged at `warn`:
-/// the server is misconfigured, not the client wrong).
-pub(crate) fn canonical_root(root: &Path) -> Result<PathBuf, Error> {
-    std::fs::canonicalize(root).map_err(|e| {
-        log::warn!("static root {} is unavailable: {e}", root.display());
-        Error::with_status(StatusCode::INTERNAL_SERVER_ERROR, "static root unavailable")
-    })
-}
-
-/// Resolves `segments` under the canonical root `root` (step 6): returns
-/// the canonical path, which is inside `root`.
-///
-/// # Errors
-/// 404 if it does not exist or escapes the root; otherwise as
-/// [`io_error`].
-pub(crate) fn resolve(root: &Path, segments: &[String]) -> Result<PathBuf, Error> {
-    let mut joined = root.to_path_buf();
-    for seg in segments {
-        joined.push(seg);
-    }
-    let canonical = std::fs::canonicalize(&joined).map_err(io_error)?;
-    if !is_contained(root, &canonical) {
-        log::debug!(
-            "{} resolves outside the static root; refused",
-            joined.display()
-        );
-        return Err(Error::NotFound);
-    }
-    Ok(canonical)
-}
-
-/// Opens `rel` (checked segments, see [`relative`]) under the root
-/// directory `root` with one
-/// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` (Linux 5.6): the
-/// kernel refuses to leave the root and to follow any symbolic link on
-/// the way, so the path opened is exactly the root and the checked
-/// segments, with no `readlink` per component and no window between the
-/// check and the open. `None` when this cannot decide: a symbolic link is
-/// on the way (the caller resolves it the careful way, [`resolve`]), or
-/// the kernel lacks `openat2`. Opened non-blocking, so a FIFO never
-/// blocks the worker (the caller refuses anything but files and
-/// directories).
-#[cfg(target_os = "linux")]
-pub(crate) fn open_plain(root: &OwnedFd, rel: &str) -> Option<io::Result<File>> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
-    use rustix::io::Errno;
-    let opened = openat2(
-        root,
-        rel,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
-        Mode::empty(),
-        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    );
-    match opened {
-        Ok(fd) => Some(Ok(File::from(fd))),
-        // A link on the way (or a loop of them), a kernel without
-        // openat2, or one that refuses it here: the careful way decides.
-        Err(Errno::LOOP | Errno::NOSYS | Errno::XDEV | Errno::AGAIN | Errno::PERM) => None,
-        Err(e) => Some(Err(e.into())),
-    }
-}
-
-/// Reports whether `rel` (see [`relative`]) names a regular file under
-/// `root` (Linux):
-/// `None` when a symbolic link is there, or the answer is unclear, so
-/// that the caller decides the careful way.
-#[cfg(target_os = "linux")]
-pub(crate) fn is_plain_file(root: &OwnedFd, rel: &str) -> Option<bool> {
-    use rustix::fs::{AtFlags, FileType, statat};
-    use rustix::io::Errno;
-    match statat(root, rel, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => match FileType::from_raw_mode(st.st_mode) {
-            FileType::RegularFile => Some(true),
-            FileType::Symlink => None,
-            _ => Some(false),
-        },
-        Err(Errno::NOENT | Errno::NOTDIR) => Some(false),
-        Err(_) => None,
-    }
-}
-
-/// Opens the root directory, for [`open_plain`] (Linux).
-#[cfg(target_os = "linux")]
-pub(crate) fn open_root(root: &Path) -> Option<OwnedFd> {
-    use rustix::fs::{Mode, OFlags, open};
-    open(
-        root,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()
-}
-
-/// Joins checked segments into a relative path (`.` for the root), with
-/// room to add the `.gz` of a sibling without growing.
-#[cfg(target_os = "linux")]
-pub(crate) fn relative(segments: &[String]) -> String {
-    if segments.is_empty() {
-        return ".".to_owned();
-    }
-    let len: usize = segments.iter().map(|s| s.len() + 1).sum();
-    let mut rel = String::with_capacity(len + GZ.len());
-    for (i, s) in segments.iter().enumerate() {
-        if i > 0 {
-            rel.push('/');
-        }
-        rel.push_str(s);
-    }
-    rel
-}
-
-/// The suffix of a precompressed sibling.
-#[cfg(target_os = "linux")]
-pub(crate) const GZ: &str = ".gz";
-
 /// Reports whether the canonical path `canonical` lies inside the
 /// canonical root and names nothing hidden on its way (a symbolic link to
 /// `.git` is refused like `.git` itself).
@@ -303,22 +174,13 @@ pub(crate) fn is_contained(root: &Path, canonical: &Path) -> bool {
 /// worth an `error` line per request).
 pub(crate) fn io_error(e: io::Error) -> Error {
     match e.kind() {
-        _ if io_error_is_not_found(&e) => Error::NotFound,
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Error::NotFound,
         io::ErrorKind::PermissionDenied => {
             Error::with_status(StatusCode::FORBIDDEN, "permission denied")
         }
         _ if names_nothing(&e) => Error::NotFound,
         _ => Error::handler(e),
     }
-}
-
-/// Reports whether `e` says the name does not exist (or a file stands
-/// where a directory should).
-pub(crate) fn io_error_is_not_found(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
 }
 
 /// Reports whether `e` is `ENAMETOOLONG` or `ELOOP`. (The standard
