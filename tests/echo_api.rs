@@ -16,6 +16,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
+use support::rng::{Pattern, pattern};
 use support::*;
 
 fn start() -> TestServer {
@@ -66,47 +67,6 @@ fn json_of(r: &Reply) -> Value {
     );
     serde_json::from_slice(&r.body)
         .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&r.body)))
-}
-
-/// Deterministic bytes that are not all alike (xorshift64), so a
-/// misplaced or repeated piece cannot compare equal by accident.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut out = vec![0u8; len];
-    Pattern::new(seed).fill(&mut out);
-    out
-}
-
-/// Pattern produces the bytes of [`pattern`] piece by piece, for bodies
-/// too large to hold.
-struct Pattern {
-    x: u64,
-    word: [u8; 8],
-    used: usize,
-}
-
-impl Pattern {
-    fn new(seed: u64) -> Pattern {
-        Pattern {
-            x: seed | 1,
-            word: [0; 8],
-            used: 8,
-        }
-    }
-
-    /// Fills `out` with the next `out.len()` bytes.
-    fn fill(&mut self, out: &mut [u8]) {
-        for b in out {
-            if self.used == 8 {
-                self.x ^= self.x << 13;
-                self.x ^= self.x >> 7;
-                self.x ^= self.x << 17;
-                self.word = self.x.to_le_bytes();
-                self.used = 0;
-            }
-            *b = self.word[self.used];
-            self.used += 1;
-        }
-    }
 }
 
 #[test]

@@ -25,6 +25,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 use std::thread;
 use std::time::{Duration, Instant};
+use support::rng::Rng;
 use support::{
     FAILSAFE, TestServer, assert_closed, find, read_reply, short_timeouts, small_limits,
 };
@@ -679,7 +680,7 @@ fn random_garbage_on_many_connections_gets_the_answers_the_protocol_core_predict
         .timeouts(short_timeouts())
         .limits(small_limits());
     let srv = TestServer::with(server, ok);
-    let mut rng = XorShift(GARBAGE_SEED);
+    let mut rng = Rng::new(GARBAGE_SEED);
     let cases: Vec<Garbage> = (0..GARBAGE_CONNECTIONS)
         .map(|_| Garbage::new(&mut rng))
         .collect();
@@ -803,43 +804,39 @@ const TOKENS: &[&[u8]] = &[
 ];
 
 impl Garbage {
-    fn new(rng: &mut XorShift) -> Garbage {
+    fn new(rng: &mut Rng) -> Garbage {
         let bytes = match rng.below(5) {
             // Pure noise.
             0 => {
-                let n = 1 + rng.below(1500) as usize;
+                let n = 1 + rng.below(1500);
                 (0..n).map(|_| rng.next() as u8).collect()
             }
             // A valid request, then noise.
             1 => {
-                let mut b = VALID[rng.below(VALID.len() as u64) as usize].to_vec();
-                let n = rng.below(300) as usize;
+                let mut b = rng.pick(VALID).to_vec();
+                let n = rng.below(300);
                 b.extend((0..n).map(|_| rng.next() as u8));
                 b
             }
             // A valid request with a few bytes replaced.
             2 => {
-                let mut b = VALID[rng.below(VALID.len() as u64) as usize].to_vec();
+                let mut b = rng.pick(VALID).to_vec();
                 for _ in 0..1 + rng.below(4) {
-                    let i = rng.below(b.len() as u64) as usize;
+                    let i = rng.below(b.len());
                     b[i] = rng.next() as u8;
                 }
                 b
             }
             // A valid request cut short.
             3 => {
-                let b = VALID[rng.below(VALID.len() as u64) as usize];
-                b[..rng.below(b.len() as u64) as usize].to_vec()
+                let b = *rng.pick(VALID);
+                b[..rng.below(b.len())].to_vec()
             }
             // HTTP-shaped noise.
             _ => {
                 let n = 1 + rng.below(60);
                 (0..n)
-                    .flat_map(|_| {
-                        TOKENS[rng.below(TOKENS.len() as u64) as usize]
-                            .iter()
-                            .copied()
-                    })
+                    .flat_map(|_| rng.pick(TOKENS).iter().copied())
                     .collect()
             }
         };
@@ -1409,25 +1406,5 @@ fn wait_for_threads(want: &[String]) -> Vec<String> {
             return now;
         }
         thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// A xorshift64 generator: deterministic garbage without a dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Returns a number in `0..n` (`n` > 0; the slight modulo bias is
-    /// harmless here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }

@@ -30,12 +30,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+use support::FAILSAFE;
+use support::rng::{Rng, pattern};
 
 /// How long a process may take to start or to stop: a failsafe against a
 /// hang, far longer than either ever takes.
 const STARTUP: Duration = Duration::from_secs(10);
-/// A failsafe client read timeout.
-const FAILSAFE: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------
 // The tests
@@ -397,14 +397,14 @@ impl Drop for StopOnDrop<'_> {
 /// requests that succeeded.
 fn run_client(id: u64, nginx: SocketAddr, load: &Load, deadline: Instant) -> Vec<String> {
     let mut client = Client::new(nginx);
-    let mut rng = 0x9E37_79B9_7F4A_7C15 ^ (id + 1);
+    let mut rng = Rng::new(id);
     let mut ok = Vec::new();
     for n in 0.. {
         if load.stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
             break;
         }
         let tag = format!("{id}-{n}");
-        let r = xorshift(&mut rng);
+        let r = rng.next();
         let outcome = if r % 8 == 0 {
             // A request that holds a backend worker for a while, so that
             // restarts find requests in flight.
@@ -468,25 +468,6 @@ fn load_tag(target: &str) -> &str {
         .split('&')
         .find_map(|p| p.strip_prefix("load="))
         .unwrap_or("")
-}
-
-fn xorshift(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
-
-/// Deterministic bytes that are not all alike, so that a misplaced piece
-/// cannot compare equal by accident.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        out.extend_from_slice(&xorshift(&mut x).to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 // ---------------------------------------------------------------------------

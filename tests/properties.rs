@@ -1,11 +1,11 @@
 //! Deterministic property tests: the invariants of the fuzz targets, run
 //! on every `cargo test` with a fixed-seed generator instead of libFuzzer.
 //!
-//! A small xorshift generator builds valid requests (methods, targets,
-//! header sets, `Content-Length` and chunked bodies, pipelines) and then
-//! mutates them (byte flips, insertions, truncations, oversized fields,
-//! duplicated framing headers), and sizes every part that has a limit
-//! just under, at, just over and far over it. Every input is checked
+//! A seeded generator (`support::rng`) builds valid requests (methods,
+//! targets, header sets, `Content-Length` and chunked bodies, pipelines)
+//! and then mutates them (byte flips, insertions, truncations, oversized
+//! fields, duplicated framing headers), and sizes every part that has a
+//! limit just under, at, just over and far over it. Every input is checked
 //! for: the same events whole, one byte at a time, in random pieces and
 //! split in two at every point; no panic; nothing invented (bytes held
 //! never exceed bytes given, body bytes never exceed bytes consumed); a
@@ -13,6 +13,8 @@
 //! each one well framed; for valid requests, that method, target,
 //! headers and body come out exactly as generated and every byte is
 //! consumed; and for oversized parts, the limit's status.
+
+mod support;
 
 use bytes::BytesMut;
 use sockhttp::_internals::BodyKind;
@@ -23,48 +25,11 @@ use sockhttp::_internals::encode::{
 };
 use sockhttp::_internals::head::parse_head;
 use sockhttp::{Headers, Limits, Method, StatusCode, Version};
+use support::rng::Rng;
 
 /// Cases per property: enough to reach every path the generator knows,
 /// few enough for a debug build to finish in seconds.
 const CASES: u64 = 400;
-
-/// A xorshift64 generator with a fixed seed per case.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    /// True with probability 1 in `n`.
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    /// Between `min` and `max` bytes (inclusive) from `alphabet`.
-    fn bytes(&mut self, min: usize, max: usize, alphabet: &[u8]) -> Vec<u8> {
-        let n = min + self.below(max - min + 1);
-        (0..n).map(|_| *self.pick(alphabet)).collect()
-    }
-}
 
 const TCHAR: &[u8] =
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'+^`|#$%&";

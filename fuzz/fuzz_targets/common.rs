@@ -1,5 +1,5 @@
 //! Helpers shared by the fuzz targets (not a target itself): limit
-//! profiles, a piece-size generator, a driver that turns a byte stream fed
+//! profiles, the tests' seeded generator (`tests/support/rng.rs`), a driver that turns a byte stream fed
 //! through `Conn` into a comparable list of steps, and a small HTTP/1.1
 //! response reader used to check that what the encoder wrote is
 //! well framed.
@@ -12,40 +12,17 @@ use sockhttp::{Headers, Limits};
 mod profiles;
 pub use profiles::limits_for;
 
+#[path = "../../tests/support/rng.rs"]
+mod rng;
+pub use rng::Rng;
+
 /// Derives the limits and a generator for every other choice from a hash
 /// of the whole input, so that every byte of an input (and of a seed file)
 /// is protocol bytes.
 pub fn choose(data: &[u8]) -> (Limits, Rng) {
-    let mut rng = Rng::new(data);
+    let mut rng = Rng::from_bytes(data);
     let limits = limits_for(rng.next() as u8);
     (limits, rng)
-}
-
-/// A xorshift generator: piece sizes and choices derived from the input.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: &[u8]) -> Rng {
-        let mut s = 0x9e37_79b9_7f4a_7c15u64;
-        for &b in seed {
-            s = (s ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-        Rng(s | 1)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `1..=max`.
-    pub fn size(&mut self, max: usize) -> usize {
-        1 + (self.next() % max.max(1) as u64) as usize
-    }
 }
 
 /// Fields as comparable owned bytes.

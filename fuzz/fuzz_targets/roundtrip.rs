@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
         rest = &tail[len..];
     }
     let body = rest;
-    let mut rng = Rng::new(data);
+    let mut rng = Rng::from_bytes(data);
 
     let known = (!stream).then_some(body.len() as u64);
     let declared = declare.then(|| {

@@ -8,7 +8,11 @@
 //!
 //! Synchronisation is by events: handlers announce themselves and wait
 //! through a [`Gate`]; nothing here sleeps to wait for the server.
+//!
+//! [`rng`] is the seeded generator every test (and fuzz target) uses.
 #![allow(dead_code)]
+
+pub mod rng;
 
 use sockhttp::{Handler, Limits, RunningServer, Server, Timeouts};
 use std::io::{ErrorKind, Read, Write};
