@@ -15,8 +15,7 @@
 mod support;
 
 use sockhttp::_internals::BodyKind;
-use sockhttp::_internals::conn::{Conn, Event};
-use sockhttp::{Handler, Method, Request, Response, Server};
+use sockhttp::{Handler, Request, Response, Server};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -25,6 +24,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 use std::thread;
 use std::time::{Duration, Instant};
+use support::driver::{self, Answer, Feed, Step};
 use support::rng::Rng;
 use support::{
     FAILSAFE, TestServer, assert_closed, find, read_reply, short_timeouts, small_limits,
@@ -895,43 +895,37 @@ enum Ending {
     NeedMore(usize),
 }
 
-/// Runs `case` through a `Conn` with the server's limits, as the server
-/// does: end-of-stream is seen only when the core needs more bytes, and
-/// every request is answered with keep-alive allowed.
+/// Runs `case` through the model of the server's connection driver
+/// with the server's limits: the bytes arrive at once, end-of-stream
+/// follows only if the client half-closes, and every request is answered
+/// with keep-alive allowed.
 fn predict(case: &Garbage) -> Prediction {
-    let mut conn = Conn::new(small_limits());
-    conn.receive(&case.bytes);
+    let run = if case.half_close {
+        driver::run
+    } else {
+        driver::run_then_silence
+    };
+    let steps = run(&case.bytes, small_limits(), Feed::Whole, Answer::Plain).steps;
     let mut heads = 0;
     let mut simple = true;
-    let mut end = None;
-    for _ in 0..8 * case.bytes.len() + 64 {
-        match conn.next_event() {
-            Ok(Event::Head(h)) => {
-                heads += 1;
-                simple &=
-                    h.body == BodyKind::Empty && !h.expect_continue && h.method != Method::Head;
-            }
-            Ok(Event::Data(_) | Event::End) => {}
-            Ok(Event::Paused) => {
-                conn.decide_keep_alive(true);
-                conn.finish_exchange(true);
-            }
-            Ok(Event::NeedData) if case.half_close => conn.receive_eof(),
-            Ok(Event::NeedData) => {
-                end = Some(Ending::NeedMore(conn.buffered()));
-                break;
-            }
-            Ok(Event::Closed) => {
-                end = Some(Ending::Closed);
-                break;
-            }
-            Err(e) => {
-                end = Some(Ending::Error(e.status().map(|s| s.as_u16())));
-                break;
-            }
+    for step in &steps {
+        if let Step::Head {
+            method,
+            body,
+            expect_continue,
+            ..
+        } = step
+        {
+            heads += 1;
+            simple &= *body == BodyKind::Empty && !expect_continue && method != "HEAD";
         }
     }
-    let end = end.expect("the core makes progress");
+    let end = match steps.last() {
+        Some(Step::Closed) => Ending::Closed,
+        Some(Step::Error(status)) => Ending::Error(*status),
+        Some(Step::Waiting(held)) => Ending::NeedMore(*held),
+        other => unreachable!("a run ends closed, in an error or waiting: {other:?}"),
+    };
     let exact = simple.then(|| {
         let mut want = vec![200; heads];
         match end {

@@ -8,47 +8,29 @@
 
 #[path = "../fuzz/fuzz_targets/profiles.rs"]
 mod profiles;
+mod support;
 
 use bytes::BytesMut;
-use sockhttp::_internals::BodyKind;
-use sockhttp::_internals::body::{BodyDecoder, Decoded};
-use sockhttp::_internals::conn::{Conn, Event};
 use sockhttp::_internals::encode::{ConnectionHeader, Framing, encode_head};
 use sockhttp::_internals::head::parse_head;
 use sockhttp::{Error, Headers, Limits, StatusCode, Version};
 use std::path::Path;
+use support::driver::{Answer, Decoding, Feed, Step, decode_chunked, read_response, run};
 
 /// What a connection answered: the heads' targets, then the error status
-/// (0 for an error without a response) or "closed".
+/// (0 for an error without a response) or "closed". The connection is
+/// driven by the model the fuzz targets use, in pieces of `step` bytes.
 fn answers(input: &[u8], limits: Limits, step: usize) -> Vec<String> {
-    let mut conn = Conn::new(limits);
-    let mut out = Vec::new();
-    let mut fed = 0;
-    for _ in 0..8 * input.len() + 64 {
-        match conn.next_event() {
-            Ok(Event::Head(h)) => out.push(h.target.clone()),
-            Ok(Event::Data(_) | Event::End) => {}
-            Ok(Event::Paused) => {
-                conn.decide_keep_alive(true);
-                conn.finish_exchange(true);
-            }
-            Ok(Event::NeedData) if fed == input.len() => conn.receive_eof(),
-            Ok(Event::NeedData) => {
-                let n = step.min(input.len() - fed);
-                conn.receive(&input[fed..fed + n]);
-                fed += n;
-            }
-            Ok(Event::Closed) => {
-                out.push("closed".to_string());
-                return out;
-            }
-            Err(e) => {
-                out.push(e.status().map_or(0, |s| s.as_u16()).to_string());
-                return out;
-            }
-        }
-    }
-    panic!("no progress");
+    run(input, limits, Feed::Steps(step), Answer::Plain)
+        .steps
+        .into_iter()
+        .filter_map(|s| match s {
+            Step::Head { target, .. } => Some(target),
+            Step::Error(status) => Some(status.unwrap_or(0).to_string()),
+            Step::Closed => Some("closed".to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Runs `input` at every piece size and checks each gives `want`.
@@ -107,23 +89,12 @@ fn one_field_over_max_headers_is_431() {
 }
 
 /// Decodes a chunked body in pieces of `step`; `Ok(trailer count)` or the
-/// error status.
+/// error status (0: the input ended first).
 fn chunked(input: &[u8], limits: &Limits, step: usize) -> Result<usize, u16> {
-    let mut dec = BodyDecoder::new(BodyKind::Chunked, limits);
-    let mut buf = BytesMut::new();
-    let mut fed = 0;
-    loop {
-        match dec.decode(&mut buf) {
-            Ok(Decoded::Data(_)) => {}
-            Ok(Decoded::End(t)) => return Ok(t.len()),
-            Ok(Decoded::NeedData) if fed == input.len() => return Err(0),
-            Ok(Decoded::NeedData) => {
-                let n = step.min(input.len() - fed);
-                buf.extend_from_slice(&input[fed..fed + n]);
-                fed += n;
-            }
-            Err(e) => return Err(e.status().map_or(0, |s| s.as_u16())),
-        }
+    match decode_chunked(input, limits, &[step]) {
+        Decoding::Done { trailers, .. } => Ok(trailers.len()),
+        Decoding::Failed { status, .. } => Err(status.unwrap_or(0)),
+        Decoding::Incomplete { .. } => Err(0),
     }
 }
 
@@ -481,25 +452,19 @@ fn replay_roundtrip(name: &str, data: &[u8]) {
     if sends_body {
         wire.extend_from_slice(body);
     }
-    let mut slots = [httparse::EMPTY_HEADER; 16];
-    let mut resp = httparse::Response::new(&mut slots);
-    let n = match resp.parse(&wire) {
-        Ok(httparse::Status::Complete(n)) => n,
-        other => panic!("{name}: {other:?} for {:?}", String::from_utf8_lossy(&wire)),
-    };
-    assert_eq!(resp.code, Some(code), "{name}: status");
-    for h in resp.headers.iter() {
+    let (got, used) = read_response(&wire, head_request);
+    assert_eq!(got.status, code, "{name}: status");
+    for (field, value) in &got.headers {
         assert!(
-            h.value
+            value
                 .iter()
                 .all(|&c| (c >= 0x20 && c != 0x7f) || c == b'\t'),
-            "{name}: control character in {}: {:?}",
-            h.name,
-            h.value
+            "{name}: control character in {field}: {value:?}"
         );
     }
     let want: &[u8] = if sends_body { body } else { &[] };
-    assert_eq!(&wire[n..], want, "{name}: body");
+    assert_eq!(got.body, want, "{name}: body");
+    assert_eq!(used, wire.len(), "{name}: bytes after the response");
 }
 
 #[test]

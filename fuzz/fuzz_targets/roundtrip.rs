@@ -120,7 +120,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(enc.written(), body.len() as u64);
     }
 
-    let (got, used) = common::read_response(&wire, head_request);
+    let (got, used) = common::driver::read_response(&wire, head_request);
     assert_eq!(used, wire.len(), "bytes after the response");
     assert_eq!(got.status, code);
     let sends_body = enc.sends_body();

@@ -9,9 +9,11 @@
 //! Synchronisation is by events: handlers announce themselves and wait
 //! through a [`Gate`]; nothing here sleeps to wait for the server.
 //!
-//! [`rng`] is the seeded generator every test (and fuzz target) uses.
+//! [`rng`] is the seeded generator every test (and fuzz target) uses;
+//! [`driver`] is the model of the server's connection driver.
 #![allow(dead_code)]
 
+pub mod driver;
 pub mod rng;
 
 use sockhttp::{Handler, Limits, RunningServer, Server, Timeouts};
