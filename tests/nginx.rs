@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use support::FAILSAFE;
 use support::rng::{Rng, pattern};
+use support::{FAILSAFE, curl};
 
 /// How long a process may take to start or to stop: a failsafe against a
 /// hang, far longer than either ever takes.
@@ -75,7 +75,7 @@ fn nginx_serves_the_site_balances_the_api_and_forwards_the_client_address() {
     // A client on 127.0.0.2: the backend's peer is nginx (127.0.0.1), and
     // with nginx trusted, `client` is the address nginx forwarded for.
     let url = format!("http://{}/api/inspect?from=curl", nginx.addr());
-    if let Some(out) = curl_from("127.0.0.2", &[&url]) {
+    if let Some(out) = curl(&["--interface", "127.0.0.2", &url]) {
         let doc: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(doc["client"], "127.0.0.2:0", "{doc}");
         assert_eq!(doc["proto"], "http", "{doc}");
@@ -91,18 +91,17 @@ fn nginx_serves_the_site_balances_the_api_and_forwards_the_client_address() {
         // What the client claims is ignored: nginx appends the address it
         // sees to X-Forwarded-For, overwrites X-Forwarded-Proto and drops
         // Forwarded.
-        let spoof = curl_from(
+        let spoof = curl(&[
+            "--interface",
             "127.0.0.2",
-            &[
-                "-H",
-                "X-Forwarded-For: 203.0.113.66",
-                "-H",
-                "X-Forwarded-Proto: https",
-                "-H",
-                "Forwarded: for=203.0.113.77;proto=https",
-                &format!("http://{}/api/inspect?from=spoofer", nginx.addr()),
-            ],
-        )
+            "-H",
+            "X-Forwarded-For: 203.0.113.66",
+            "-H",
+            "X-Forwarded-Proto: https",
+            "-H",
+            "Forwarded: for=203.0.113.77;proto=https",
+            &format!("http://{}/api/inspect?from=spoofer", nginx.addr()),
+        ])
         .unwrap();
         let doc: Value = serde_json::from_slice(&spoof).unwrap();
         assert_eq!(doc["client"], "127.0.0.2:0", "{doc}");
@@ -612,33 +611,6 @@ fn read_reply(r: &mut impl BufRead, head_only: bool) -> io::Result<Reply> {
         reply.headers.push(("Connection".into(), "close".into()));
     }
     Ok(reply)
-}
-
-/// Runs curl with its connection bound to `source` (`--interface`);
-/// `None` when there is no curl and `CI` is not set.
-fn curl_from(source: &str, args: &[&str]) -> Option<Vec<u8>> {
-    let out = match Command::new("curl")
-        .args(["-sS", "--max-time", "20", "--interface", source])
-        .args(args)
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "cannot run curl ({e}), and CI must not skip this check"
-            );
-            eprintln!("skipping the client-address check: cannot run curl ({e})");
-            return None;
-        }
-    };
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(out.stdout)
 }
 
 /// Returns a header's value from `/inspect`'s `headers` list.

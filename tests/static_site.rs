@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+use support::curl;
 
 /// A failsafe: a test that waits longer than this for the process has
 /// found a hang, and kills it rather than stall the run.
@@ -260,32 +261,20 @@ fn example_logs_one_access_line_per_request_with_rust_log_info() {
 fn example_serves_curl_a_range_and_exits_0_on_ctrl_c() {
     let ex = Example::start(&["--addr", "127.0.0.1:0", "--threads", "2"]);
     let public = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/static_site/public");
-    let curl = |args: &[&str]| {
-        Command::new("curl")
-            .args(["--silent", "--show-error", "--fail", "--max-time", "20"])
-            .args(args)
-            .output()
-    };
-    match curl(&[&format!("http://{}/", ex.addr)]) {
-        Err(_) => println!("skipped the curl part: curl is not installed"),
-        Ok(out) => {
-            assert!(out.status.success(), "{out:?}");
-            assert_eq!(
-                out.stdout,
-                std::fs::read(public.join("index.html")).unwrap()
-            );
+    // An HTTP error fails the download.
+    let fetch = |args: &[&str]| curl(&[&["--fail"], args].concat());
+    match fetch(&[&format!("http://{}/", ex.addr)]) {
+        None => println!("skipped the curl part"),
+        Some(index) => {
+            assert_eq!(index, std::fs::read(public.join("index.html")).unwrap());
             let big = std::fs::read(public.join("files/big.txt")).unwrap();
             let url = format!("http://{}/files/big.txt", ex.addr);
-            let out = curl(&["-r", "1000-1999", &url]).unwrap();
-            assert!(out.status.success(), "{out:?}");
-            assert!(out.stdout == big[1000..2000], "the range differs");
-            let out = curl(&[&url]).unwrap();
-            assert!(out.stdout == big, "the whole file differs");
-            let out = curl(&[&format!("http://{}/images/logo.png", ex.addr)]).unwrap();
-            assert_eq!(
-                out.stdout,
-                std::fs::read(public.join("images/logo.png")).unwrap()
-            );
+            let range = fetch(&["-r", "1000-1999", &url]).unwrap();
+            assert!(range == big[1000..2000], "the range differs");
+            let whole = fetch(&[&url]).unwrap();
+            assert!(whole == big, "the whole file differs");
+            let logo = fetch(&[&format!("http://{}/images/logo.png", ex.addr)]).unwrap();
+            assert_eq!(logo, std::fs::read(public.join("images/logo.png")).unwrap());
         }
     }
     let (status, rest, _) = ex.signal("-INT");

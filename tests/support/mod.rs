@@ -510,6 +510,39 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     bin
 }
 
+/// Runs `curl --silent --show-error --max-time 20 ARGS` (the failsafe
+/// in seconds) and returns what it wrote to stdout, after checking that it
+/// exited 0 (add `--fail` to have an HTTP error count as a failure; `-i`
+/// and `-w '%{http_code}'` show the head and the status). Without a curl
+/// to run, returns `None` and the test skips, saying why on stderr,
+/// except where the `CI` environment variable is set: CI must run every
+/// test, so there a missing curl fails it.
+pub fn curl(args: &[&str]) -> Option<Vec<u8>> {
+    let out = match std::process::Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time"])
+        .arg(FAILSAFE.as_secs().to_string())
+        .args(args)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "cannot run curl ({e}), and CI must not skip this test: install curl"
+            );
+            eprintln!("skipping: cannot run curl ({e}); install curl to run this test");
+            return None;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out.stdout)
+}
+
 /// Raises this process's open-file limit to its hard limit, for tests
 /// that hold hundreds of sockets at both ends (a desktop's default soft
 /// limit is often 1024).
