@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use support::driver::{self, Answer, Feed, Step};
 use support::rng::Rng;
 use support::{
-    FAILSAFE, TestServer, assert_closed, find, read_reply, short_timeouts, small_limits,
+    FAILSAFE, Reply, TestServer, assert_closed, find, read_reply, short_timeouts, small_limits,
 };
 
 /// A request that every handler here answers `200 ok`, then closes.
@@ -1150,24 +1150,7 @@ impl SlowClient {
     }
 }
 
-/// A response parsed from raw bytes.
-#[derive(Debug)]
-struct Parsed {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Parsed {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn statuses(replies: &[Parsed]) -> Vec<u16> {
+fn statuses(replies: &[Reply]) -> Vec<u16> {
     replies.iter().map(|r| r.status).collect()
 }
 
@@ -1175,7 +1158,7 @@ fn statuses(replies: &[Parsed]) -> Vec<u16> {
 /// by `Content-Length` or chunked encoding (1xx, 204 and 304 have no
 /// body). Fails on anything else: a bad status line or header, a
 /// response cut short, bytes left over.
-fn parse_responses(raw: &[u8]) -> Result<Vec<Parsed>, String> {
+fn parse_responses(raw: &[u8]) -> Result<Vec<Reply>, String> {
     let mut out = Vec::new();
     let mut rest = raw;
     while !rest.is_empty() {
@@ -1187,10 +1170,10 @@ fn parse_responses(raw: &[u8]) -> Result<Vec<Parsed>, String> {
     Ok(out)
 }
 
-fn parse_response(raw: &[u8]) -> Result<(Parsed, usize), String> {
+fn parse_response(raw: &[u8]) -> Result<(Reply, usize), String> {
     let head_end = find(raw, b"\r\n\r\n").ok_or("incomplete head")? + 4;
-    let head = std::str::from_utf8(&raw[..head_end - 4]).map_err(|_| "head is not UTF-8")?;
-    let mut lines = head.split("\r\n");
+    let head = std::str::from_utf8(&raw[..head_end]).map_err(|_| "head is not UTF-8")?;
+    let mut lines = head[..head_end - 4].split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let status = status_line
         .strip_prefix("HTTP/1.1 ")
@@ -1208,8 +1191,9 @@ fn parse_response(raw: &[u8]) -> Result<(Parsed, usize), String> {
         }
         headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
     }
-    let mut resp = Parsed {
+    let mut resp = Reply {
         status,
+        head: head.to_owned(),
         headers,
         body: Vec::new(),
     };

@@ -31,7 +31,7 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use support::rng::{Rng, pattern};
-use support::{FAILSAFE, curl};
+use support::{FAILSAFE, Reply, curl};
 
 /// How long a process may take to start or to stop: a failsafe against a
 /// hang, far longer than either ever takes.
@@ -479,22 +479,6 @@ struct Client {
     conn: Option<BufReader<TcpStream>>,
 }
 
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 impl Client {
     fn new(addr: SocketAddr) -> Client {
         Client { addr, conn: None }
@@ -564,19 +548,23 @@ fn read_reply(r: &mut impl BufRead, head_only: bool) -> io::Result<Reply> {
         .and_then(|s| s.get(..3))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| io::Error::other(format!("bad status line {status_line:?}")))?;
+    let mut head = format!("{status_line}\r\n");
     let mut headers = Vec::new();
     loop {
         let line = read_line(r)?;
+        head.push_str(&line);
+        head.push_str("\r\n");
         if line.is_empty() {
             break;
         }
         let (name, value) = line
             .split_once(':')
             .ok_or_else(|| io::Error::other(format!("bad header {line:?}")))?;
-        headers.push((name.to_owned(), value.trim().to_owned()));
+        headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
     }
     let mut reply = Reply {
         status,
+        head,
         headers,
         body: Vec::new(),
     };
@@ -608,7 +596,7 @@ fn read_reply(r: &mut impl BufRead, head_only: bool) -> io::Result<Reply> {
         r.read_exact(&mut reply.body)?;
     } else {
         r.read_to_end(&mut reply.body)?;
-        reply.headers.push(("Connection".into(), "close".into()));
+        reply.headers.push(("connection".into(), "close".into()));
     }
     Ok(reply)
 }
