@@ -8,12 +8,17 @@
 
 #[path = "../fuzz/fuzz_targets/profiles.rs"]
 mod profiles;
+// The replay reads only some of the flags.
+#[allow(dead_code)]
+#[path = "../fuzz/fuzz_targets/roundtrip_input.rs"]
+mod roundtrip_input;
 mod support;
 
 use bytes::BytesMut;
+use roundtrip_input::Described;
 use sockhttp::_internals::encode::{ConnectionHeader, Framing, encode_head};
 use sockhttp::_internals::head::parse_head;
-use sockhttp::{Error, Headers, Limits, StatusCode, Version};
+use sockhttp::{Error, Headers, Limits, StatusCode};
 use std::path::Path;
 use support::driver::{Answer, Decoding, Feed, Step, decode_chunked, read_response, run};
 
@@ -389,48 +394,23 @@ fn fuzz_profiles() -> [Limits; 4] {
     [0, 1, 2, 3].map(profiles::limits_for)
 }
 
-/// The field names of the `roundtrip` target's input layout.
-const ROUNDTRIP_NAMES: &[&str] = &[
-    "Content-Type",
-    "X-Custom",
-    "Set-Cookie",
-    "Content-Length",
-    "Transfer-Encoding",
-    "Connection",
-    "Date",
-    "Server",
-    "Cache-Control",
-    "ETag",
-];
-
-/// Replays a `roundtrip` input: two bytes of status, one of flags (bit 0
-/// HEAD, bit 1 HTTP/1.0), a field count, then per field a name index, a
-/// value length and the value; the rest is a body of known length. The
-/// encoded response must parse back with the status, the body, and every
-/// field value a client can read.
+/// Replays a `roundtrip` input (`fuzz/fuzz_targets/roundtrip_input.rs`)
+/// with its status, HEAD, version, fields and body, the body of known
+/// length. The encoded response must parse back with the status, the
+/// body, and every field value a client can read.
 fn replay_roundtrip(name: &str, data: &[u8]) {
-    let Some((head, mut rest)) = data.split_first_chunk::<4>() else {
+    let Some(Described {
+        status,
+        head_request,
+        version,
+        headers,
+        body,
+        ..
+    }) = roundtrip_input::describe(data)
+    else {
         return;
     };
-    let code = 100 + u16::from_be_bytes([head[0], head[1]]) % 900;
-    let status = StatusCode::new(code).expect("100..=999");
-    let head_request = head[2] & 1 != 0;
-    let version = if head[2] & 2 != 0 {
-        Version::Http10
-    } else {
-        Version::Http11
-    };
-    let mut headers = Headers::new();
-    for _ in 0..head[3] % 6 {
-        let [name, len, tail @ ..] = rest else { return };
-        let len = usize::from(*len % 32).min(tail.len());
-        headers.append(
-            ROUNDTRIP_NAMES[usize::from(*name) % ROUNDTRIP_NAMES.len()],
-            tail[..len].to_vec(),
-        );
-        rest = &tail[len..];
-    }
-    let body = rest;
+    let code = status.as_u16();
     let framing = sockhttp::_internals::encode::decide_framing(
         status,
         head_request,
