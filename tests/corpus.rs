@@ -7,21 +7,22 @@
 //! to a head, "need more" or an error with a 4xx or 5xx status, without a
 //! panic; fed to a `Conn` whole, one byte at a time and in pieces of its
 //! read hint, it must give the same events, never hold more than its
-//! limits allow while it waits for bytes, and never make up bytes. The
+//! limits allow while it waits for bytes, never make up bytes, and every
+//! answer written must read back well framed (the connection driver's
+//! model, `support/driver.rs`, shared with the fuzz targets). The
 //! `chunked` seeds are chunked bodies: they also go through the body
 //! decoder, whole and split. The hostile head seeds each have their
 //! expected answer in a table.
 
 #[path = "../fuzz/fuzz_targets/profiles.rs"]
 mod profiles;
+mod support;
 
 use bytes::BytesMut;
-use sockhttp::_internals::BodyKind;
-use sockhttp::_internals::body::{BodyDecoder, Decoded};
-use sockhttp::_internals::conn::{Conn, Event, Reading};
 use sockhttp::_internals::head::parse_head;
 use sockhttp::Limits;
 use std::path::{Path, PathBuf};
+use support::driver::{Answer, Feed, Step, decode_chunked, run};
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -114,147 +115,6 @@ fn parse_with(input: &[u8], limits: &Limits) -> Parsed {
     }
 }
 
-/// One observable step of a connection.
-#[derive(Debug, PartialEq, Eq)]
-enum Step {
-    Head(String, String, Vec<(Vec<u8>, Vec<u8>)>),
-    Body(Vec<u8>),
-    End(Vec<(Vec<u8>, Vec<u8>)>),
-    Error(Option<u16>),
-    Closed,
-}
-
-/// How a `Conn` is fed.
-#[derive(Clone, Copy)]
-enum Feed {
-    /// Pieces of at most this many bytes.
-    Pieces(usize),
-    /// As much as `read_hint()` asks for, as the server reads.
-    Hint,
-}
-
-/// Drives a `Conn` over `input`, answering every request with keep-alive
-/// allowed, and checks on the way that it never adds bytes of its own,
-/// never yields more body than it consumed, and, whenever it asks for
-/// more, holds only an unfinished piece within its limit.
-fn events(input: &[u8], limits: Limits, feed: Feed) -> Vec<Step> {
-    let fields = |h: &sockhttp::Headers| {
-        h.iter()
-            .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
-            .collect()
-    };
-    let mut conn = Conn::new(limits);
-    let mut out = Vec::new();
-    let mut fed = 0;
-    let mut body = 0;
-    for _ in 0..8 * input.len() + 64 {
-        let before = conn.buffered();
-        let event = conn.next_event();
-        assert!(conn.buffered() <= before, "next_event added bytes");
-        match event {
-            Ok(Event::Head(h)) => out.push(Step::Head(
-                h.method.as_str().to_owned(),
-                h.target.clone(),
-                fields(&h.headers),
-            )),
-            Ok(Event::Data(d)) => {
-                assert!(!d.is_empty(), "Data is never empty");
-                body += d.len();
-                assert!(body <= fed - conn.buffered(), "more body than consumed");
-                match out.last_mut() {
-                    Some(Step::Body(b)) => b.extend_from_slice(&d),
-                    _ => out.push(Step::Body(d.to_vec())),
-                }
-            }
-            Ok(Event::End) => out.push(Step::End(fields(conn.trailers()))),
-            Ok(Event::Paused) => {
-                conn.decide_keep_alive(true);
-                conn.finish_exchange(true);
-            }
-            Ok(Event::NeedData) => {
-                let held = conn.buffered();
-                match conn.reading() {
-                    Reading::Head => assert!(held <= limits.max_head_bytes, "head of {held}"),
-                    Reading::Body(d) if d.remaining().is_some() => assert_eq!(held, 0),
-                    Reading::Body(_) => assert!(
-                        held <= limits
-                            .max_chunk_line_bytes
-                            .max(limits.max_trailer_bytes + 1),
-                        "chunk line or trailers of {held}"
-                    ),
-                    other => panic!("NeedData while {other:?}"),
-                }
-                if fed == input.len() {
-                    conn.receive_eof();
-                    continue;
-                }
-                let n = match feed {
-                    Feed::Pieces(step) => step,
-                    Feed::Hint => conn.read_hint(),
-                }
-                .min(input.len() - fed);
-                conn.receive(&input[fed..fed + n]);
-                fed += n;
-            }
-            Ok(Event::Closed) => {
-                out.push(Step::Closed);
-                return out;
-            }
-            Err(e) => {
-                let status = e.status().map(|s| s.as_u16());
-                if let Some(s) = status {
-                    assert!((400..600).contains(&s), "{e:?} answers {s}");
-                }
-                out.push(Step::Error(status));
-                return out;
-            }
-        }
-    }
-    panic!("no progress");
-}
-
-/// What the chunked decoder made of a body: the body, then the trailer
-/// count and the bytes after it, or the error status (`None`: the input
-/// ended first).
-type Decoding = (Vec<u8>, Result<(usize, Vec<u8>), Option<u16>>);
-
-/// Decodes `input` as a chunked body fed in pieces of `step` bytes.
-fn decode_chunked(input: &[u8], limits: &Limits, step: usize) -> Decoding {
-    let mut dec = BodyDecoder::new(BodyKind::Chunked, limits);
-    let mut buf = BytesMut::new();
-    let mut fed = 0;
-    let mut body = Vec::new();
-    loop {
-        match dec.decode(&mut buf) {
-            Ok(Decoded::Data(d)) => {
-                assert!(!d.is_empty(), "Data is never empty");
-                body.extend_from_slice(&d);
-                assert!(body.len() <= fed, "more body than input");
-                assert!(
-                    body.len() as u64 <= limits.max_body_bytes,
-                    "body over the limit"
-                );
-            }
-            Ok(Decoded::End(trailers)) => {
-                let mut rest = buf.to_vec();
-                rest.extend_from_slice(&input[fed..]);
-                return (body, Ok((trailers.len(), rest)));
-            }
-            Ok(Decoded::NeedData) if fed == input.len() => return (body, Err(None)),
-            Ok(Decoded::NeedData) => {
-                let n = step.min(input.len() - fed);
-                buf.extend_from_slice(&input[fed..fed + n]);
-                fed += n;
-            }
-            Err(e) => {
-                let status = e.status().map(|s| s.as_u16());
-                assert!(matches!(status, Some(400..=599)), "{e:?}");
-                return (body, Err(status));
-            }
-        }
-    }
-}
-
 #[test]
 fn every_corpus_file_parses_without_panic_and_splits_the_same() {
     let files = corpus();
@@ -266,9 +126,10 @@ fn every_corpus_file_parses_without_panic_and_splits_the_same() {
     for (target, name, bytes) in &files {
         for (profile, limits) in profiles().into_iter().enumerate() {
             parse_with(bytes, &limits);
-            let whole = events(bytes, limits, Feed::Pieces(bytes.len().max(1)));
-            let bytewise = events(bytes, limits, Feed::Pieces(1));
-            let hinted = events(bytes, limits, Feed::Hint);
+            let events = |feed| run(bytes, limits, feed, Answer::Plain).steps;
+            let whole = events(Feed::Whole);
+            let bytewise = events(Feed::ByteByByte);
+            let hinted = events(Feed::Hint);
             let name = format!("{target}/{name}, limit profile {profile}");
             assert_eq!(whole, bytewise, "{name}: whole vs byte by byte");
             assert_eq!(whole, hinted, "{name}: whole vs read hint");
@@ -289,10 +150,10 @@ fn chunked_corpus_files_decode_the_same_at_every_split() {
         }
         seen += 1;
         for (profile, limits) in profiles().into_iter().enumerate() {
-            let whole = decode_chunked(&bytes, &limits, bytes.len().max(1));
+            let whole = decode_chunked(&bytes, &limits, &[bytes.len().max(1)]);
             for step in 1..bytes.len() {
                 assert_eq!(
-                    decode_chunked(&bytes, &limits, step),
+                    decode_chunked(&bytes, &limits, &[step]),
                     whole,
                     "chunked/{name}, limit profile {profile}: pieces of {step}"
                 );

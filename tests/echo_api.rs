@@ -10,12 +10,12 @@ mod support;
 use serde_json::{Value, json};
 use sockhttp::Server;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Barrier, mpsc};
+use std::process::Command;
+use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::Duration;
+use support::rng::{Pattern, pattern};
 use support::*;
 
 fn start() -> TestServer {
@@ -66,47 +66,6 @@ fn json_of(r: &Reply) -> Value {
     );
     serde_json::from_slice(&r.body)
         .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&r.body)))
-}
-
-/// Deterministic bytes that are not all alike (xorshift64), so a
-/// misplaced or repeated piece cannot compare equal by accident.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut out = vec![0u8; len];
-    Pattern::new(seed).fill(&mut out);
-    out
-}
-
-/// Pattern produces the bytes of [`pattern`] piece by piece, for bodies
-/// too large to hold.
-struct Pattern {
-    x: u64,
-    word: [u8; 8],
-    used: usize,
-}
-
-impl Pattern {
-    fn new(seed: u64) -> Pattern {
-        Pattern {
-            x: seed | 1,
-            word: [0; 8],
-            used: 8,
-        }
-    }
-
-    /// Fills `out` with the next `out.len()` bytes.
-    fn fill(&mut self, out: &mut [u8]) {
-        for b in out {
-            if self.used == 8 {
-                self.x ^= self.x << 13;
-                self.x ^= self.x >> 7;
-                self.x ^= self.x << 17;
-                self.word = self.x.to_le_bytes();
-                self.used = 0;
-            }
-            *b = self.word[self.used];
-            self.used += 1;
-        }
-    }
 }
 
 #[test]
@@ -796,30 +755,6 @@ fn concurrent_creates_and_patches_lose_no_update() {
     }
 }
 
-/// Runs curl with `args`; `None` (and a note on stderr) if there is no
-/// curl, except when the `CI` environment variable is set: CI must run
-/// this test, so there a missing curl fails it.
-fn curl(args: &[&str]) -> Option<Vec<u8>> {
-    let out = match Command::new("curl").args(args).output() {
-        Ok(out) => out,
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "cannot run curl ({e}), and CI must not skip this test: install curl"
-            );
-            eprintln!("skipping: cannot run curl ({e}); install curl to run this test");
-            return None;
-        }
-    };
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(out.stdout)
-}
-
 #[test]
 fn curl_talks_to_every_kind_of_route() {
     let srv = start();
@@ -840,7 +775,6 @@ fn curl_talks_to_every_kind_of_route() {
     std::fs::write(&file, &data).unwrap();
     let upload = format!("@{}", file.display());
     let echoed = curl(&[
-        "-sS",
         "-X",
         "POST",
         "--data-binary",
@@ -854,7 +788,7 @@ fn curl_talks_to_every_kind_of_route() {
 
     // Three requests on one keep-alive connection.
     let url = format!("{base}/inspect?from=curl");
-    let out = curl(&["-sS", &url, &url, &url]).unwrap();
+    let out = curl(&[&url, &url, &url]).unwrap();
     let docs: Vec<Value> = serde_json::Deserializer::from_slice(&out)
         .into_iter()
         .collect::<Result<_, _>>()
@@ -867,7 +801,6 @@ fn curl_talks_to_every_kind_of_route() {
     }
 
     let out = curl(&[
-        "-sS",
         "-i",
         "-X",
         "POST",
@@ -886,11 +819,10 @@ fn curl_talks_to_every_kind_of_route() {
         "{text}"
     );
 
-    let out = curl(&["-sS", "-N", &format!("{base}/stream?n=3")]).unwrap();
+    let out = curl(&["-N", &format!("{base}/stream?n=3")]).unwrap();
     assert_eq!(out, b"line 1\nline 2\nline 3\n");
 
     let out = curl(&[
-        "-sS",
         "-o",
         "/dev/null",
         "-w",
@@ -900,7 +832,6 @@ fn curl_talks_to_every_kind_of_route() {
     .unwrap();
     assert_eq!(out, b"500");
     let out = curl(&[
-        "-sS",
         "-o",
         "/dev/null",
         "-w",
@@ -918,106 +849,24 @@ fn curl_talks_to_every_kind_of_route() {
     );
 }
 
-/// The `echo_api` binary running as a child process. Dropping it kills
-/// the child unless it was waited for: a failing test must not leave a
-/// server running.
-struct Binary {
-    child: Child,
-    addr: String,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Binary {
-    /// Starts the binary on port 0 and reads the one line it announces.
-    fn start() -> Binary {
-        Binary::start_with(&[])
-    }
-
-    /// Starts the binary on port 0 with more flags.
-    fn start_with(flags: &[&str]) -> Binary {
-        let mut child = Command::new(support::example_binary("echo_api"))
-            .args(["--addr", "127.0.0.1:0", "--threads", "2"])
-            .args(flags)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .strip_prefix("listening on http://")
-            .and_then(|rest| rest.strip_suffix('\n'))
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        let port: u16 = addr.strip_prefix("127.0.0.1:").unwrap().parse().unwrap();
-        assert_ne!(port, 0, "the real port, not the one asked for");
-        Binary {
-            child,
-            addr,
-            stdout,
-        }
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(&self.addr).unwrap();
-        s.set_read_timeout(Some(FAILSAFE)).unwrap();
-        s.set_write_timeout(Some(FAILSAFE)).unwrap();
-        s
-    }
-
-    /// Sends SIGTERM (`kill -TERM <pid>`), as a service manager would.
-    fn terminate(&self) {
-        self.signal("-TERM");
-    }
-
-    /// Sends `signal` (`-TERM`, `-INT`) to the child, by its PID.
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
-        assert!(sent.success());
-    }
-
-    /// Waits for the exit; returns the status, the rest of stdout and all
-    /// of stderr. As a failsafe against a hang (not a timing assertion),
-    /// the child is killed if it has not exited after a minute.
-    fn wait(&mut self) -> (std::process::ExitStatus, String, String) {
-        let pid = self.child.id().to_string();
-        let (done, waiting) = mpsc::channel::<()>();
-        let watchdog = thread::spawn(move || {
-            if waiting.recv_timeout(Duration::from_secs(60)) == Err(mpsc::RecvTimeoutError::Timeout)
-            {
-                eprintln!("echo_api {pid} did not exit; killing it");
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            }
-        });
-        let status = self.child.wait().unwrap();
-        let _ = done.send(());
-        watchdog.join().unwrap();
-        let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
-        let mut log = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            stderr.read_to_string(&mut log).unwrap();
-        }
-        (status, rest, log)
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts the `echo_api` binary on port 0 with two workers, more
+/// `flags` and `RUST_LOG=info`, and checks the port it announces.
+fn binary(flags: &[&str]) -> Example {
+    let args = [&["--addr", "127.0.0.1:0", "--threads", "2"][..], flags].concat();
+    let bin = Example::start("echo_api", &args, Some("info"));
+    let port: u16 = bin
+        .addr
+        .strip_prefix("127.0.0.1:")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(port, 0, "the real port, not the one asked for");
+    bin
 }
 
 #[test]
 fn the_binary_announces_its_port_serves_and_exits_0_on_sigterm() {
-    let mut bin = Binary::start();
+    let mut bin = binary(&[]);
     let mut s = bin.connect();
     let r = send(&mut s, "GET", "/inspect?via=binary", &[], b"");
     assert_eq!(json_of(&r)["query"], "via=binary");
@@ -1025,7 +874,7 @@ fn the_binary_announces_its_port_serves_and_exits_0_on_sigterm() {
     assert_eq!(r.status, 201);
 
     // `s` stays open and idle: the shutdown closes it, and does not wait.
-    bin.terminate();
+    bin.signal("-TERM");
     let (status, rest, log) = bin.wait();
     assert!(status.success(), "exit status {status:?}; stderr:\n{log}");
     assert_eq!(rest, "", "exactly one line on stdout");
@@ -1039,7 +888,7 @@ fn the_binary_announces_its_port_serves_and_exits_0_on_sigterm() {
 #[test]
 fn sigterm_lets_the_request_in_flight_finish() {
     // Every body streams, so the echo's handler runs as the body arrives.
-    let mut bin = Binary::start_with(&["--prebuffer-body-bytes", "0"]);
+    let mut bin = binary(&["--prebuffer-body-bytes", "0"]);
     let mut s = bin.connect();
     s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nfirst")
         .unwrap();
@@ -1054,7 +903,7 @@ fn sigterm_lets_the_request_in_flight_finish() {
     }
     assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
 
-    bin.terminate();
+    bin.signal("-TERM");
     // The request goes on to its end, then the connection closes.
     s.write_all(b"-last").unwrap();
     got.extend_from_slice(&read_to_end(&mut s));
@@ -1099,7 +948,7 @@ fn the_binary_answers_help_bad_flags_and_a_taken_port() {
 
 #[test]
 fn ctrl_c_shuts_the_binary_down_as_gracefully_as_sigterm() {
-    let mut bin = Binary::start();
+    let mut bin = binary(&[]);
     let mut idle = bin.connect();
     assert_eq!(send(&mut idle, "GET", "/inspect", &[], b"").status, 200);
     // What a terminal sends on Ctrl-C.
@@ -1130,7 +979,7 @@ fn inspect_with_forwarding(s: &mut TcpStream, tag: &str) -> Value {
 
 #[test]
 fn a_trusted_proxy_names_the_client_to_handlers_and_the_access_log() {
-    let mut bin = Binary::start_with(&["--trusted-proxies", "127.0.0.1"]);
+    let mut bin = binary(&["--trusted-proxies", "127.0.0.1"]);
     let mut s = bin.connect();
     let doc = inspect_with_forwarding(&mut s, "trusted");
     // The nearest untrusted address, read from the right: a client's own
@@ -1138,7 +987,7 @@ fn a_trusted_proxy_names_the_client_to_handlers_and_the_access_log() {
     assert_eq!(doc["client"], "203.0.113.9:0", "{doc}");
     assert_eq!(doc["proto"], "https", "{doc}");
 
-    bin.terminate();
+    bin.signal("-TERM");
     let (status, _, log) = bin.wait();
     assert!(status.success(), "exit status {status:?}; stderr:\n{log}");
     let peer = s.local_addr().unwrap();
@@ -1149,7 +998,7 @@ fn a_trusted_proxy_names_the_client_to_handlers_and_the_access_log() {
 #[test]
 fn forwarding_headers_from_a_peer_that_is_not_trusted_are_ignored() {
     // Trusting a proxy elsewhere: this client on 127.0.0.1 is not it.
-    let mut bin = Binary::start_with(&["--trusted-proxies", "10.0.0.0/8, 127.0.0.2"]);
+    let mut bin = binary(&["--trusted-proxies", "10.0.0.0/8, 127.0.0.2"]);
     let mut s = bin.connect();
     let peer = s.local_addr().unwrap();
     let doc = inspect_with_forwarding(&mut s, "untrusted");
@@ -1164,7 +1013,7 @@ fn forwarding_headers_from_a_peer_that_is_not_trusted_are_ignored() {
     );
     assert_eq!(json_of(&r)["client"], peer.to_string());
 
-    bin.terminate();
+    bin.signal("-TERM");
     let (status, _, log) = bin.wait();
     assert!(status.success(), "exit status {status:?}; stderr:\n{log}");
     let want = format!("] {peer} \"GET /inspect?untrusted HTTP/1.1\" 200 ");
@@ -1208,7 +1057,7 @@ fn a_clients_forwarded_header_is_ignored_behind_a_proxy_that_sets_x_forwarded_fo
 
 #[test]
 fn behind_a_proxy_that_sets_forwarded_x_forwarded_headers_are_ignored() {
-    let mut bin = Binary::start_with(&[
+    let mut bin = binary(&[
         "--trusted-proxies",
         "127.0.0.1",
         "--forwarding-header",
@@ -1237,7 +1086,7 @@ fn behind_a_proxy_that_sets_forwarded_x_forwarded_headers_are_ignored() {
     assert_eq!(doc["client"], "203.0.113.9:0", "{doc}");
     assert_eq!(doc["proto"], "https", "{doc}");
 
-    bin.terminate();
+    bin.signal("-TERM");
     let (status, _, log) = bin.wait();
     assert!(status.success(), "exit status {status:?}; stderr:\n{log}");
     let want = format!("] {peer} \"GET /inspect?xff HTTP/1.1\" 200 ");
@@ -1245,18 +1094,6 @@ fn behind_a_proxy_that_sets_forwarded_x_forwarded_headers_are_ignored() {
     let want = format!("] 203.0.113.9:0 via {peer} \"GET /inspect?rfc7239 HTTP/1.1\" 200 ");
     assert!(log.contains(&want), "no {want:?} in\n{log}");
     assert!(!log.contains("203.0.113.66"), "{log}");
-}
-
-/// Returns the peak resident memory of process `pid` in KiB (`VmHWM`).
-#[cfg(target_os = "linux")]
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().strip_suffix("kB"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"))
 }
 
 /// The binary echoes 128 MiB, compared piece by piece as it comes back,
@@ -1269,7 +1106,7 @@ fn echo_of_a_128_mib_upload_keeps_the_servers_memory_flat() {
     const PIECE: usize = 1 << 16;
     /// Far above what streaming needs (a few MiB), far below the body.
     const CEILING_KIB: u64 = 32 << 10;
-    let mut bin = Binary::start();
+    let mut bin = binary(&[]);
     let mut s = bin.connect();
     let mut w = s.try_clone().unwrap();
     let writer = thread::spawn(move || {
@@ -1306,8 +1143,8 @@ fn echo_of_a_128_mib_upload_keeps_the_servers_memory_flat() {
     writer.join().unwrap();
     assert_eq!(send(&mut s, "GET", "/inspect", &[], b"").status, 200);
 
-    let peak = peak_rss_kib(bin.child.id());
-    bin.terminate();
+    let peak = support::proc_status_bytes(bin.pid(), "VmHWM") / 1024;
+    bin.signal("-TERM");
     let (status, _, log) = bin.wait();
     assert!(status.success(), "exit status {status:?}; stderr:\n{log}");
     eprintln!(

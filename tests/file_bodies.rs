@@ -10,6 +10,7 @@ use sockhttp::{Body, Request, Response, Server, StatusCode};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use support::rng::pattern;
 use support::*;
 
 fn temp_file(name: &str, len: usize) -> (PathBuf, Vec<u8>) {
@@ -17,15 +18,7 @@ fn temp_file(name: &str, len: usize) -> (PathBuf, Vec<u8>) {
         "sockhttp-file-bodies-{}-{name}",
         std::process::id()
     ));
-    let mut x: u32 = 0x1234_5678;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    let data = pattern(len, 0x1234_5678);
     File::create(&path).unwrap().write_all(&data).unwrap();
     (path, data)
 }

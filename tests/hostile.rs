@@ -15,8 +15,7 @@
 mod support;
 
 use sockhttp::_internals::BodyKind;
-use sockhttp::_internals::conn::{Conn, Event};
-use sockhttp::{Handler, Method, Request, Response, Server};
+use sockhttp::{Handler, Request, Response, Server};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -25,8 +24,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 use std::thread;
 use std::time::{Duration, Instant};
+use support::driver::{self, Answer, Feed, Step};
+use support::rng::Rng;
 use support::{
-    FAILSAFE, TestServer, assert_closed, find, read_reply, short_timeouts, small_limits, wait_past,
+    FAILSAFE, Reply, TestServer, assert_closed, find, read_reply, short_timeouts, small_limits,
+    wait_past,
 };
 
 /// A request that every handler here answers `200 ok`, then closes.
@@ -681,7 +683,7 @@ fn random_garbage_on_many_connections_gets_the_answers_the_protocol_core_predict
         .timeouts(short_timeouts())
         .limits(small_limits());
     let srv = TestServer::with(server, ok);
-    let mut rng = XorShift(GARBAGE_SEED);
+    let mut rng = Rng::new(GARBAGE_SEED);
     let cases: Vec<Garbage> = (0..GARBAGE_CONNECTIONS)
         .map(|_| Garbage::new(&mut rng))
         .collect();
@@ -805,43 +807,39 @@ const TOKENS: &[&[u8]] = &[
 ];
 
 impl Garbage {
-    fn new(rng: &mut XorShift) -> Garbage {
+    fn new(rng: &mut Rng) -> Garbage {
         let bytes = match rng.below(5) {
             // Pure noise.
             0 => {
-                let n = 1 + rng.below(1500) as usize;
+                let n = 1 + rng.below(1500);
                 (0..n).map(|_| rng.next() as u8).collect()
             }
             // A valid request, then noise.
             1 => {
-                let mut b = VALID[rng.below(VALID.len() as u64) as usize].to_vec();
-                let n = rng.below(300) as usize;
+                let mut b = rng.pick(VALID).to_vec();
+                let n = rng.below(300);
                 b.extend((0..n).map(|_| rng.next() as u8));
                 b
             }
             // A valid request with a few bytes replaced.
             2 => {
-                let mut b = VALID[rng.below(VALID.len() as u64) as usize].to_vec();
+                let mut b = rng.pick(VALID).to_vec();
                 for _ in 0..1 + rng.below(4) {
-                    let i = rng.below(b.len() as u64) as usize;
+                    let i = rng.below(b.len());
                     b[i] = rng.next() as u8;
                 }
                 b
             }
             // A valid request cut short.
             3 => {
-                let b = VALID[rng.below(VALID.len() as u64) as usize];
-                b[..rng.below(b.len() as u64) as usize].to_vec()
+                let b = *rng.pick(VALID);
+                b[..rng.below(b.len())].to_vec()
             }
             // HTTP-shaped noise.
             _ => {
                 let n = 1 + rng.below(60);
                 (0..n)
-                    .flat_map(|_| {
-                        TOKENS[rng.below(TOKENS.len() as u64) as usize]
-                            .iter()
-                            .copied()
-                    })
+                    .flat_map(|_| rng.pick(TOKENS).iter().copied())
                     .collect()
             }
         };
@@ -900,43 +898,37 @@ enum Ending {
     NeedMore(usize),
 }
 
-/// Runs `case` through a `Conn` with the server's limits, as the server
-/// does: end-of-stream is seen only when the core needs more bytes, and
-/// every request is answered with keep-alive allowed.
+/// Runs `case` through the model of the server's connection driver
+/// with the server's limits: the bytes arrive at once, end-of-stream
+/// follows only if the client half-closes, and every request is answered
+/// with keep-alive allowed.
 fn predict(case: &Garbage) -> Prediction {
-    let mut conn = Conn::new(small_limits());
-    conn.receive(&case.bytes);
+    let run = if case.half_close {
+        driver::run
+    } else {
+        driver::run_then_silence
+    };
+    let steps = run(&case.bytes, small_limits(), Feed::Whole, Answer::Plain).steps;
     let mut heads = 0;
     let mut simple = true;
-    let mut end = None;
-    for _ in 0..8 * case.bytes.len() + 64 {
-        match conn.next_event() {
-            Ok(Event::Head(h)) => {
-                heads += 1;
-                simple &=
-                    h.body == BodyKind::Empty && !h.expect_continue && h.method != Method::Head;
-            }
-            Ok(Event::Data(_) | Event::End) => {}
-            Ok(Event::Paused) => {
-                conn.decide_keep_alive(true);
-                conn.finish_exchange(true);
-            }
-            Ok(Event::NeedData) if case.half_close => conn.receive_eof(),
-            Ok(Event::NeedData) => {
-                end = Some(Ending::NeedMore(conn.buffered()));
-                break;
-            }
-            Ok(Event::Closed) => {
-                end = Some(Ending::Closed);
-                break;
-            }
-            Err(e) => {
-                end = Some(Ending::Error(e.status().map(|s| s.as_u16())));
-                break;
-            }
+    for step in &steps {
+        if let Step::Head {
+            method,
+            body,
+            expect_continue,
+            ..
+        } = step
+        {
+            heads += 1;
+            simple &= *body == BodyKind::Empty && !expect_continue && method != "HEAD";
         }
     }
-    let end = end.expect("the core makes progress");
+    let end = match steps.last() {
+        Some(Step::Closed) => Ending::Closed,
+        Some(Step::Error(status)) => Ending::Error(*status),
+        Some(Step::Waiting(held)) => Ending::NeedMore(*held),
+        other => unreachable!("a run ends closed, in an error or waiting: {other:?}"),
+    };
     let exact = simple.then(|| {
         let mut want = vec![200; heads];
         match end {
@@ -1161,24 +1153,7 @@ impl SlowClient {
     }
 }
 
-/// A response parsed from raw bytes.
-#[derive(Debug)]
-struct Parsed {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Parsed {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn statuses(replies: &[Parsed]) -> Vec<u16> {
+fn statuses(replies: &[Reply]) -> Vec<u16> {
     replies.iter().map(|r| r.status).collect()
 }
 
@@ -1186,7 +1161,7 @@ fn statuses(replies: &[Parsed]) -> Vec<u16> {
 /// by `Content-Length` or chunked encoding (1xx, 204 and 304 have no
 /// body). Fails on anything else: a bad status line or header, a
 /// response cut short, bytes left over.
-fn parse_responses(raw: &[u8]) -> Result<Vec<Parsed>, String> {
+fn parse_responses(raw: &[u8]) -> Result<Vec<Reply>, String> {
     let mut out = Vec::new();
     let mut rest = raw;
     while !rest.is_empty() {
@@ -1198,10 +1173,10 @@ fn parse_responses(raw: &[u8]) -> Result<Vec<Parsed>, String> {
     Ok(out)
 }
 
-fn parse_response(raw: &[u8]) -> Result<(Parsed, usize), String> {
+fn parse_response(raw: &[u8]) -> Result<(Reply, usize), String> {
     let head_end = find(raw, b"\r\n\r\n").ok_or("incomplete head")? + 4;
-    let head = std::str::from_utf8(&raw[..head_end - 4]).map_err(|_| "head is not UTF-8")?;
-    let mut lines = head.split("\r\n");
+    let head = std::str::from_utf8(&raw[..head_end]).map_err(|_| "head is not UTF-8")?;
+    let mut lines = head[..head_end - 4].split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let status = status_line
         .strip_prefix("HTTP/1.1 ")
@@ -1219,8 +1194,9 @@ fn parse_response(raw: &[u8]) -> Result<(Parsed, usize), String> {
         }
         headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
     }
-    let mut resp = Parsed {
+    let mut resp = Reply {
         status,
+        head: head.to_owned(),
         headers,
         body: Vec::new(),
     };
@@ -1411,25 +1387,5 @@ fn wait_for_threads(want: &[String]) -> Vec<String> {
             return now;
         }
         thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// A xorshift64 generator: deterministic garbage without a dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Returns a number in `0..n` (`n` > 0; the slight modulo bias is
-    /// harmless here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }

@@ -30,12 +30,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+use support::rng::{Rng, pattern};
+use support::{FAILSAFE, Reply, curl};
 
 /// How long a process may take to start or to stop: a failsafe against a
 /// hang, far longer than either ever takes.
 const STARTUP: Duration = Duration::from_secs(10);
-/// A failsafe client read timeout.
-const FAILSAFE: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------
 // The tests
@@ -75,7 +75,7 @@ fn nginx_serves_the_site_balances_the_api_and_forwards_the_client_address() {
     // A client on 127.0.0.2: the backend's peer is nginx (127.0.0.1), and
     // with nginx trusted, `client` is the address nginx forwarded for.
     let url = format!("http://{}/api/inspect?from=curl", nginx.addr());
-    if let Some(out) = curl_from("127.0.0.2", &[&url]) {
+    if let Some(out) = curl(&["--interface", "127.0.0.2", &url]) {
         let doc: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(doc["client"], "127.0.0.2:0", "{doc}");
         assert_eq!(doc["proto"], "http", "{doc}");
@@ -91,18 +91,17 @@ fn nginx_serves_the_site_balances_the_api_and_forwards_the_client_address() {
         // What the client claims is ignored: nginx appends the address it
         // sees to X-Forwarded-For, overwrites X-Forwarded-Proto and drops
         // Forwarded.
-        let spoof = curl_from(
+        let spoof = curl(&[
+            "--interface",
             "127.0.0.2",
-            &[
-                "-H",
-                "X-Forwarded-For: 203.0.113.66",
-                "-H",
-                "X-Forwarded-Proto: https",
-                "-H",
-                "Forwarded: for=203.0.113.77;proto=https",
-                &format!("http://{}/api/inspect?from=spoofer", nginx.addr()),
-            ],
-        )
+            "-H",
+            "X-Forwarded-For: 203.0.113.66",
+            "-H",
+            "X-Forwarded-Proto: https",
+            "-H",
+            "Forwarded: for=203.0.113.77;proto=https",
+            &format!("http://{}/api/inspect?from=spoofer", nginx.addr()),
+        ])
         .unwrap();
         let doc: Value = serde_json::from_slice(&spoof).unwrap();
         assert_eq!(doc["client"], "127.0.0.2:0", "{doc}");
@@ -397,14 +396,14 @@ impl Drop for StopOnDrop<'_> {
 /// requests that succeeded.
 fn run_client(id: u64, nginx: SocketAddr, load: &Load, deadline: Instant) -> Vec<String> {
     let mut client = Client::new(nginx);
-    let mut rng = 0x9E37_79B9_7F4A_7C15 ^ (id + 1);
+    let mut rng = Rng::new(id);
     let mut ok = Vec::new();
     for n in 0.. {
         if load.stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
             break;
         }
         let tag = format!("{id}-{n}");
-        let r = xorshift(&mut rng);
+        let r = rng.next();
         let outcome = if r % 8 == 0 {
             // A request that holds a backend worker for a while, so that
             // restarts find requests in flight.
@@ -470,25 +469,6 @@ fn load_tag(target: &str) -> &str {
         .unwrap_or("")
 }
 
-fn xorshift(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
-
-/// Deterministic bytes that are not all alike, so that a misplaced piece
-/// cannot compare equal by accident.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        out.extend_from_slice(&xorshift(&mut x).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 // ---------------------------------------------------------------------------
 // A small HTTP/1.1 client with keep-alive
 
@@ -497,22 +477,6 @@ fn pattern(len: usize, seed: u64) -> Vec<u8> {
 struct Client {
     addr: SocketAddr,
     conn: Option<BufReader<TcpStream>>,
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 impl Client {
@@ -584,19 +548,23 @@ fn read_reply(r: &mut impl BufRead, head_only: bool) -> io::Result<Reply> {
         .and_then(|s| s.get(..3))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| io::Error::other(format!("bad status line {status_line:?}")))?;
+    let mut head = format!("{status_line}\r\n");
     let mut headers = Vec::new();
     loop {
         let line = read_line(r)?;
+        head.push_str(&line);
+        head.push_str("\r\n");
         if line.is_empty() {
             break;
         }
         let (name, value) = line
             .split_once(':')
             .ok_or_else(|| io::Error::other(format!("bad header {line:?}")))?;
-        headers.push((name.to_owned(), value.trim().to_owned()));
+        headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
     }
     let mut reply = Reply {
         status,
+        head,
         headers,
         body: Vec::new(),
     };
@@ -628,36 +596,9 @@ fn read_reply(r: &mut impl BufRead, head_only: bool) -> io::Result<Reply> {
         r.read_exact(&mut reply.body)?;
     } else {
         r.read_to_end(&mut reply.body)?;
-        reply.headers.push(("Connection".into(), "close".into()));
+        reply.headers.push(("connection".into(), "close".into()));
     }
     Ok(reply)
-}
-
-/// Runs curl with its connection bound to `source` (`--interface`);
-/// `None` when there is no curl and `CI` is not set.
-fn curl_from(source: &str, args: &[&str]) -> Option<Vec<u8>> {
-    let out = match Command::new("curl")
-        .args(["-sS", "--max-time", "20", "--interface", source])
-        .args(args)
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "cannot run curl ({e}), and CI must not skip this check"
-            );
-            eprintln!("skipping the client-address check: cannot run curl ({e})");
-            return None;
-        }
-    };
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(out.stdout)
 }
 
 /// Returns a header's value from `/inspect`'s `headers` list.

@@ -11,10 +11,6 @@ use std::net::TcpStream;
 use std::time::Duration;
 use support::*;
 
-fn get(path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
-}
-
 fn hello(req: &mut Request) -> Response {
     Response::text(format!("hello {}", req.path()))
 }

@@ -8,47 +8,34 @@
 
 #[path = "../fuzz/fuzz_targets/profiles.rs"]
 mod profiles;
+// The replay reads only some of the flags.
+#[allow(dead_code)]
+#[path = "../fuzz/fuzz_targets/roundtrip_input.rs"]
+mod roundtrip_input;
+mod support;
 
 use bytes::BytesMut;
-use sockhttp::_internals::BodyKind;
-use sockhttp::_internals::body::{BodyDecoder, Decoded};
-use sockhttp::_internals::conn::{Conn, Event};
+use roundtrip_input::Described;
 use sockhttp::_internals::encode::{ConnectionHeader, Framing, encode_head};
 use sockhttp::_internals::head::parse_head;
-use sockhttp::{Error, Headers, Limits, StatusCode, Version};
+use sockhttp::{Error, Headers, Limits, StatusCode};
 use std::path::Path;
+use support::driver::{Answer, Decoding, Feed, Step, decode_chunked, read_response, run};
 
 /// What a connection answered: the heads' targets, then the error status
-/// (0 for an error without a response) or "closed".
+/// (0 for an error without a response) or "closed". The connection is
+/// driven by the model the fuzz targets use, in pieces of `step` bytes.
 fn answers(input: &[u8], limits: Limits, step: usize) -> Vec<String> {
-    let mut conn = Conn::new(limits);
-    let mut out = Vec::new();
-    let mut fed = 0;
-    for _ in 0..8 * input.len() + 64 {
-        match conn.next_event() {
-            Ok(Event::Head(h)) => out.push(h.target.clone()),
-            Ok(Event::Data(_) | Event::End) => {}
-            Ok(Event::Paused) => {
-                conn.decide_keep_alive(true);
-                conn.finish_exchange(true);
-            }
-            Ok(Event::NeedData) if fed == input.len() => conn.receive_eof(),
-            Ok(Event::NeedData) => {
-                let n = step.min(input.len() - fed);
-                conn.receive(&input[fed..fed + n]);
-                fed += n;
-            }
-            Ok(Event::Closed) => {
-                out.push("closed".to_string());
-                return out;
-            }
-            Err(e) => {
-                out.push(e.status().map_or(0, |s| s.as_u16()).to_string());
-                return out;
-            }
-        }
-    }
-    panic!("no progress");
+    run(input, limits, Feed::Steps(step), Answer::Plain)
+        .steps
+        .into_iter()
+        .filter_map(|s| match s {
+            Step::Head { target, .. } => Some(target),
+            Step::Error(status) => Some(status.unwrap_or(0).to_string()),
+            Step::Closed => Some("closed".to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Runs `input` at every piece size and checks each gives `want`.
@@ -107,23 +94,12 @@ fn one_field_over_max_headers_is_431() {
 }
 
 /// Decodes a chunked body in pieces of `step`; `Ok(trailer count)` or the
-/// error status.
+/// error status (0: the input ended first).
 fn chunked(input: &[u8], limits: &Limits, step: usize) -> Result<usize, u16> {
-    let mut dec = BodyDecoder::new(BodyKind::Chunked, limits);
-    let mut buf = BytesMut::new();
-    let mut fed = 0;
-    loop {
-        match dec.decode(&mut buf) {
-            Ok(Decoded::Data(_)) => {}
-            Ok(Decoded::End(t)) => return Ok(t.len()),
-            Ok(Decoded::NeedData) if fed == input.len() => return Err(0),
-            Ok(Decoded::NeedData) => {
-                let n = step.min(input.len() - fed);
-                buf.extend_from_slice(&input[fed..fed + n]);
-                fed += n;
-            }
-            Err(e) => return Err(e.status().map_or(0, |s| s.as_u16())),
-        }
+    match decode_chunked(input, limits, &[step]) {
+        Decoding::Done { trailers, .. } => Ok(trailers.len()),
+        Decoding::Failed { status, .. } => Err(status.unwrap_or(0)),
+        Decoding::Incomplete { .. } => Err(0),
     }
 }
 
@@ -418,48 +394,23 @@ fn fuzz_profiles() -> [Limits; 4] {
     [0, 1, 2, 3].map(profiles::limits_for)
 }
 
-/// The field names of the `roundtrip` target's input layout.
-const ROUNDTRIP_NAMES: &[&str] = &[
-    "Content-Type",
-    "X-Custom",
-    "Set-Cookie",
-    "Content-Length",
-    "Transfer-Encoding",
-    "Connection",
-    "Date",
-    "Server",
-    "Cache-Control",
-    "ETag",
-];
-
-/// Replays a `roundtrip` input: two bytes of status, one of flags (bit 0
-/// HEAD, bit 1 HTTP/1.0), a field count, then per field a name index, a
-/// value length and the value; the rest is a body of known length. The
-/// encoded response must parse back with the status, the body, and every
-/// field value a client can read.
+/// Replays a `roundtrip` input (`fuzz/fuzz_targets/roundtrip_input.rs`)
+/// with its status, HEAD, version, fields and body, the body of known
+/// length. The encoded response must parse back with the status, the
+/// body, and every field value a client can read.
 fn replay_roundtrip(name: &str, data: &[u8]) {
-    let Some((head, mut rest)) = data.split_first_chunk::<4>() else {
+    let Some(Described {
+        status,
+        head_request,
+        version,
+        headers,
+        body,
+        ..
+    }) = roundtrip_input::describe(data)
+    else {
         return;
     };
-    let code = 100 + u16::from_be_bytes([head[0], head[1]]) % 900;
-    let status = StatusCode::new(code).expect("100..=999");
-    let head_request = head[2] & 1 != 0;
-    let version = if head[2] & 2 != 0 {
-        Version::Http10
-    } else {
-        Version::Http11
-    };
-    let mut headers = Headers::new();
-    for _ in 0..head[3] % 6 {
-        let [name, len, tail @ ..] = rest else { return };
-        let len = usize::from(*len % 32).min(tail.len());
-        headers.append(
-            ROUNDTRIP_NAMES[usize::from(*name) % ROUNDTRIP_NAMES.len()],
-            tail[..len].to_vec(),
-        );
-        rest = &tail[len..];
-    }
-    let body = rest;
+    let code = status.as_u16();
     let framing = sockhttp::_internals::encode::decide_framing(
         status,
         head_request,
@@ -481,25 +432,19 @@ fn replay_roundtrip(name: &str, data: &[u8]) {
     if sends_body {
         wire.extend_from_slice(body);
     }
-    let mut slots = [httparse::EMPTY_HEADER; 16];
-    let mut resp = httparse::Response::new(&mut slots);
-    let n = match resp.parse(&wire) {
-        Ok(httparse::Status::Complete(n)) => n,
-        other => panic!("{name}: {other:?} for {:?}", String::from_utf8_lossy(&wire)),
-    };
-    assert_eq!(resp.code, Some(code), "{name}: status");
-    for h in resp.headers.iter() {
+    let (got, used) = read_response(&wire, head_request);
+    assert_eq!(got.status, code, "{name}: status");
+    for (field, value) in &got.headers {
         assert!(
-            h.value
+            value
                 .iter()
                 .all(|&c| (c >= 0x20 && c != 0x7f) || c == b'\t'),
-            "{name}: control character in {}: {:?}",
-            h.name,
-            h.value
+            "{name}: control character in {field}: {value:?}"
         );
     }
     let want: &[u8] = if sends_body { body } else { &[] };
-    assert_eq!(&wire[n..], want, "{name}: body");
+    assert_eq!(got.body, want, "{name}: body");
+    assert_eq!(used, wire.len(), "{name}: bytes after the response");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
-use support::{FAILSAFE, Reply, TestServer, read_reply, read_to_end};
+use support::{FAILSAFE, Reply, TestServer, curl, read_reply, read_to_end};
 
 /// The content of the file outside the root.
 const SECRET: &[u8] = b"TOP-SECRET-7f3a9c-outside-the-root";
@@ -1651,12 +1651,7 @@ fn one_gib_sparse_file() {
 /// The bundled sample site, downloaded with the real `curl` binary.
 #[test]
 fn curl_downloads_the_sample_site_and_a_range() {
-    if std::process::Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        println!("skipped: curl is not installed");
+    if curl(&["--version"]).is_none() {
         return;
     }
     let public = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/static_site/public");
@@ -1665,19 +1660,9 @@ fn curl_downloads_the_sample_site_and_a_range() {
         StaticFiles::new(&public).listing(true),
     );
     let base = format!("http://{}", srv.addr());
-    let curl = |args: &[&str]| -> Vec<u8> {
-        let out = std::process::Command::new("curl")
-            .args(["--silent", "--show-error", "--fail", "--max-time", "20"])
-            .args(args)
-            .output()
-            .expect("curl runs");
-        assert!(
-            out.status.success(),
-            "curl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
+    // An HTTP error fails the download.
+    let fetch =
+        |args: &[&str]| -> Vec<u8> { curl(&[&["--fail"], args].concat()).expect("curl ran above") };
 
     // Every file a visitor can reach, byte for byte.
     let mut files = Vec::new();
@@ -1686,26 +1671,26 @@ fn curl_downloads_the_sample_site_and_a_range() {
     assert!(files.iter().any(|f| f == ".well-known/security.txt"));
     for rel in &files {
         let url_path: Vec<String> = rel.split('/').map(sockhttp::uri::percent_encode).collect();
-        let body = curl(&[&format!("{base}/{}", url_path.join("/"))]);
+        let body = fetch(&[&format!("{base}/{}", url_path.join("/"))]);
         assert_eq!(body, fs::read(public.join(rel)).unwrap(), "{rel}");
     }
     assert_eq!(
-        curl(&[&format!("{base}/")]),
+        fetch(&[&format!("{base}/")]),
         fs::read(public.join("index.html")).unwrap()
     );
-    let listing = String::from_utf8(curl(&[&format!("{base}/docs/")])).unwrap();
+    let listing = String::from_utf8(fetch(&[&format!("{base}/docs/")])).unwrap();
     assert!(listing.contains("space &amp; ampersand.txt"), "{listing}");
 
     let big = fs::read(public.join("files/big.txt")).unwrap();
     assert_eq!(
-        curl(&["-r", "0-99", &format!("{base}/files/big.txt")]),
+        fetch(&["-r", "0-99", &format!("{base}/files/big.txt")]),
         &big[..100]
     );
     assert_eq!(
-        curl(&["-r", "-100", &format!("{base}/files/big.txt")]),
+        fetch(&["-r", "-100", &format!("{base}/files/big.txt")]),
         &big[big.len() - 100..]
     );
-    let head = String::from_utf8(curl(&[
+    let head = String::from_utf8(fetch(&[
         "-i",
         "-r",
         "0-99",
@@ -1722,20 +1707,17 @@ fn curl_downloads_the_sample_site_and_a_range() {
     );
 
     // `curl -L` follows the slash redirect; .env stays refused.
-    let docs = curl(&["-L", &format!("{base}/docs")]);
+    let docs = fetch(&["-L", &format!("{base}/docs")]);
     assert_eq!(docs, listing.as_bytes());
-    let out = std::process::Command::new("curl")
-        .args([
-            "--silent",
-            "--output",
-            "/dev/null",
-            "--write-out",
-            "%{http_code}",
-            &format!("{base}/.env"),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.stdout, b"404");
+    let status = curl(&[
+        "--output",
+        "/dev/null",
+        "--write-out",
+        "%{http_code}",
+        &format!("{base}/.env"),
+    ])
+    .expect("curl ran above");
+    assert_eq!(status, b"404");
 }
 
 /// Lists the files under `dir` that the handler serves (no hidden names,

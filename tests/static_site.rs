@@ -4,126 +4,11 @@
 mod support;
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-/// A failsafe: a test that waits longer than this for the process has
-/// found a hang, and kills it rather than stall the run.
-const FAILSAFE: Duration = Duration::from_secs(30);
-
-/// Example is the example running as a child process. Dropping it (when
-/// a test fails half-way) kills the process through its handle.
-struct Example {
-    child: Option<Child>,
-    /// Its stdout, after the first line.
-    stdout: Option<BufReader<ChildStdout>>,
-    /// The address from its first line.
-    addr: String,
-}
-
-impl Example {
-    /// Starts the example with `args` and reads its one line.
-    fn start<S: AsRef<OsStr>>(args: &[S]) -> Example {
-        Example::start_with(args, None)
-    }
-
-    /// Starts the example with `args` and `RUST_LOG` set to `rust_log`
-    /// (if any; then its stderr is piped, to be read after it exits).
-    fn start_with<S: AsRef<OsStr>>(args: &[S], rust_log: Option<&str>) -> Example {
-        let mut cmd = Command::new(support::example_binary("static_site"));
-        cmd.args(args)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(filter) = rust_log {
-            cmd.env("RUST_LOG", filter).stderr(Stdio::piped());
-        }
-        let mut child = cmd.spawn().expect("the example starts");
-        let stdout = child.stdout.take().expect("piped");
-        let mut ex = Example {
-            child: Some(child),
-            stdout: Some(BufReader::new(stdout)),
-            addr: String::new(),
-        };
-        let mut line = String::new();
-        ex.stdout
-            .as_mut()
-            .expect("set above")
-            .read_line(&mut line)
-            .unwrap();
-        ex.addr = line
-            .trim_end()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        ex
-    }
-
-    /// The process id.
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
-    /// Sends SIGTERM and waits for the exit (see [`Example::signal`]).
-    fn terminate(self) -> (ExitStatus, String) {
-        let (status, stdout, _) = self.signal("-TERM");
-        (status, stdout)
-    }
-
-    /// Sends `signal` (`kill -TERM <pid>`, say) and waits for the exit;
-    /// kills the process if it has not exited within [`FAILSAFE`], and
-    /// fails. Returns the status, the rest of stdout, and stderr if it
-    /// was piped.
-    fn signal(mut self, signal: &str) -> (ExitStatus, String, String) {
-        let mut child = self.child.take().expect("running");
-        let pid = child.id().to_string();
-        let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
-        assert!(sent.success(), "kill {signal} {pid}");
-        let (done, waiting) = mpsc::channel::<()>();
-        let watchdog = std::thread::spawn(move || {
-            if waiting.recv_timeout(FAILSAFE).is_err() {
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
-                return true;
-            }
-            false
-        });
-        // Drained while waiting, so that a chatty log cannot fill the pipe
-        // and stall the exit.
-        let stderr = child.stderr.take().map(|mut err| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                err.read_to_string(&mut text).unwrap();
-                text
-            })
-        });
-        let status = child.wait().unwrap();
-        let _ = done.send(());
-        assert!(
-            !watchdog.join().unwrap(),
-            "the example did not exit after {signal}; killed it"
-        );
-        let mut rest = String::new();
-        if let Some(mut out) = self.stdout.take() {
-            out.read_to_string(&mut rest).unwrap();
-        }
-        let log = stderr.map(|t| t.join().unwrap()).unwrap_or_default();
-        (status, rest, log)
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use std::process::Command;
+use support::{Example, FAILSAFE, curl};
 
 /// TempDir is a directory under the system temporary directory, unique
 /// to this process and `tag`, removed on drop (also when a test fails).
@@ -161,7 +46,11 @@ fn http_get(addr: &str, target: &str) -> String {
 #[cfg(unix)]
 #[test]
 fn example_prints_its_address_serves_and_exits_0_on_sigterm() {
-    let ex = Example::start(&["--addr", "127.0.0.1:0", "--threads", "4"]);
+    let mut ex = Example::start(
+        "static_site",
+        &["--addr", "127.0.0.1:0", "--threads", "4"],
+        None,
+    );
     assert!(
         !ex.addr.ends_with(":0"),
         "the real port is printed: {}",
@@ -177,7 +66,7 @@ fn example_prints_its_address_serves_and_exits_0_on_sigterm() {
     assert!(http_get(&ex.addr, "/docs/").contains("Index of /docs/"));
     assert!(http_get(&ex.addr, "/.env").starts_with("HTTP/1.1 404 "));
 
-    let (status, rest) = ex.terminate();
+    let (status, rest, _) = ex.stop("-TERM");
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
     assert_eq!(rest, "", "exactly one line on stdout");
 }
@@ -217,10 +106,10 @@ fn example_serves_another_root_without_listing() {
         OsStr::new("--root"),
         root.as_os_str(),
     ];
-    let ex = Example::start(&args);
+    let mut ex = Example::start("static_site", &args, None);
     let a = http_get(&ex.addr, "/a.txt");
     let dir = http_get(&ex.addr, "/dir/");
-    let (status, _) = ex.terminate();
+    let (status, _, _) = ex.stop("-TERM");
     assert!(a.ends_with("\r\n\r\nfrom another root\n"), "{a}");
     assert!(dir.starts_with("HTTP/1.1 404 "), "{dir}");
     assert!(status.success(), "{status:?}");
@@ -230,12 +119,12 @@ fn example_serves_another_root_without_listing() {
 #[cfg(unix)]
 #[test]
 fn example_logs_one_access_line_per_request_with_rust_log_info() {
-    let ex = Example::start_with(&["--addr", "127.0.0.1:0"], Some("info"));
+    let mut ex = Example::start("static_site", &["--addr", "127.0.0.1:0"], Some("info"));
     let ok = http_get(&ex.addr, "/files/hello.txt");
     assert!(ok.starts_with("HTTP/1.1 200 "), "{ok}");
     let missing = http_get(&ex.addr, "/no-such-file?q=1");
     assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
-    let (status, rest, log) = ex.signal("-TERM");
+    let (status, rest, log) = ex.stop("-TERM");
     assert!(status.success(), "{status:?}");
     assert_eq!(rest, "");
     let access: Vec<&str> = log
@@ -258,51 +147,31 @@ fn example_logs_one_access_line_per_request_with_rust_log_info() {
 #[cfg(unix)]
 #[test]
 fn example_serves_curl_a_range_and_exits_0_on_ctrl_c() {
-    let ex = Example::start(&["--addr", "127.0.0.1:0", "--threads", "2"]);
+    let mut ex = Example::start(
+        "static_site",
+        &["--addr", "127.0.0.1:0", "--threads", "2"],
+        None,
+    );
     let public = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/static_site/public");
-    let curl = |args: &[&str]| {
-        Command::new("curl")
-            .args(["--silent", "--show-error", "--fail", "--max-time", "20"])
-            .args(args)
-            .output()
-    };
-    match curl(&[&format!("http://{}/", ex.addr)]) {
-        Err(_) => println!("skipped the curl part: curl is not installed"),
-        Ok(out) => {
-            assert!(out.status.success(), "{out:?}");
-            assert_eq!(
-                out.stdout,
-                std::fs::read(public.join("index.html")).unwrap()
-            );
+    // An HTTP error fails the download.
+    let fetch = |args: &[&str]| curl(&[&["--fail"], args].concat());
+    match fetch(&[&format!("http://{}/", ex.addr)]) {
+        None => println!("skipped the curl part"),
+        Some(index) => {
+            assert_eq!(index, std::fs::read(public.join("index.html")).unwrap());
             let big = std::fs::read(public.join("files/big.txt")).unwrap();
             let url = format!("http://{}/files/big.txt", ex.addr);
-            let out = curl(&["-r", "1000-1999", &url]).unwrap();
-            assert!(out.status.success(), "{out:?}");
-            assert!(out.stdout == big[1000..2000], "the range differs");
-            let out = curl(&[&url]).unwrap();
-            assert!(out.stdout == big, "the whole file differs");
-            let out = curl(&[&format!("http://{}/images/logo.png", ex.addr)]).unwrap();
-            assert_eq!(
-                out.stdout,
-                std::fs::read(public.join("images/logo.png")).unwrap()
-            );
+            let range = fetch(&["-r", "1000-1999", &url]).unwrap();
+            assert!(range == big[1000..2000], "the range differs");
+            let whole = fetch(&[&url]).unwrap();
+            assert!(whole == big, "the whole file differs");
+            let logo = fetch(&[&format!("http://{}/images/logo.png", ex.addr)]).unwrap();
+            assert_eq!(logo, std::fs::read(public.join("images/logo.png")).unwrap());
         }
     }
-    let (status, rest, _) = ex.signal("-INT");
+    let (status, rest, _) = ex.stop("-INT");
     assert!(status.success(), "exit status after SIGINT: {status:?}");
     assert_eq!(rest, "");
-}
-
-/// Reads a `kB` line of `/proc/PID/status` (`VmHWM`, `VmRSS`) in bytes.
-#[cfg(target_os = "linux")]
-fn proc_status_bytes(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .unwrap_or_else(|| panic!("no {field} in {status}"));
-    let kb: u64 = line.trim().trim_end_matches("kB").trim().parse().unwrap();
-    kb * 1024
 }
 
 /// A 1 GiB file goes from the file to the socket without passing
@@ -330,10 +199,10 @@ fn example_streams_a_1_gib_file_without_growing_its_memory() {
         OsStr::new("--root"),
         root.as_os_str(),
     ];
-    let ex = Example::start(&args);
+    let mut ex = Example::start("static_site", &args, None);
     // Every code path of a file response runs once before the baseline.
     assert!(http_get(&ex.addr, "/small.txt").ends_with("warm up\n"));
-    let before = proc_status_bytes(ex.pid(), "VmHWM");
+    let before = support::proc_status_bytes(ex.pid(), "VmHWM");
 
     let mut s = TcpStream::connect(&ex.addr).unwrap();
     s.set_read_timeout(Some(FAILSAFE)).unwrap();
@@ -359,8 +228,8 @@ fn example_streams_a_1_gib_file_without_growing_its_memory() {
             head.truncate(end + 4);
         }
     }
-    let after = proc_status_bytes(ex.pid(), "VmHWM");
-    let (status, _) = ex.terminate();
+    let after = support::proc_status_bytes(ex.pid(), "VmHWM");
+    let (status, _, _) = ex.stop("-TERM");
     drop(tmp);
 
     let head = String::from_utf8_lossy(&head);

@@ -9,64 +9,37 @@
 // left over. A declared length the body does not match is refused by the
 // encoder, never sent.
 //
-// Input layout: two bytes of status, one of flags, one header count, then
-// per header a name index, a value length and the value; the rest is the
-// body.
+// Input layout: see `roundtrip_input.rs`.
 #![no_main]
 
 mod common;
+mod roundtrip_input;
 
 use common::Rng;
 use libfuzzer_sys::fuzz_target;
+use roundtrip_input::Described;
 use sockhttp::_internals::encode::{
     BodyEncoder, ConnectionHeader, Framing, decide_framing, encode_head,
 };
-use sockhttp::{Headers, StatusCode, Version};
 
 const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
-const NAMES: &[&str] = &[
-    "Content-Type",
-    "X-Custom",
-    "Set-Cookie",
-    "Content-Length",
-    "Transfer-Encoding",
-    "Connection",
-    "Date",
-    "Server",
-    "Cache-Control",
-    "ETag",
-];
-
 fuzz_target!(|data: &[u8]| {
-    let Some((head, mut rest)) = data.split_first_chunk::<4>() else {
+    let Some(Described {
+        status,
+        head_request,
+        version,
+        stream,
+        declare,
+        honest,
+        keep,
+        headers,
+        body,
+    }) = roundtrip_input::describe(data)
+    else {
         return;
     };
-    let code = 100 + u16::from_be_bytes([head[0], head[1]]) % 900;
-    let status = StatusCode::new(code).expect("100..=999");
-    let flags = head[2];
-    let head_request = flags & 1 != 0;
-    let version = if flags & 2 != 0 {
-        Version::Http10
-    } else {
-        Version::Http11
-    };
-    let stream = flags & 4 != 0;
-    let declare = flags & 8 != 0;
-    let honest = flags & 16 != 0;
-    let keep = flags & 32 != 0;
-
-    let mut headers = Headers::new();
-    for _ in 0..head[3] % 6 {
-        let [name, len, tail @ ..] = rest else { return };
-        let len = usize::from(*len % 32).min(tail.len());
-        headers.append(
-            NAMES[usize::from(*name) % NAMES.len()],
-            tail[..len].to_vec(),
-        );
-        rest = &tail[len..];
-    }
-    let body = rest;
-    let mut rng = Rng::new(data);
+    let code = status.as_u16();
+    let mut rng = Rng::from_bytes(data);
 
     let known = (!stream).then_some(body.len() as u64);
     let declared = declare.then(|| {
@@ -120,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(enc.written(), body.len() as u64);
     }
 
-    let (got, used) = common::read_response(&wire, head_request);
+    let (got, used) = common::driver::read_response(&wire, head_request);
     assert_eq!(used, wire.len(), "bytes after the response");
     assert_eq!(got.status, code);
     let sends_body = enc.sends_body();

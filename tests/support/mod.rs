@@ -8,11 +8,19 @@
 //!
 //! Synchronisation is by events: handlers announce themselves and wait
 //! through a [`Gate`]; nothing here sleeps to wait for the server.
+//!
+//! [`rng`] is the seeded generator every test (and fuzz target) uses;
+//! [`driver`] is the model of the server's connection driver.
 #![allow(dead_code)]
 
+pub mod driver;
+pub mod rng;
+
 use sockhttp::{Handler, Limits, RunningServer, Server, Timeouts};
-use std::io::{ErrorKind, Read, Write};
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -511,7 +519,7 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut cmd = std::process::Command::new(cargo);
+        let mut cmd = Command::new(cargo);
         cmd.args(["build", "--example", name]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
@@ -521,6 +529,173 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     }
     assert!(bin.exists(), "{} is missing", bin.display());
     bin
+}
+
+/// How long an example may take to exit once signalled before it is
+/// killed and the test fails: a failsafe against a hang, far longer than
+/// a graceful shutdown ever takes.
+pub const EXIT_FAILSAFE: Duration = Duration::from_secs(60);
+
+/// Example is an example binary running as a child process, started on a
+/// port of its own choosing: its first line on stdout is `listening on
+/// http://ADDR`. Dropping it kills the process if it is still running: a
+/// failing test must not leave a server behind.
+pub struct Example {
+    child: Child,
+    /// Its stdout, after the first line.
+    stdout: BufReader<ChildStdout>,
+    /// Its stderr, when piped: read to the end while it runs, so that a
+    /// chatty log cannot fill the pipe and stall it.
+    stderr: Option<JoinHandle<String>>,
+    /// The address from its first line.
+    pub addr: String,
+}
+
+impl Example {
+    /// Starts example `name` (see [`example_binary`]) with `args` and
+    /// `RUST_LOG` set to `rust_log` (its stderr is then kept, for
+    /// [`Example::wait`]) or unset (its stderr is dropped), and reads the
+    /// line it announces.
+    pub fn start<S: AsRef<OsStr>>(name: &str, args: &[S], rust_log: Option<&str>) -> Example {
+        let mut cmd = Command::new(example_binary(name));
+        cmd.args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(filter) = rust_log {
+            cmd.env("RUST_LOG", filter).stderr(Stdio::piped());
+        }
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let stderr = child.stderr.take().map(|mut err| {
+            thread::spawn(move || {
+                let mut text = String::new();
+                err.read_to_string(&mut text).unwrap();
+                text
+            })
+        });
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .trim_end()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"))
+            .to_owned();
+        Example {
+            child,
+            stdout,
+            stderr,
+            addr,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Connects a client (see [`connect`]).
+    pub fn connect(&self) -> TcpStream {
+        connect(self.addr.parse().expect("an address"))
+    }
+
+    /// Sends `signal` (`-TERM`, as a service manager would; `-INT`, as
+    /// a terminal's Ctrl-C) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(sent.success(), "kill {signal} {pid}");
+    }
+
+    /// Waits for the exit, killing the process and failing if it has not
+    /// exited after [`EXIT_FAILSAFE`]. Returns the status, the rest of
+    /// stdout, and stderr (empty unless `RUST_LOG` was set).
+    pub fn wait(&mut self) -> (ExitStatus, String, String) {
+        let pid = self.pid().to_string();
+        let (done, waiting) = channel::<()>();
+        let watchdog = thread::spawn(move || {
+            if waiting.recv_timeout(EXIT_FAILSAFE).is_err() {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                return true;
+            }
+            false
+        });
+        let status = self.child.wait().unwrap();
+        let _ = done.send(());
+        assert!(
+            !watchdog.join().unwrap(),
+            "the example did not exit; killed it"
+        );
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        let log = self
+            .stderr
+            .take()
+            .map(|t| t.join().unwrap())
+            .unwrap_or_default();
+        (status, rest, log)
+    }
+
+    /// Sends `signal` and waits for the exit (see [`Example::wait`]).
+    pub fn stop(&mut self, signal: &str) -> (ExitStatus, String, String) {
+        self.signal(signal);
+        self.wait()
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Reads a `kB` line of `/proc/PID/status` (`VmHWM`, `VmRSS`) in bytes.
+#[cfg(target_os = "linux")]
+pub fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {field} in {status}"));
+    let kb: u64 = line.trim().trim_end_matches("kB").trim().parse().unwrap();
+    kb * 1024
+}
+
+/// Runs `curl --silent --show-error --max-time 20 ARGS` (the failsafe
+/// in seconds) and returns what it wrote to stdout, after checking that it
+/// exited 0 (add `--fail` to have an HTTP error count as a failure; `-i`
+/// and `-w '%{http_code}'` show the head and the status). Without a curl
+/// to run, returns `None` and the test skips, saying why on stderr,
+/// except where the `CI` environment variable is set: CI must run every
+/// test, so there a missing curl fails it.
+pub fn curl(args: &[&str]) -> Option<Vec<u8>> {
+    let out = match Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time"])
+        .arg(FAILSAFE.as_secs().to_string())
+        .args(args)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "cannot run curl ({e}), and CI must not skip this test: install curl"
+            );
+            eprintln!("skipping: cannot run curl ({e}); install curl to run this test");
+            return None;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out.stdout)
 }
 
 /// Raises this process's open-file limit to its hard limit, for tests
