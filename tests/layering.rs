@@ -105,6 +105,7 @@ const LAYERS: &[&[&str]] = &[
         "crate::static_files::path",
         "crate::static_files::range",
         "crate::static_files::mime",
+        "crate::static_files::resolve",
     ],
     &["crate::router", "crate::handler"],
     &["crate::request", "crate::response"],
