@@ -68,8 +68,8 @@ the one this script is in), so one script measures an older checkout too.
 The table goes to stdout, progress to stderr. The attackers' output goes
 to log files in a temporary directory (or --logs DIR, kept).
 Needs: slowhttptest, nginx (Debian: apt-get install slowhttptest nginx).
-A full default run (5 attacks x 3 servers x about 70 s) takes about 20
-minutes. Every process it starts is ended by its PID.
+A default run (5 attacks x 3 servers x about 65 s) takes about 17
+minutes after the build. Every process it starts is ended by its PID.
 """
 import argparse, json, math, multiprocessing, os, random, re, select, selectors, shutil, signal
 import socket, subprocess, sys, tempfile, threading, time
