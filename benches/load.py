@@ -75,6 +75,20 @@ def stop(proc):
             proc.wait()
 
 
+def raise_nofile():
+    """Raises this process's open-file limit, which the servers and load
+    generators it starts inherit: to the hard limit or 65,536, whichever
+    is higher (without the privilege to raise the hard limit, to the hard
+    limit). Returns the limit in force."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(max(hard, 65536), 1 << 20)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -304,12 +318,7 @@ def main():
     for tool in ("wrk", "nginx", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found (Debian: apt-get install wrk nginx util-linux)")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(max(hard, 65536), 1 << 20)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
-    except (ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_nofile()
     sh("cargo", "build", "--release", "-q", "--example", "hello", "--example", "static_site", cwd=ROOT)
     only = set(filter(None, args.only.split(",")))
     with tempfile.TemporaryDirectory(prefix="sockhttp-bench-") as tmp:
