@@ -57,52 +57,57 @@
 //! | `socket`, `setsockopt(SO_REUSEADDR)`, `bind`, `listen(fd, 128)` | make the listening socket | inside `TcpListener::bind`, called by [`Server::bind`] |
 //! | `listen(fd, 4096)` | a second `listen` raises the backlog (Linux) | [`Server::backlog`] |
 //! | `accept4` | take the next connection from the kernel's queue | the accept loop (`server::listener`) |
-//! | `epoll_ctl(ADD)` | park the new connection: wait for its first request without a thread | the accept loop, through `server::poller` (Linux) |
-//! | `epoll_pwait` | an idle worker waits for whichever parked connection is readable first, and takes it | `server::poller` (Linux) |
-//! | `setsockopt(TCP_NODELAY)`, `setsockopt(SO_SNDTIMEO)` | send small responses at once; bound each write | once per connection (`server::connection`) |
-//! | `setsockopt(SO_RCVTIMEO)` | bound the next read by what is left of the phase's deadline | before a read, only when the value changes (`server::io`) |
-//! | `recvfrom` | read bytes into the connection's `BytesMut` buffer (`MSG_DONTWAIT` when epoll said they are there) | `server::io` |
+//! | `ioctl(FIONBIO)` | make the socket non-blocking: a read or write that would wait returns at once (Linux) | `server::link` |
+//! | `epoll_ctl(ADD)` | park the new connection: wait for its first request without a thread | the accept loop, through `server::park::epoll` (Linux) |
+//! | `epoll_pwait` | an idle worker waits for whichever parked connection is ready first, and takes it | `server::park::epoll` (Linux) |
+//! | `setsockopt(TCP_NODELAY)` | send small responses at once | once per connection (`server::link`) |
+//! | `recvfrom` | read bytes into the connection's `BytesMut` buffer; nothing there: park until there is | `server::link` |
 //! | — (no system call) | parse the head, decode the body, route, run the handler, encode the response head | `proto::head`, `proto::body`, [`Router`], `proto::encode` |
-//! | `sendto` or `writev` | send the response head and body in one call: a small body copied behind the head (`sendto`), a large or streamed one beside it (`writev`) | `server::io` (`Link::write_all`), from `server::writer` |
-//! | `sendto(MSG_MORE)`, `sendfile` | a file body: the head held back to share a packet, then the kernel copies the file to the socket without user space | `server::writer` (Linux; a read/write loop elsewhere) |
-//! | — (no system call) | answered, nothing more buffered: park the connection again until its next request; it stays registered, edge-triggered | `server::connection`, `server::poller` (Linux) |
+//! | `sendto` or `writev` | send the response head and body in one call: a small body copied behind the head (`sendto`), a large or streamed one beside it (`writev`); what the socket does not take waits in a queue | `server::writer` → `server::link` → `server::outbound` |
+//! | `sendto(MSG_MORE)`, `sendfile` | a file body: the head held back to share a packet, then the kernel copies the file to the socket without user space | `server::outbound` (Linux; a read/write loop elsewhere) |
+//! | `epoll_ctl(MOD)` | the first time a peer reads too slowly: wait for the socket to be writable too | `server::park::epoll` (Linux) |
+//! | — (no system call) | answered, nothing more buffered: park the connection again until its next request; it stays registered, edge-triggered | `server::worker`, `server::park::epoll` (Linux) |
 //! | `shutdown(SHUT_WR)` | tell the peer we are done, but still read what it sends | closing a connection (`server::connection`) |
 //! | `close` | release the socket | dropping the `TcpStream` |
 //!
-//! This is `strace -f -e trace=network,read,write,writev,sendfile,epoll_pwait,epoll_ctl,futex,close`
+//! Without epoll (elsewhere than Linux) the socket stays blocking: each
+//! read and write waits, bounded by `setsockopt(SO_RCVTIMEO)` (what is left
+//! of the phase's deadline) and `setsockopt(SO_SNDTIMEO)`.
+//!
+//! This is `strace -f -e trace=network,read,write,writev,sendfile,epoll_pwait,epoll_ctl,futex,close,ioctl`
 //! of the `echo_api` example (`--threads 2`) serving `curl -s URL/inspect?b2b=1 …
 //! URL/inspect?b2b=4 --next -d hi URL/echo`: five requests on one kept-alive
-//! connection, strace's split lines joined. Thread 16759 is the accept
-//! loop, 16762 and 16763 are workers. A request costs three calls: the
+//! connection, strace's split lines joined. Thread 325 is the accept
+//! loop, 328 and 329 are workers. A request costs three calls: the
 //! `epoll_pwait` that hands the connection to whichever worker waits, a
 //! `recvfrom`, and one `sendto` for head and body (a `writev` of both
 //! when the body is large or streamed, as `/echo`'s is); parking it again
 //! costs none (under load, one `epoll_pwait` hands out many connections):
 //!
 //! ```text
-//! 16759 accept4(3, {sa_family=AF_INET, sin_port=htons(35328), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 7
-//! 16759 epoll_ctl(4, EPOLL_CTL_ADD, 7, {events=EPOLLIN|EPOLLRDHUP|EPOLLET, data={u32=0, u64=0}}) = 0
-//! 16762 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 250, NULL, 0) = 1
-//! 16762 setsockopt(7, SOL_TCP, TCP_NODELAY, [1], 4) = 0
-//! 16762 setsockopt(7, SOL_SOCKET, SO_SNDTIMEO_OLD, "\36\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) = 0
-//! 16762 recvfrom(7, "GET /inspect?b2b=1 HTTP/1.1\r\nHos"..., 4096, MSG_DONTWAIT, NULL, NULL) = 92
-//! 16762 sendto(7, "HTTP/1.1 200 OK\r\nContent-Type: a"..., 336, MSG_NOSIGNAL, NULL, 0) = 336
-//! 16762 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 230, NULL, 0) = 1
-//! 16762 recvfrom(7, "GET /inspect?b2b=2 HTTP/1.1\r\nHos"..., 4096, MSG_DONTWAIT, NULL, NULL) = 92
-//! 16762 sendto(7, "HTTP/1.1 200 OK\r\nContent-Type: a"..., 336, MSG_NOSIGNAL, NULL, 0) = 336
-//!       (b2b=3 and b2b=4: the same three calls)
-//! 16762 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 226, NULL, 0) = 1
-//! 16762 recvfrom(7, "POST /echo HTTP/1.1\r\nHost: 127.0"..., 4096, MSG_DONTWAIT, NULL, NULL) = 154
-//! 16762 writev(7, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=142}, {iov_base="hi", iov_len=2}], 2) = 144
-//! 16762 epoll_pwait(4, [{events=EPOLLIN|EPOLLRDHUP, data={u32=0, u64=0}}], 64, 226, NULL, 0) = 1
-//! 16762 recvfrom(7, "", 4096, MSG_DONTWAIT, NULL, NULL) = 0
-//! 16762 shutdown(7, SHUT_WR)              = 0
-//! 16762 close(7)                          = 0
+//! 325 accept4(3, {sa_family=AF_INET, sin_port=htons(50370), sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 9
+//! 325 ioctl(9, FIONBIO, [1])            = 0
+//! 325 epoll_ctl(4, EPOLL_CTL_ADD, 9, {events=EPOLLIN|EPOLLRDHUP|EPOLLET, data={u32=0, u64=0}}) = 0
+//! 329 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 250, NULL, 0) = 1
+//! 329 setsockopt(9, SOL_TCP, TCP_NODELAY, [1], 4) = 0
+//! 329 recvfrom(9, "GET /inspect?b2b=1 HTTP/1.1\r\nHos"..., 4096, 0, NULL, NULL) = 92
+//! 329 sendto(9, "HTTP/1.1 200 OK\r\nContent-Type: a"..., 336, MSG_NOSIGNAL, NULL, 0) = 336
+//! 329 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 246, NULL, 0) = 1
+//! 329 recvfrom(9, "GET /inspect?b2b=2 HTTP/1.1\r\nHos"..., 4096, 0, NULL, NULL) = 92
+//! 329 sendto(9, "HTTP/1.1 200 OK\r\nContent-Type: a"..., 336, MSG_NOSIGNAL, NULL, 0) = 336
+//!     (b2b=3 and b2b=4: the same three calls, on the other worker)
+//! 328 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 246, NULL, 0) = 1
+//! 328 recvfrom(9, "POST /echo HTTP/1.1\r\nHost: 127.0"..., 4096, 0, NULL, NULL) = 154
+//! 328 writev(9, [{iov_base="HTTP/1.1 200 OK\r\nContent-Type: a"..., iov_len=142}, {iov_base="hi", iov_len=2}], 2) = 144
+//! 329 epoll_pwait(4, [{events=EPOLLIN|EPOLLRDHUP, data={u32=0, u64=0}}], 64, 246, NULL, 0) = 1
+//! 329 recvfrom(9, "", 4096, 0, NULL, NULL) = 0
+//! 329 shutdown(9, SHUT_WR)              = 0
+//! 329 close(9)                          = 0
 //! ```
 //!
-//! Requests already buffered (a pipeline) are answered without parking,
-//! and a request whose head or body is still arriving is read with a
-//! blocking `recvfrom` under a deadline (`setsockopt(SO_RCVTIMEO)`).
+//! Requests already buffered (a pipeline) are answered without parking.
+//! A request whose head or small body is still arriving, and an answer the
+//! peer is slow to read, park too, with what they have so far.
 //!
 //! A file body (`static_site`, a 3 MB file, then `curl -r 100-199`) is one
 //! `sendto` for the head and one `sendfile` for the bytes, whole or range:
@@ -121,8 +126,8 @@
 //!         │                      (application API: no sockets)
 //!   ┌─────┴──────────────────────────────────────────────────────┐
 //!   │ server: accept loop → epoll set ← idle workers take ready  │  I/O edge:
-//!   │         connections (no epoll: a bounded queue)            │  sockets, threads,
-//!   │         connection loop, deadlines, writer, shutdown       │  clocks
+//!   │         connections (no epoll: a bounded queue); a worker  │  sockets, threads,
+//!   │         advances one until it waits on its peer, then parks│  clocks
 //!   └─────┬──────────────────────────────────────────────────────┘
 //!         │ bytes in / events out, response → bytes
 //!   ┌─────┴──────────────────────────────────────────────────────┐
@@ -151,6 +156,8 @@
 //! | request head (line + fields) | 64 KiB | `431 Request Header Fields Too Large`, close |
 //! | header fields | 100 | `431`, close |
 //! | request body (declared or streamed) | 1 GiB | `413 Content Too Large`, close |
+//! | body read before the handler runs | 64 KiB | longer: it streams to the handler |
+//! | bodies streaming to handlers at once | half the pool | the next waits, holding no worker |
 //! | body held in memory by [`Request::body_bytes`] | 2 MiB | `413`, close |
 //! | unread body drained after a handler | 256 KiB | more: the connection closes instead |
 //! | trailer section | 16 KiB | `431`, close |
@@ -158,19 +165,26 @@
 //! | head deadline (from its first byte) | 20 s | `408 Request Timeout`, close |
 //! | body deadline (from the end of the head, or from `100 Continue`) | 30 s + 1 s per 500 bytes received | `408`, close |
 //! | idle keep-alive | 60 s | quiet close |
-//! | one stalled write | 30 s | close; the worker is freed |
+//! | a response the peer takes nothing of | 30 s | close |
+//! | the slowest a peer may read a response, after 5 s | 240 bytes/s | close |
 //! | graceful shutdown | 30 s | remaining sockets are shut down |
 //! | new connections waiting for a worker while all are busy (queue) | 1024 | Linux: stop accepting (clients wait in the listen backlog); elsewhere `503 Service Unavailable` + `Retry-After: 1`, close |
 //! | open connections, idle included | 16,384 | `503` + `Retry-After: 1`, close |
 //!
-//! An idle keep-alive connection costs no worker: on Linux it is parked
-//! on epoll until its next request (a few hundred bytes each; the pool
-//! serves 10,000 open connections), and so is a new connection, from the
-//! moment it is accepted.
+//! A connection that waits on its peer costs no worker: on Linux it is
+//! parked on epoll, with its partial request or its unsent answer, until
+//! the peer moves or a deadline passes (a few hundred bytes each; the pool
+//! serves 10,000 open connections): between requests, in the middle of a
+//! request head or of a body of up to 64 KiB, and while the peer is slow
+//! to read an answer the server owns (bytes or a file). Only a handler
+//! that chose to stream (a larger body, a `Body::Reader` or `Body::Writer`
+//! answer) waits on the peer, under the same deadlines and rates, and at
+//! most half the pool reads streaming bodies at once.
 //!
 //! What never happens, whatever a peer sends: a panic (no `unwrap` on
 //! peer data; sizes use checked arithmetic), unbounded memory, a worker
-//! held past its deadlines, a response body that echoes the peer's bytes
+//! held past its deadlines, a worker held by a peer that is merely slow
+//! (epoll), a response body that echoes the peer's bytes
 //! or internal errors (error bodies are built from the status alone). Both
 //! `Content-Length` and `Transfer-Encoding`, differing lengths, a final
 //! coding other than `chunked`, whitespace before a colon, obs-fold, bare

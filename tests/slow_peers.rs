@@ -28,6 +28,13 @@ const MAX_BODY: u64 = 256 * 1024;
 fn app(req: &mut Request) -> sockhttp::Result<Response> {
     match req.path() {
         "/big" => Ok(Response::bytes("application/octet-stream", vec![b'x'; BIG])),
+        "/stream" => Ok(Response::writer(|w| {
+            let line = [b'x'; 1024];
+            for _ in 0..BIG / line.len() {
+                w.write_all(&line)?;
+            }
+            Ok(())
+        })),
         "/upload" => {
             let body = req.body_bytes()?;
             Ok(Response::text(format!("{} bytes", body.len())))
@@ -152,6 +159,31 @@ fn downloads_nobody_reads_hold_no_worker_and_are_cut_off() {
             }
         }
         assert!(got < BIG, "cut off before the end of the answer");
+    }
+}
+
+#[test]
+fn streamed_answers_nobody_reads_hold_at_most_half_the_pool() {
+    // A handler's stream waits for its reader on its worker; only half the
+    // pool may, and a stream that would wait beyond that is cut off.
+    let srv = slow_server();
+    let mut stuck = stuck_clients(&srv, b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+    for _ in 0..5 {
+        assert_served(&srv);
+    }
+    wait_past(short_timeouts().write);
+    for s in &mut stuck {
+        let mut got = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("after {got} bytes: {e}"),
+            }
+        }
+        assert!(got < BIG, "cut off before the end of the stream");
     }
 }
 

@@ -66,6 +66,21 @@ pub enum Reading {
     Closed,
 }
 
+/// Writing is where the connection is in answering the current request,
+/// beside where it is in reading it ([`Reading`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writing {
+    /// No response head decided yet: nothing of an answer is under way,
+    /// or the state was lent to a request body while the head left.
+    Idle,
+    /// A response is being written; its head announced whether the
+    /// connection goes on.
+    Response {
+        /// What the head announced.
+        keep_alive: bool,
+    },
+}
+
 /// Continue is the state of an `Expect: 100-continue` exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Continue {
@@ -110,6 +125,7 @@ pub struct Conn {
     eof: bool,
     /// Whether the current exchange may be followed by another.
     keep_alive: bool,
+    writing: Writing,
     expect: Continue,
     trailers: Headers,
     requests: u64,
@@ -128,6 +144,7 @@ impl Conn {
             blank: 0,
             eof: false,
             keep_alive: true,
+            writing: Writing::Idle,
             expect: Continue::None,
             trailers: Headers::new(),
             requests: 0,
@@ -167,10 +184,9 @@ impl Conn {
         matches!(self.reading, Reading::Head) && !self.buf.is_empty()
     }
 
-    /// Frees the read buffer's memory if it holds nothing, so a connection
-    /// parked while idle costs no buffer (a kept 16 KiB each would make
-    /// 10,000 idle connections cost 160 MiB). The next read allocates
-    /// again.
+    /// Frees the read buffer's memory if it holds nothing, so a parked
+    /// connection costs no buffer (a kept 16 KiB each would make 10,000
+    /// idle connections cost 160 MiB). The next read allocates again.
     pub fn release_idle_buffer(&mut self) {
         if self.buf.is_empty() {
             self.buf = BytesMut::new();
@@ -399,12 +415,20 @@ impl Conn {
         }
     }
 
+    /// Returns where the connection is in answering the current request.
+    pub fn writing(&self) -> Writing {
+        self.writing
+    }
+
     /// Decides whether the response now being written may leave the
-    /// connection open: the client asked for it, the request's body was
-    /// read to its end, no pending `100 Continue` was skipped, and the
-    /// caller (`allow`) has no reason of its own to close (a handler's
-    /// `Connection: close`, a shutdown, a close-delimited body). The answer
-    /// is remembered for [`Conn::finish_exchange`].
+    /// connection open, and starts writing it: the client asked for it,
+    /// the request's body was read to its end, no pending `100 Continue`
+    /// was skipped, and the caller (`allow`) has no reason of its own to
+    /// close (a handler's `Connection: close`, a shutdown, a
+    /// close-delimited body). This is the one place the decision is made;
+    /// [`Conn::finish_exchange`] carries it out. When the state was lent
+    /// to a request body while the response head left, the server calls
+    /// it once the state is back, with what the head announced.
     pub fn decide_keep_alive(&mut self, allow: bool) -> bool {
         self.keep_alive = self.keep_alive
             && allow
@@ -412,6 +436,9 @@ impl Conn {
             && !self.continue_unsent()
             && !self.eof
             && !matches!(self.reading, Reading::Closed);
+        self.writing = Writing::Response {
+            keep_alive: self.keep_alive,
+        };
         self.keep_alive
     }
 
@@ -419,6 +446,7 @@ impl Conn {
     /// completely (`ok`) or not. Returns true if the connection goes on
     /// to read the next request, which may already be buffered.
     pub fn finish_exchange(&mut self, ok: bool) -> bool {
+        self.writing = Writing::Idle;
         if ok && self.keep_alive && matches!(self.reading, Reading::Responding) {
             self.reading = Reading::Head;
             self.scanned = 0;
@@ -586,6 +614,23 @@ mod tests {
         assert!(conn.finish_exchange(true));
         assert!(conn.next_event().is_err(), "no Host");
         assert!(!conn.is_head_request());
+    }
+
+    #[test]
+    fn the_writing_state_follows_the_response() {
+        let mut conn = Conn::new(Limits::default());
+        conn.receive(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assert!(matches!(conn.next_event(), Ok(Event::Head(_))));
+        assert_eq!(conn.writing(), Writing::Idle, "no head decided yet");
+        assert!(conn.decide_keep_alive(true));
+        assert_eq!(conn.writing(), Writing::Response { keep_alive: true });
+        assert!(conn.finish_exchange(true));
+        assert_eq!(conn.writing(), Writing::Idle);
+        // The client's own close is announced, whatever the caller allows.
+        assert!(matches!(conn.next_event(), Ok(Event::Head(_))));
+        assert!(!conn.decide_keep_alive(true));
+        assert_eq!(conn.writing(), Writing::Response { keep_alive: false });
+        assert!(!conn.finish_exchange(true));
     }
 
     #[test]

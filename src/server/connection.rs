@@ -39,7 +39,7 @@ use super::wire::{Prebuffered, Slot, WireBody, body_deadline};
 use super::writer::{Answer, Outcome, write_response};
 use crate::error::{Error, Phase};
 use crate::proto::BodyKind;
-use crate::proto::conn::{Conn, Event, Reading};
+use crate::proto::conn::{Conn, Event, Reading, Writing};
 use crate::proto::head::RequestHead;
 use crate::request::{Request, RequestBody};
 use crate::response::Response;
@@ -213,8 +213,10 @@ pub(crate) fn advance(mut st: ConnState) -> Step {
                     st.stage = Stage::Stream { head, got, since };
                     return Step::Permit(st);
                 }
+                st.link.set_holds_permit(true);
                 let body = lend_body(&mut st, got, since);
                 let next = exchange(&mut st, head, body);
+                st.link.set_holds_permit(false);
                 st.config.permits.release();
                 next
             }
@@ -224,6 +226,10 @@ pub(crate) fn advance(mut st: ConnState) -> Step {
         match next {
             Next::Go => {}
             Next::Park => {
+                // A parked connection keeps no empty buffer.
+                if let Some(conn) = st.conn.as_mut() {
+                    conn.release_idle_buffer();
+                }
                 let wait = st.wait();
                 return Step::Park(st, wait);
             }
@@ -647,11 +653,11 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         );
         return close_after_pipeline(st);
     };
-    if !outcome.decided {
-        // The state was lent during the head: decide now, at worst closing
-        // a connection the response did not announce closing. A body the
-        // response did not consume (a HEAD response drops its stream) is
-        // drained first, as after any handler.
+    if conn.writing() == Writing::Idle {
+        // The state was lent while the head left: decide now, at worst
+        // closing a connection the response did not announce closing. A
+        // body the response did not consume (a HEAD response drops its
+        // stream) is drained first, as after any handler.
         if !conn.body_finished() {
             let limit = config.limits.max_drain_bytes;
             super::wire::drain(conn, &st.link, &config.timeouts, coarse_ms(), limit);

@@ -21,10 +21,11 @@
 //! what happened.
 
 use super::clock::{coarse_ms, millis, until};
+use super::config::Permits;
 use super::outbound::{Outbound, Part, write_now};
 use crate::error::{Error, Phase, Result};
 use crate::limits::Timeouts;
-use crate::proto::conn::Conn;
+use crate::proto::conn::{Conn, Reading};
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
@@ -67,6 +68,8 @@ pub(crate) struct Link {
     /// Whether the parker saw the peer close its side (or the socket
     /// fail): no edge will report its end of stream again.
     peer_closed: AtomicBool,
+    /// Whether the worker serving the connection holds a streaming permit.
+    holds_permit: AtomicBool,
     /// Whether the last read filled all the space it was given: more
     /// bytes may be waiting, which an edge-triggered poller would not
     /// report again.
@@ -101,6 +104,7 @@ impl Link {
             registered: AtomicBool::new(false),
             registered_out: AtomicBool::new(false),
             full_read: AtomicBool::new(false),
+            holds_permit: AtomicBool::new(false),
             peer_closed: AtomicBool::new(false),
         })
     }
@@ -195,14 +199,8 @@ impl Link {
                 }
                 self.set_read_timeout(Duration::from_millis(left))?;
             }
-            let got = read_for(conn, want, |buf| (&self.stream).read(buf));
-            self.full_read
-                .store(matches!(got, Ok(n) if n == want), Ordering::Relaxed);
-            match got {
+            match self.read_once(conn, want, |buf| (&self.stream).read(buf)) {
                 Ok(n) => {
-                    if n == 0 {
-                        conn.receive_eof();
-                    }
                     log::trace!("read {n} bytes");
                     return Ok(Filled::Data);
                 }
@@ -284,18 +282,26 @@ impl Link {
             return false;
         }
         let want = conn.read_hint().max(1);
-        let got = read_for(conn, want, |buf| self.read_nonblocking(buf));
+        self.read_once(conn, want, |buf| self.read_nonblocking(buf))
+            .is_ok()
+    }
+
+    /// Reads at most `want` bytes for `conn` with `read`: keeps them,
+    /// records the end of stream, and notes whether the read filled its
+    /// space (more may be waiting).
+    fn read_once(
+        &self,
+        conn: &mut Conn,
+        want: usize,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let got = read_for(conn, want, read);
         self.full_read
             .store(matches!(got, Ok(n) if n == want), Ordering::Relaxed);
-        match got {
-            Ok(n) => {
-                if n == 0 {
-                    conn.receive_eof();
-                }
-                true
-            }
-            Err(_) => false,
+        if let Ok(0) = got {
+            conn.receive_eof();
         }
+        got
     }
 
     /// Reads and discards what is already waiting, without blocking;
@@ -457,15 +463,51 @@ impl Link {
     ///
     /// # Errors
     /// [`Error::Timeout`]`(Write)` when the peer reads too slowly.
-    pub(crate) fn push_waiting(&self, timeouts: &Timeouts) -> Result<()> {
-        while !self.push()? {
+    ///
+    /// A worker waits here holding one of the server's streaming
+    /// `permits` (unless its connection holds one already, for a body, or
+    /// `permits` is `None`): so at most that share of the pool waits on
+    /// slow readers. When none is free, the response is cut off at once
+    /// rather than wait.
+    pub(crate) fn push_waiting(
+        &self,
+        timeouts: &Timeouts,
+        permits: Option<&Permits>,
+    ) -> Result<()> {
+        let mut taken = false;
+        let result = loop {
+            match self.push() {
+                Ok(true) => break Ok(()),
+                Ok(false) => {}
+                Err(e) => break Err(e),
+            }
+            if let Some(permits) = permits.filter(|_| !taken) {
+                if !self.holds_permit.load(Ordering::Relaxed) {
+                    if !permits.acquire() {
+                        log::debug!("every streaming permit is taken; a slow reader is cut off");
+                        break Err(Error::Timeout(Phase::Write));
+                    }
+                    taken = true;
+                }
+            }
             let deadline = self.send_deadline(timeouts);
             if coarse_ms() >= deadline {
-                return Err(Error::Timeout(Phase::Write));
+                break Err(Error::Timeout(Phase::Write));
             }
-            self.wait(true, deadline, Phase::Write)?;
+            if let Err(e) = self.wait(true, deadline, Phase::Write) {
+                break Err(e);
+            }
+        };
+        if let Some(permits) = permits.filter(|_| taken) {
+            permits.release();
         }
-        Ok(())
+        result
+    }
+
+    /// Records whether the connection's worker holds a streaming permit
+    /// (for a request body that streams to its handler).
+    pub(crate) fn set_holds_permit(&self, holds: bool) {
+        self.holds_permit.store(holds, Ordering::Relaxed);
     }
 
     /// Returns when the queued output must have gone (on the coarse
@@ -489,18 +531,19 @@ impl Link {
 
 /// Reads at most `want` bytes for `conn` with `read`, and keeps them.
 ///
-/// The first read of a request head, on a connection with nothing
-/// buffered, lands in a per-thread scratch buffer and only the bytes read
-/// are copied into the connection's buffer, at their exact size. Read in
-/// place, it would allocate and clear `want` bytes (4 KiB) on every
-/// request for a head of a few hundred. Later reads (the rest of a head, a
-/// body, a pipeline) go straight into the connection's buffer.
+/// A read of a request head lands in a per-thread scratch buffer, and only
+/// the bytes read are copied into the connection's buffer, at their exact
+/// size. Read in place, it would allocate and clear `want` bytes (4 KiB for
+/// a first read, 16 KiB after) for a head of a few hundred, on every
+/// request, and a connection parked with a partial head would hold all of
+/// it. Body reads (a pipeline's, or a body streaming to its handler) go
+/// straight into the connection's buffer.
 fn read_for(
     conn: &mut Conn,
     want: usize,
     read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
 ) -> io::Result<usize> {
-    if conn.is_idle() && want <= SCRATCH_LEN {
+    if matches!(conn.reading(), Reading::Head) && want <= SCRATCH_LEN {
         return SCRATCH.with_borrow_mut(|scratch| {
             let buf = &mut scratch[..want];
             let got = read(buf);
@@ -515,8 +558,9 @@ fn read_for(
     got
 }
 
-/// The size of the per-thread scratch buffer of [`read_for`].
-const SCRATCH_LEN: usize = crate::proto::conn::FIRST_READ;
+/// The size of the per-thread scratch buffer of [`read_for`]: the most a
+/// head read asks for.
+const SCRATCH_LEN: usize = crate::proto::conn::READ_CHUNK;
 
 thread_local! {
     static SCRATCH: RefCell<Box<[u8; SCRATCH_LEN]>> = RefCell::new(Box::new([0; SCRATCH_LEN]));

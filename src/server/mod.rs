@@ -207,8 +207,12 @@ impl Server {
     /// runs: the handler reads it from the socket, and its worker waits on
     /// the peer meanwhile. So that slow or endless uploads cannot hold
     /// every worker, only `n` such bodies stream at once; the next waits,
-    /// holding no worker, until one ends. Without epoll every connection
-    /// holds its worker anyway, and this does nothing.
+    /// holding no worker, until one ends. The same permits bound the
+    /// workers that wait for a slow reader of a streamed answer
+    /// (`Body::Reader`, `Body::Writer`): a stream that would wait when none
+    /// is free is cut off (its connection closed) rather than hold one
+    /// more worker. Without epoll every connection holds its worker
+    /// anyway, and this does nothing.
     ///
     /// # Panics
     /// If `n` is 0.

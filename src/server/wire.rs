@@ -128,7 +128,8 @@ impl WireSource for WireBody {
                 Event::NeedData => {
                     if self.conn().take_continue() {
                         self.link.send(&[Part::Copy(CONTINUE)], false)?;
-                        self.link.push_waiting(&self.timeouts)?;
+                        // The connection holds a streaming permit already.
+                        self.link.push_waiting(&self.timeouts, None)?;
                         // The client could not send before it was asked
                         // to: the body deadline counts from here, however
                         // long the handler took to start reading.

@@ -20,7 +20,6 @@ use super::config::Config;
 use super::link::Link;
 use super::outbound::Part;
 use crate::error::{Error, Result};
-use crate::limits::Timeouts;
 use crate::proto::conn::Conn;
 use crate::proto::encode::{
     BodyEncoder, ConnectionHeader, Framing, Overrun, decide_framing, encode_head,
@@ -56,9 +55,6 @@ pub(crate) struct Outcome {
     pub(crate) result: Result<()>,
     /// Whether the head announced a persistent connection.
     pub(crate) keep_alive: bool,
-    /// Whether the connection state took the keep-alive decision (false
-    /// when it was lent to a body inside the response).
-    pub(crate) decided: bool,
 }
 
 /// Answer is what a response answers: whether the request was a `HEAD`,
@@ -118,9 +114,12 @@ pub(crate) fn write_response(
     // More of a pipeline is already buffered: a small answer can wait to
     // leave with the next ones (`Link::send`).
     let pipelined = conn.as_ref().is_some_and(|c| c.buffered() > 0);
-    let (keep_alive, decided) = match conn {
-        Some(c) => (c.decide_keep_alive(allow), true),
-        None => (allow, false),
+    // The state decides, unless it is lent to a request body: then the
+    // head announces what the caller allows, and the state decides once it
+    // is back (`Conn::writing` is still idle).
+    let keep_alive = match conn {
+        Some(c) => c.decide_keep_alive(allow),
+        None => allow,
     };
     let hold = pipelined && keep_alive;
     // Sized once, also for a body that will be copied behind the head.
@@ -147,7 +146,7 @@ pub(crate) fn write_response(
     // that fails before that can still be answered properly.
     let mut head = Some(head);
     let result = if enc.sends_body() {
-        send_body(link, &config.timeouts, &mut head, &mut enc, body, hold)
+        send_body(link, config, &mut head, &mut enc, body, hold)
     } else {
         drop(body);
         link.send(&[Part::Copy(&take(&mut head))], hold)
@@ -172,7 +171,6 @@ pub(crate) fn write_response(
                 body_bytes: sent.body_bytes,
                 result,
                 keep_alive: false,
-                decided,
             };
         }
     }
@@ -181,7 +179,6 @@ pub(crate) fn write_response(
         body_bytes: enc.written(),
         result,
         keep_alive,
-        decided,
     }
 }
 
@@ -249,7 +246,7 @@ impl Drop for Head {
 /// for the socket here, under the minimum send rate.
 fn send_body(
     link: &Link,
-    timeouts: &Timeouts,
+    config: &Config,
     head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     body: Body,
@@ -296,8 +293,8 @@ fn send_body(
             enc.finish().map_err(overrun)?;
             link.send_file(&take(head), file, offset, len)
         }
-        Body::Reader { reader, .. } => guarded(|| send_reader(link, timeouts, head, enc, reader)),
-        Body::Writer(f) => guarded(|| send_writer(link, timeouts, head, enc, f)),
+        Body::Reader { reader, .. } => guarded(|| send_reader(link, config, head, enc, reader)),
+        Body::Writer(f) => guarded(|| send_writer(link, config, head, enc, f)),
     }
 }
 
@@ -317,7 +314,7 @@ fn guarded(f: impl FnOnce() -> Result<()>) -> Result<()> {
 /// time) and waits until the socket has taken it.
 fn send_piece(
     link: &Link,
-    timeouts: &Timeouts,
+    config: &Config,
     head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     data: &[u8],
@@ -333,24 +330,24 @@ fn send_piece(
         ],
         false,
     )?;
-    link.push_waiting(timeouts)
+    link.push_waiting(&config.timeouts, Some(&config.permits))
 }
 
 /// Sends the end of a streamed body (and the head, if nothing was sent).
 fn send_end(
     link: &Link,
-    timeouts: &Timeouts,
+    config: &Config,
     head: &mut Option<Head>,
     enc: &mut BodyEncoder,
 ) -> Result<()> {
     let end = enc.finish().map_err(overrun)?;
     link.send(&[Part::Copy(&take(head)), Part::Copy(end)], false)?;
-    link.push_waiting(timeouts)
+    link.push_waiting(&config.timeouts, Some(&config.permits))
 }
 
 fn send_reader(
     link: &Link,
-    timeouts: &Timeouts,
+    config: &Config,
     head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     mut reader: Box<dyn Read + Send>,
@@ -363,21 +360,21 @@ fn send_reader(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.into()),
         };
-        send_piece(link, timeouts, head, enc, &buf[..n])?;
+        send_piece(link, config, head, enc, &buf[..n])?;
     }
-    send_end(link, timeouts, head, enc)
+    send_end(link, config, head, enc)
 }
 
 fn send_writer(
     link: &Link,
-    timeouts: &Timeouts,
+    config: &Config,
     head: &mut Option<Head>,
     enc: &mut BodyEncoder,
     f: WriteFn,
 ) -> Result<()> {
     let mut w = ChunkWriter {
         link,
-        timeouts,
+        config,
         enc,
         head,
         buf: Vec::with_capacity(WRITER_BUFFER),
@@ -389,14 +386,14 @@ fn send_writer(
     }
     produced?;
     w.send()?;
-    send_end(w.link, w.timeouts, w.head, w.enc)
+    send_end(w.link, w.config, w.head, w.enc)
 }
 
 /// ChunkWriter is the `Write` a [`Body::Writer`] function writes to: it
 /// buffers, and each `flush` (or a full buffer) sends one framed piece.
 struct ChunkWriter<'a> {
     link: &'a Link,
-    timeouts: &'a Timeouts,
+    config: &'a Config,
     enc: &'a mut BodyEncoder,
     /// The response head, until it goes out with the first piece.
     head: &'a mut Option<Head>,
@@ -410,7 +407,7 @@ impl ChunkWriter<'_> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        send_piece(self.link, self.timeouts, self.head, self.enc, &self.buf)?;
+        send_piece(self.link, self.config, self.head, self.enc, &self.buf)?;
         self.buf.clear();
         Ok(())
     }

@@ -50,10 +50,8 @@
 //! nginx's single process, instead of waking a worker that could only
 //! take the CPU from a busy one. The timer, armed by whoever sits down on
 //! the bench, wakes a benched worker every 2 ms; it takes over the epoll
-//! set if nobody has come back to it for 4 ms (a handler may block).
-//! Measured under `wrk -t2 -c16` on one CPU: 0.40 `epoll_pwait` per
-//! request, against 0.55 without the bench and 1 with one connection per
-//! wait (nginx: 0.34).
+//! set if nobody has come back to it for 4 ms (a handler may block). The
+//! README's Benchmarks section has what each of these saves.
 //!
 //! Deadlines are checked every [`SCAN_EVERY`] by whichever waiting
 //! worker comes by first; the connections past theirs are handed to it

@@ -106,15 +106,7 @@ impl<T> Slots<T> {
             self.map.insert(key, Slot::Busy { pending: false });
             return Err(Refused::Ready(item));
         }
-        self.map.insert(
-            key,
-            Slot::Parked {
-                item,
-                wait,
-                seen: false,
-                hup: false,
-            },
-        );
+        self.insert(key, item, wait);
         Ok(())
     }
 
@@ -254,36 +246,19 @@ impl Hasher for IdHasher {
 mod tests {
     use super::*;
 
-    const R: Readiness = Readiness {
-        read: true,
-        write: false,
-        broken: false,
-        hup: false,
-    };
-    const W: Readiness = Readiness {
-        read: false,
-        write: true,
-        broken: false,
-        hup: false,
-    };
-    const RW: Readiness = Readiness {
-        read: true,
-        write: true,
-        broken: false,
-        hup: false,
-    };
-    const HUP: Readiness = Readiness {
-        read: false,
-        write: false,
-        broken: true,
-        hup: true,
-    };
-    const FIN: Readiness = Readiness {
-        read: true,
-        write: false,
-        broken: false,
-        hup: true,
-    };
+    const fn ready(read: bool, write: bool, broken: bool, hup: bool) -> Readiness {
+        Readiness {
+            read,
+            write,
+            broken,
+            hup,
+        }
+    }
+    const R: Readiness = ready(true, false, false, false);
+    const W: Readiness = ready(false, true, false, false);
+    const RW: Readiness = ready(true, true, false, false);
+    const HUP: Readiness = ready(false, false, true, true);
+    const FIN: Readiness = ready(true, false, false, true);
 
     fn wait(on: Interest, idle: bool) -> Wait {
         Wait {
