@@ -63,6 +63,24 @@ pub(crate) fn until(deadline: u64) -> Duration {
     Duration::from_millis(deadline.saturating_sub(coarse_ms()).max(1))
 }
 
+/// Throttle lets something happen at most once a second: a warning that a
+/// flood would otherwise repeat for every connection.
+#[derive(Debug, Default)]
+pub(crate) struct Throttle(std::sync::atomic::AtomicU64);
+
+impl Throttle {
+    /// Makes a throttle that lets the first call through.
+    pub(crate) const fn new() -> Throttle {
+        Throttle(std::sync::atomic::AtomicU64::new(0))
+    }
+
+    /// Reports whether the second has changed since it last said yes.
+    pub(crate) fn ready(&self) -> bool {
+        let second = coarse_ms() / 1000 + 1;
+        self.0.swap(second, std::sync::atomic::Ordering::Relaxed) != second
+    }
+}
+
 /// Returns the wall-clock time to the last clock tick (a few
 /// milliseconds), which is all a `Date` needs: on Linux the coarse clock,
 /// read without the timestamp counter.
@@ -79,5 +97,20 @@ fn coarse_now() -> SystemTime {
     #[cfg(not(target_os = "linux"))]
     {
         SystemTime::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttle_lets_one_call_through_per_second() {
+        let t = Throttle::new();
+        assert!(t.ready());
+        // The same second (the clock would have to tick between the two
+        // calls, which a retry absorbs).
+        let again = t.ready() && t.ready();
+        assert!(!again);
     }
 }

@@ -10,7 +10,6 @@ use crate::forwarded::TrustedProxies;
 use crate::handler::Handler;
 use crate::limits::{Limits, Timeouts};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
 
 /// Config is one server's settings and shared flags.
 pub(crate) struct Config {
@@ -22,7 +21,6 @@ pub(crate) struct Config {
     pub(crate) shutdown: std::sync::Arc<ShutdownState>,
     /// The permits of request bodies that stream to handlers.
     pub(crate) permits: Permits,
-    pub(crate) started: Instant,
 }
 
 impl Config {

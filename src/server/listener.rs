@@ -19,6 +19,7 @@
 //! for one, the loop stops accepting, and new clients wait in the
 //! kernel's listen backlog.
 
+use super::clock::Throttle;
 use super::connection::ConnState;
 use super::link::Link;
 use super::registry::Registration;
@@ -100,17 +101,17 @@ fn wait_while_saturated(shared: &Shared) {
     if !shared.parker.is_nonblocking() {
         return;
     }
-    let mut logged = false;
+    // Warned at most once a second: a flood must not flood the log.
+    static WARNED: Throttle = Throttle::new();
     while !shared.parker.has_idle_workers()
         && shared.waiting.count() >= shared.queue
         && !shared.config.is_shutting_down()
     {
-        if !logged {
+        if WARNED.ready() {
             log::warn!(
                 "all workers busy and {} new connections waiting; not accepting",
                 shared.queue
             );
-            logged = true;
         }
         shared.waiting.wait(SATURATED_RECHECK);
     }

@@ -338,7 +338,6 @@ impl Server {
             trusted: self.trusted,
             shutdown: Arc::clone(&self.state),
             permits: Permits::new(max_streams),
-            started: Instant::now(),
         });
         let shared = Arc::new(Shared {
             config,

@@ -10,6 +10,7 @@
 //! `advance` (in `connection`) → a [`Step`] → park, requeue, wait for a
 //! streaming permit, or close.
 
+use super::clock::Throttle;
 use super::config::Config;
 use super::connection::{self, ConnState, Step};
 use super::link::Link;
@@ -27,7 +28,6 @@ use crate::response::Response;
 use crate::types::StatusCode;
 use std::net::Shutdown;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Shared is what the workers and the accept loop of one server share.
 pub(crate) struct Shared {
@@ -157,11 +157,10 @@ fn submit(shared: &Arc<Shared>, submitter: &Submitter, st: ConnState) {
 /// Answers 503 and closes, without blocking: the connection's send buffer
 /// is empty (it is new), so the small response fits.
 pub(crate) fn refuse(st: ConnState) {
-    static LAST_WARN: AtomicU64 = AtomicU64::new(0);
+    // Warned at most once a second: a flood must not flood the log.
+    static WARNED: Throttle = Throttle::new();
     let config = Arc::clone(&st.config);
-    // Warn at most once a second: a flood must not flood the log.
-    let now = config.started.elapsed().as_secs() + 1;
-    if LAST_WARN.swap(now, Ordering::Relaxed) != now {
+    if WARNED.ready() {
         log::warn!("too many connections, or all workers busy and queue full; answering 503");
     }
     let link = &st.link;
