@@ -19,7 +19,12 @@ pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
 /// 100 header fields. Over it: 431. hyper and Apache use 100.
 pub const DEFAULT_MAX_HEADERS: usize = 100;
 /// 1 GiB: the largest request body, declared or streamed. Over it: 413
-/// and close. Bodies stream, so this bounds time and disk, not memory.
+/// and close. Bodies stream, so this bounds time and disk, not memory:
+/// how long one upload may hold a streaming permit. Apache's
+/// `LimitRequestBody` default is 1 GiB too; nginx's 1 MiB
+/// `client_max_body_size` is a proxy's, which buffers bodies to disk. A
+/// handler that takes a body in memory is bounded by
+/// [`DEFAULT_MAX_BUFFERED_BODY_BYTES`] anyway.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024 * 1024;
 /// 64 KiB: a request body of at most this many bytes is read whole
 /// before the handler runs, while the connection waits on its peer
@@ -64,9 +69,9 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// 500 bytes/s: the slowest body transfer rate the body deadline allows
 /// for. Apache's `mod_reqtimeout` uses `MinRate=500`.
 pub const DEFAULT_BODY_MIN_BYTES_PER_SEC: u64 = 500;
-/// 30 s: the longest one socket write may make no progress (the client
-/// stopped reading). Past it the connection is closed and the worker
-/// freed. nginx's `send_timeout` is 60 s.
+/// 30 s: the longest a response may wait with the peer taking none of it
+/// (the client stopped reading). Past it the connection is closed. nginx's
+/// `send_timeout` is 60 s.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// 240 bytes/s: once a response has waited for its reader longer than
 /// [`DEFAULT_SEND_GRACE`], the reader must have taken at least this much
@@ -152,7 +157,7 @@ pub struct Timeouts {
     pub body: Duration,
     /// Body rate the deadline allows for; see [`DEFAULT_BODY_MIN_BYTES_PER_SEC`].
     pub body_min_bytes_per_sec: u64,
-    /// One stalled write; see [`DEFAULT_WRITE_TIMEOUT`].
+    /// A response the peer takes nothing of; see [`DEFAULT_WRITE_TIMEOUT`].
     pub write: Duration,
     /// The slowest a reader may take a response; see
     /// [`DEFAULT_SEND_MIN_BYTES_PER_SEC`] (0: no minimum).

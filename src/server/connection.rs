@@ -35,8 +35,8 @@ use super::config::Config;
 use super::link::{Filled, Link};
 use super::park::{Interest, Wait};
 use super::registry::{Registration, Waiting};
-use super::wire::{Prebuffered, Slot, WireBody, body_deadline};
-use super::writer::{Answer, Outcome, write_response};
+use super::wire::{Lease, Prebuffered, body_deadline};
+use super::writer::{Answer, Outcome, ResponseWriter};
 use crate::error::{Error, Phase};
 use crate::proto::BodyKind;
 use crate::proto::conn::{Conn, Event, Reading, Writing};
@@ -67,9 +67,8 @@ pub(crate) struct ConnState {
     pub(crate) link: Arc<Link>,
     /// `None` only while it is lent to a request body.
     conn: Option<Box<Conn>>,
-    /// Where a request body gives the state back; made for the first
-    /// body read from the wire.
-    slot: Option<Slot>,
+    /// Lends the state to a request body that streams, and takes it back.
+    lease: Lease,
     pub(crate) peer: SocketAddr,
     pub(crate) stage: Stage,
     /// When the connection last became idle, on the coarse clock: its
@@ -136,7 +135,7 @@ impl ConnState {
             config,
             link,
             conn: Some(conn),
-            slot: None,
+            lease: Lease::default(),
             peer,
             stage: Stage::Idle,
             idle_since: coarse_ms(),
@@ -182,10 +181,11 @@ impl ConnState {
         self.conn.as_mut().expect("Conn is home between requests")
     }
 
-    /// Takes the connection state back from the slot a body returned it to.
+    /// Takes the connection state back from the body it was lent to, if
+    /// the body gave it back.
     fn reclaim(&mut self) {
-        if let (None, Some(slot)) = (&self.conn, &self.slot) {
-            self.conn = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if self.conn.is_none() {
+            self.conn = self.lease.take_back();
         }
     }
 }
@@ -478,15 +478,8 @@ fn read_body(st: &mut ConnState, head: Box<RequestHead>, mut got: BytesMut, sinc
 /// streams from the socket, `got` first.
 fn lend_body(st: &mut ConnState, got: Bytes, since: u64) -> RequestBody {
     let conn = st.conn.take().expect("Conn is home between requests");
-    let slot = Arc::clone(st.slot.get_or_insert_with(Slot::default));
-    let wire = WireBody::new(
-        conn,
-        Arc::clone(&st.link),
-        slot,
-        st.config.timeouts,
-        since,
-        got,
-    );
+    let link = Arc::clone(&st.link);
+    let wire = st.lease.lend(conn, link, st.config.timeouts, since, got);
     RequestBody::from_wire(Box::new(wire))
 }
 
@@ -552,7 +545,8 @@ fn answer_error(st: &mut ConnState, e: &Error) {
     let start = access_log_enabled().then(Instant::now);
     let resp = Response::from_error(e);
     let is_head = st.conn.as_deref().is_some_and(Conn::is_head_request);
-    let outcome = write_response(&st.link, &st.config, resp, Answer::closing(is_head), None);
+    let outcome =
+        ResponseWriter::new(&st.link, &st.config).write(resp, Answer::closing(is_head), None);
     access_log(st.peer, st.peer, "-", "-", "-", &outcome, start);
 }
 
@@ -633,7 +627,8 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         version: head.version,
         close: panicked || !head.keep_alive,
     };
-    let outcome = write_response(&st.link, &config, resp, answer, st.conn.as_deref_mut());
+    let writer = ResponseWriter::new(&st.link, &config);
+    let outcome = writer.write(resp, answer, st.conn.as_deref_mut());
     st.reclaim();
     let client = req.client_addr().unwrap_or(st.peer);
     access_log(

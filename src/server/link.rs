@@ -22,7 +22,7 @@
 
 use super::clock::{coarse_ms, millis, until};
 use super::config::Permits;
-use super::outbound::{Outbound, Part, write_now};
+use super::outbound::{FileRange, Outbound, Part, send_file_now, write_now};
 use crate::error::{Error, Phase, Result};
 use crate::limits::Timeouts;
 use crate::proto::conn::{Conn, Reading};
@@ -434,9 +434,23 @@ impl Link {
     /// # Errors
     /// As [`Link::send`].
     pub(crate) fn send_file(&self, head: &[u8], file: File, offset: u64, len: u64) -> Result<()> {
+        let mut range = FileRange::new(file, offset, len);
+        if !self.has_output() {
+            // The common case: straight to the socket, nothing queued.
+            let sent = send_file_now(&self.stream, head, &mut range, self.nonblocking)?;
+            if sent == head.len() && range.is_done() {
+                return Ok(());
+            }
+            let mut out = self.out();
+            out.queue_rest(&[Part::Copy(head)], sent);
+            out.queue_file(range);
+            out.mark_blocked();
+            self.has_out.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
         let mut out = self.out();
         out.queue_rest(&[Part::Copy(head)], 0);
-        out.queue_file(file, offset, len);
+        out.queue_file(range);
         self.has_out.store(true, Ordering::Relaxed);
         drop(out);
         self.push().map(drop)

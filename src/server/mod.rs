@@ -5,14 +5,24 @@
 //! core, applies deadlines, and runs handlers on a fixed pool of threads;
 //! every protocol decision is the core's ([`crate::proto::conn::Conn`]).
 //!
-//! One request's path through the files, top to bottom:
-//! `listener` (accept, admission) → `park` (the parking interface: epoll,
-//! or the blocking fallback) → `pool` (the threads) → `worker` (the one
-//! worker loop) → `connection` (advance one connection: read, handle,
-//! write) → `wire` (request bodies), `writer` (responses) → `link` (the
-//! socket), `outbound` (output waiting for the peer), `clock`. Beside
-//! them: `registry` (every open connection, for shutdowns) and `streams`
-//! (the permits of streaming bodies).
+//! One request's path through the files, top to bottom (each uses only
+//! the files below it; `tests/layering.rs` checks):
+//! - `listener`: accept, admission, hand the connection to the parker;
+//! - `worker`: the one worker loop, and the parker it was given (epoll,
+//!   or the blocking fallback's queue); take a ready connection, advance
+//!   it, park it, requeue it, or let it close;
+//! - `connection`: advance one connection through its stages (idle, head,
+//!   body, handler, flush, linger) until it must wait on its peer;
+//! - `park`: what a connection waits for (`wait`), the epoll set
+//!   (`epoll`), its slot state machine (`slots`) and wake policy (`wake`);
+//! - `wire` (request bodies: read first, or lent the connection's state),
+//!   `writer` (responses), `registry` (every open connection, for a
+//!   shutdown);
+//! - `link` (the socket, reads and writes in either mode), `outbound`
+//!   (output waiting for the peer, under the minimum send rate);
+//! - `config` (what serving a request needs of its server), `streams`
+//!   (connections waiting for a streaming permit), `pool` (the threads),
+//!   `clock`.
 
 mod clock;
 mod config;

@@ -55,14 +55,32 @@ enum Piece {
     File(FileRange),
 }
 
+/// FileRange is what is left to send of a file body.
 #[derive(Debug)]
-struct FileRange {
+pub(crate) struct FileRange {
     file: File,
     offset: u64,
     left: u64,
     /// Whether `sendfile(2)` refused this file (or is not available): its
     /// bytes go through user space.
     copy: bool,
+}
+
+impl FileRange {
+    /// Makes the range of `len` bytes of `file` from `offset`.
+    pub(crate) fn new(file: File, offset: u64, len: u64) -> FileRange {
+        FileRange {
+            file,
+            offset,
+            left: len,
+            copy: !cfg!(target_os = "linux"),
+        }
+    }
+
+    /// Reports whether every byte has been sent.
+    pub(crate) fn is_done(&self) -> bool {
+        self.left == 0
+    }
 }
 
 /// Outbound is the queue of one connection's waiting output, with what a
@@ -155,16 +173,11 @@ impl Outbound {
         }
     }
 
-    /// Queues `len` bytes of `file` from `offset`.
-    pub(crate) fn queue_file(&mut self, file: File, offset: u64, len: u64) {
+    /// Queues what is left of a file range.
+    pub(crate) fn queue_file(&mut self, range: FileRange) {
         self.start_waiting();
-        if len > 0 {
-            self.queue.push_back(Piece::File(FileRange {
-                file,
-                offset,
-                left: len,
-                copy: !cfg!(target_os = "linux"),
-            }));
+        if !range.is_done() {
+            self.queue.push_back(Piece::File(range));
         }
     }
 
@@ -352,6 +365,48 @@ pub(crate) fn write_now(
     }
     // Parts past the eighth (never passed today) are left to the queue.
     debug_assert!(sent <= total);
+    Ok(sent)
+}
+
+/// Sends `head`, then `range`, straight to the socket, as far as it takes
+/// them now (a blocking socket: all of it, or fails); returns how many
+/// bytes of the head went. The head goes with `MSG_MORE`, so it shares a
+/// packet with the start of the file. Nothing is queued, so a file that
+/// fits the socket costs no allocation.
+///
+/// # Errors
+/// As [`Outbound::push`].
+pub(crate) fn send_file_now(
+    stream: &TcpStream,
+    head: &[u8],
+    range: &mut FileRange,
+    nonblocking: bool,
+) -> Result<usize> {
+    let mut sent = 0;
+    while sent < head.len() {
+        let piece = &head[sent..];
+        #[cfg(target_os = "linux")]
+        let got = {
+            use rustix::net::{SendFlags, send};
+            send(stream, piece, SendFlags::MORE | SendFlags::NOSIGNAL).map_err(io::Error::from)
+        };
+        #[cfg(not(target_os = "linux"))]
+        let got = write_slices_once(stream, &[IoSlice::new(piece)]);
+        match got {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && nonblocking => return Ok(sent),
+            Err(e) => return Err(write_error(e)),
+        }
+    }
+    while !range.is_done() {
+        match send_file_piece(stream, range, nonblocking) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && nonblocking => break,
+            Err(e) => return Err(write_error(e)),
+        }
+    }
     Ok(sent)
 }
 

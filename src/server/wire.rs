@@ -23,7 +23,47 @@ use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 
 /// Slot is where a lent [`Conn`] comes back to.
-pub(crate) type Slot = Arc<Mutex<Option<Box<Conn>>>>;
+type Slot = Arc<Mutex<Option<Box<Conn>>>>;
+
+/// Lease lends a connection's protocol state to a request body that
+/// streams from the socket, and takes it back once the body is dropped
+/// (with the request, or after a response that streamed it): the one way
+/// the state leaves its connection and comes home.
+#[derive(Default)]
+pub(crate) struct Lease(Option<Slot>);
+
+impl Lease {
+    /// Lends `conn` to a body whose first `prefix` bytes were read already,
+    /// since `start` (on the coarse clock).
+    pub(crate) fn lend(
+        &mut self,
+        conn: Box<Conn>,
+        link: Arc<Link>,
+        timeouts: Timeouts,
+        start: u64,
+        prefix: Bytes,
+    ) -> WireBody {
+        // Made for the first body lent, and kept for the next.
+        let slot = Arc::clone(self.0.get_or_insert_with(Slot::default));
+        WireBody {
+            conn: Some(conn),
+            link,
+            slot,
+            timeouts,
+            start,
+            prefix: (!prefix.is_empty()).then_some(prefix),
+        }
+    }
+
+    /// Takes the state back, if the body has given it back.
+    pub(crate) fn take_back(&self) -> Option<Box<Conn>> {
+        self.0
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+}
 
 /// The bytes that tell a client waiting on `Expect: 100-continue` to send
 /// its body.
@@ -43,26 +83,6 @@ pub(crate) struct WireBody {
 }
 
 impl WireBody {
-    /// Lends `conn` to a body whose first `prefix` bytes were read
-    /// already, since `start` (on the coarse clock).
-    pub(crate) fn new(
-        conn: Box<Conn>,
-        link: Arc<Link>,
-        slot: Slot,
-        timeouts: Timeouts,
-        start: u64,
-        prefix: Bytes,
-    ) -> WireBody {
-        WireBody {
-            conn: Some(conn),
-            link,
-            slot,
-            timeouts,
-            start,
-            prefix: (!prefix.is_empty()).then_some(prefix),
-        }
-    }
-
     fn conn(&mut self) -> &mut Conn {
         self.conn
             .as_mut()

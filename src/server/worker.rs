@@ -22,7 +22,7 @@ use super::park::slots::Refused;
 use super::pool::{Job, Submitter};
 use super::registry::{Owner, Registry, WaitingCount};
 use super::streams::Waiters;
-use super::writer::{Answer, write_response};
+use super::writer::{Answer, ResponseWriter};
 use crate::error::Error;
 use crate::response::Response;
 use crate::types::StatusCode;
@@ -172,7 +172,7 @@ pub(crate) fn refuse(st: ConnState) {
         "all workers busy and queue full",
     ))
     .with_header("Retry-After", "1");
-    let _ = write_response(link, &config, resp, Answer::closing(false), None);
+    let _ = ResponseWriter::new(link, &config).write(resp, Answer::closing(false), None);
     let _ = link.stream.shutdown(Shutdown::Write);
     // Read what the client already sent, so closing does not reset the
     // connection and destroy the answer before it is read.

@@ -79,106 +79,118 @@ impl Answer {
     }
 }
 
-/// Writes `resp` as the answer to a request; `conn`, when present, takes
-/// the keep-alive decision. What the socket does not take at once waits
-/// in the link's queue.
-pub(crate) fn write_response(
-    link: &Link,
-    config: &Config,
-    resp: Response,
-    answer: Answer,
-    conn: Option<&mut Conn>,
-) -> Outcome {
-    let Answer {
-        is_head,
-        version,
-        close: force_close,
-    } = answer;
-    let resp = if resp.status().is_informational() {
-        // A 1xx is never a final response (RFC 9110 §15.2): the client
-        // would wait for another one forever. hyper answers 500 too.
-        Response::from_error(&Error::handler(format!(
-            "handler answered {}, which cannot be a final response",
-            resp.status().as_u16()
-        )))
-    } else {
-        resp
-    };
-    let (status, headers, body) = resp.into_parts();
-    let declared = headers.get_bytes("content-length").and_then(parse_decimal);
-    let framing = decide_framing(status, is_head, version, body.len(), declared);
-    let allow = !force_close
-        && !headers.has_token("connection", "close")
-        && !config.is_shutting_down()
-        && framing != Framing::CloseDelimited;
-    // More of a pipeline is already buffered: a small answer can wait to
-    // leave with the next ones (`Link::send`).
-    let pipelined = conn.as_ref().is_some_and(|c| c.buffered() > 0);
-    // The state decides, unless it is lent to a request body: then the
-    // head announces what the caller allows, and the state decides once it
-    // is back (`Conn::writing` is still idle).
-    let keep_alive = match conn {
-        Some(c) => c.decide_keep_alive(allow),
-        None => allow,
-    };
-    let hold = pipelined && keep_alive;
-    // Sized once, also for a body that will be copied behind the head.
-    let copied = match &body {
-        Body::Bytes(b) if b.len() <= COPY_BODY_MAX => b.len() + FRAMING_ROOM,
-        _ => 0,
-    };
-    let fields: usize = headers
-        .iter_bytes()
-        .map(|(n, v)| n.len() + v.len() + 4)
-        .sum();
-    let mut head = Head::with_capacity(HEAD_ROOM + fields + copied);
-    encode_head(
-        &mut head.0,
-        status,
-        &headers,
-        framing,
-        ConnectionHeader::choose(version, keep_alive),
-        &date_now(),
-        config.server_header.as_deref(),
-    );
-    let mut enc = BodyEncoder::new(framing);
-    // The head stays here until it is handed to the socket, so that a body
-    // that fails before that can still be answered properly.
-    let mut head = Some(head);
-    let result = if enc.sends_body() {
-        send_body(link, config, &mut head, &mut enc, body, hold)
-    } else {
-        drop(body);
-        link.send(&[Part::Copy(&take(&mut head))], hold)
-    };
-    if let Err(e) = &result {
-        log::debug!("response aborted after {} body bytes: {e}", enc.written());
-        if head.is_some() {
-            // Nothing was sent: the body (a stream, a writer, a file)
-            // failed or panicked before its first byte. The client gets a
-            // 500 rather than an empty reply; the connection still closes.
-            let fallback = Response::from_error(&Error::with_status(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "response body failed before any output",
-            ));
-            let again = Answer {
-                close: true,
-                ..answer
-            };
-            let sent = write_response(link, config, fallback, again, None);
-            return Outcome {
-                status: sent.status,
-                body_bytes: sent.body_bytes,
-                result,
-                keep_alive: false,
-            };
-        }
+/// ResponseWriter writes the responses of one connection: it frames each
+/// (the core's [`decide_framing`] and [`BodyEncoder`]), builds its head in
+/// the worker's spare buffer, and hands the bytes to the link. Every body
+/// kind goes through one frame-and-write step per piece.
+#[derive(Clone, Copy)]
+pub(crate) struct ResponseWriter<'a> {
+    link: &'a Link,
+    config: &'a Config,
+}
+
+impl<'a> ResponseWriter<'a> {
+    /// Makes the writer of the connection on `link`.
+    pub(crate) fn new(link: &'a Link, config: &'a Config) -> ResponseWriter<'a> {
+        ResponseWriter { link, config }
     }
-    Outcome {
-        status,
-        body_bytes: enc.written(),
-        result,
-        keep_alive,
+
+    /// Writes `resp` as the answer to a request; `conn`, when present, takes
+    /// the keep-alive decision. What the socket does not take at once waits
+    /// in the link's queue.
+    pub(crate) fn write(self, resp: Response, answer: Answer, conn: Option<&mut Conn>) -> Outcome {
+        let (link, config) = (self.link, self.config);
+        let Answer {
+            is_head,
+            version,
+            close: force_close,
+        } = answer;
+        let resp = if resp.status().is_informational() {
+            // A 1xx is never a final response (RFC 9110 §15.2): the client
+            // would wait for another one forever. hyper answers 500 too.
+            Response::from_error(&Error::handler(format!(
+                "handler answered {}, which cannot be a final response",
+                resp.status().as_u16()
+            )))
+        } else {
+            resp
+        };
+        let (status, headers, body) = resp.into_parts();
+        let declared = headers.get_bytes("content-length").and_then(parse_decimal);
+        let framing = decide_framing(status, is_head, version, body.len(), declared);
+        let allow = !force_close
+            && !headers.has_token("connection", "close")
+            && !config.is_shutting_down()
+            && framing != Framing::CloseDelimited;
+        // More of a pipeline is already buffered: a small answer can wait to
+        // leave with the next ones (`Link::send`).
+        let pipelined = conn.as_ref().is_some_and(|c| c.buffered() > 0);
+        // The state decides, unless it is lent to a request body: then the
+        // head announces what the caller allows, and the state decides once it
+        // is back (`Conn::writing` is still idle).
+        let keep_alive = match conn {
+            Some(c) => c.decide_keep_alive(allow),
+            None => allow,
+        };
+        let hold = pipelined && keep_alive;
+        // Sized once, also for a body that will be copied behind the head.
+        let copied = match &body {
+            Body::Bytes(b) if b.len() <= COPY_BODY_MAX => b.len() + FRAMING_ROOM,
+            _ => 0,
+        };
+        let fields: usize = headers
+            .iter_bytes()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum();
+        let mut head = Head::with_capacity(HEAD_ROOM + fields + copied);
+        encode_head(
+            &mut head.0,
+            status,
+            &headers,
+            framing,
+            ConnectionHeader::choose(version, keep_alive),
+            &date_now(),
+            config.server_header.as_deref(),
+        );
+        let mut enc = BodyEncoder::new(framing);
+        // The head stays here until it is handed to the socket, so that a body
+        // that fails before that can still be answered properly.
+        let mut head = Some(head);
+        let result = if enc.sends_body() {
+            self.send_body(&mut head, &mut enc, body, hold)
+        } else {
+            drop(body);
+            link.send(&[Part::Copy(&take(&mut head))], hold)
+        };
+        if let Err(e) = &result {
+            log::debug!("response aborted after {} body bytes: {e}", enc.written());
+            if head.is_some() {
+                // Nothing was sent: the body (a stream, a writer, a file)
+                // failed or panicked before its first byte. The client gets a
+                // 500 rather than an empty reply; the connection still closes.
+                let fallback = Response::from_error(&Error::with_status(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "response body failed before any output",
+                ));
+                let again = Answer {
+                    close: true,
+                    ..answer
+                };
+                let sent = self.write(fallback, again, None);
+                return Outcome {
+                    status: sent.status,
+                    body_bytes: sent.body_bytes,
+                    result,
+                    keep_alive: false,
+                };
+            }
+        }
+        Outcome {
+            status,
+            body_bytes: enc.written(),
+            result,
+            keep_alive,
+        }
     }
 }
 
@@ -239,62 +251,129 @@ impl Drop for Head {
     }
 }
 
-/// Sends the head and `body`; an in-memory body may be held back with
-/// its head when `hold` says more of a pipeline is waiting. Bytes and
-/// files the socket does not take at once wait in the link's queue (the
-/// connection parks until the peer reads them); a handler's stream waits
-/// for the socket here, under the minimum send rate.
-fn send_body(
-    link: &Link,
-    config: &Config,
-    head: &mut Option<Head>,
-    enc: &mut BodyEncoder,
-    body: Body,
-    hold: bool,
-) -> Result<()> {
-    match body {
-        Body::Empty => {
-            // A declared length the empty body cannot meet is found before
-            // the head leaves, so the client gets a 500 instead.
-            let end = enc.finish().map_err(overrun)?;
-            link.send(&[Part::Copy(&take(head)), Part::Copy(end)], hold)
-        }
-        Body::Bytes(b) => {
-            if b.is_empty() {
+impl ResponseWriter<'_> {
+    /// Sends the head and `body`; an in-memory body may be held back with
+    /// its head when `hold` says more of a pipeline is waiting. Bytes and
+    /// files the socket does not take at once wait in the link's queue (the
+    /// connection parks until the peer reads them); a handler's stream waits
+    /// for the socket here, under the minimum send rate.
+    fn send_body(
+        self,
+        head: &mut Option<Head>,
+        enc: &mut BodyEncoder,
+        body: Body,
+        hold: bool,
+    ) -> Result<()> {
+        match body {
+            Body::Empty => {
+                // A declared length the empty body cannot meet is found before
+                // the head leaves, so the client gets a 500 instead.
                 let end = enc.finish().map_err(overrun)?;
-                return link.send(&[Part::Copy(&take(head)), Part::Copy(end)], hold);
+                self.link
+                    .send(&[Part::Copy(&take(head)), Part::Copy(end)], hold)
             }
-            let (chunk, tail) = enc.frame(b.len()).map_err(overrun)?;
-            let end = enc.finish().map_err(overrun)?;
-            match head {
-                Some(h) if b.len() <= COPY_BODY_MAX => {
-                    for piece in [chunk.as_bytes(), &b, tail, end] {
-                        h.0.extend_from_slice(piece);
-                    }
-                    link.send(&[Part::Copy(&take(head))], hold)
+            Body::Bytes(b) => {
+                if b.is_empty() {
+                    let end = enc.finish().map_err(overrun)?;
+                    return self
+                        .link
+                        .send(&[Part::Copy(&take(head)), Part::Copy(end)], hold);
                 }
-                _ => link.send(
-                    &[
-                        Part::Copy(&take(head)),
-                        Part::Copy(chunk.as_bytes()),
-                        Part::Shared(&b),
-                        Part::Copy(tail),
-                        Part::Copy(end),
-                    ],
-                    hold,
-                ),
+                let (chunk, tail) = enc.frame(b.len()).map_err(overrun)?;
+                let end = enc.finish().map_err(overrun)?;
+                match head {
+                    Some(h) if b.len() <= COPY_BODY_MAX => {
+                        for piece in [chunk.as_bytes(), &b, tail, end] {
+                            h.0.extend_from_slice(piece);
+                        }
+                        self.link.send(&[Part::Copy(&take(head))], hold)
+                    }
+                    _ => self.link.send(
+                        &[
+                            Part::Copy(&take(head)),
+                            Part::Copy(chunk.as_bytes()),
+                            Part::Shared(&b),
+                            Part::Copy(tail),
+                            Part::Copy(end),
+                        ],
+                        hold,
+                    ),
+                }
             }
+            Body::File { file, offset, len } => {
+                // Files always have a length; the encoder counts the range now
+                // (a file that shrinks while it is sent ends the connection).
+                enc.frame(usize::try_from(len).unwrap_or(usize::MAX))
+                    .map_err(overrun)?;
+                enc.finish().map_err(overrun)?;
+                self.link.send_file(&take(head), file, offset, len)
+            }
+            Body::Reader { reader, .. } => guarded(|| self.send_reader(head, enc, reader)),
+            Body::Writer(f) => guarded(|| self.send_writer(head, enc, f)),
         }
-        Body::File { file, offset, len } => {
-            // Files always have a length; the encoder counts the range now
-            // (a file that shrinks while it is sent ends the connection).
-            enc.frame(usize::try_from(len).unwrap_or(usize::MAX))
-                .map_err(overrun)?;
-            enc.finish().map_err(overrun)?;
-            link.send_file(&take(head), file, offset, len)
+    }
+
+    /// Sends one framed piece of a streamed body (with the head, the first
+    /// time) and waits until the socket has taken it.
+    fn send_piece(self, head: &mut Option<Head>, enc: &mut BodyEncoder, data: &[u8]) -> Result<()> {
+        let (chunk, tail) = enc.frame(data.len()).map_err(overrun)?;
+        let head = head.take();
+        self.link.send(
+            &[
+                Part::Copy(head.as_deref().unwrap_or(&[])),
+                Part::Copy(chunk.as_bytes()),
+                Part::Copy(data),
+                Part::Copy(tail),
+            ],
+            false,
+        )?;
+        self.link
+            .push_waiting(&self.config.timeouts, Some(&self.config.permits))
+    }
+
+    /// Sends the end of a streamed body (and the head, if nothing was sent).
+    fn send_end(self, head: &mut Option<Head>, enc: &mut BodyEncoder) -> Result<()> {
+        let end = enc.finish().map_err(overrun)?;
+        self.link
+            .send(&[Part::Copy(&take(head)), Part::Copy(end)], false)?;
+        self.link
+            .push_waiting(&self.config.timeouts, Some(&self.config.permits))
+    }
+
+    fn send_reader(
+        self,
+        head: &mut Option<Head>,
+        enc: &mut BodyEncoder,
+        mut reader: Box<dyn Read + Send>,
+    ) -> Result<()> {
+        let mut buf = vec![0u8; PIECE];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            self.send_piece(head, enc, &buf[..n])?;
         }
-        Body::Reader { reader, .. } => guarded(|| send_reader(link, config, head, enc, reader)),
-        Body::Writer(f) => guarded(|| send_writer(link, config, head, enc, f)),
+        self.send_end(head, enc)
+    }
+
+    fn send_writer(self, head: &mut Option<Head>, enc: &mut BodyEncoder, f: WriteFn) -> Result<()> {
+        let mut w = ChunkWriter {
+            writer: self,
+            enc,
+            head,
+            buf: Vec::with_capacity(WRITER_BUFFER),
+            failed: None,
+        };
+        let produced = f(&mut w);
+        if let Some(e) = w.failed.take() {
+            return Err(e);
+        }
+        produced?;
+        w.send()?;
+        self.send_end(w.head, w.enc)
     }
 }
 
@@ -310,90 +389,10 @@ fn guarded(f: impl FnOnce() -> Result<()>) -> Result<()> {
     }
 }
 
-/// Sends one framed piece of a streamed body (with the head, the first
-/// time) and waits until the socket has taken it.
-fn send_piece(
-    link: &Link,
-    config: &Config,
-    head: &mut Option<Head>,
-    enc: &mut BodyEncoder,
-    data: &[u8],
-) -> Result<()> {
-    let (chunk, tail) = enc.frame(data.len()).map_err(overrun)?;
-    let head = head.take();
-    link.send(
-        &[
-            Part::Copy(head.as_deref().unwrap_or(&[])),
-            Part::Copy(chunk.as_bytes()),
-            Part::Copy(data),
-            Part::Copy(tail),
-        ],
-        false,
-    )?;
-    link.push_waiting(&config.timeouts, Some(&config.permits))
-}
-
-/// Sends the end of a streamed body (and the head, if nothing was sent).
-fn send_end(
-    link: &Link,
-    config: &Config,
-    head: &mut Option<Head>,
-    enc: &mut BodyEncoder,
-) -> Result<()> {
-    let end = enc.finish().map_err(overrun)?;
-    link.send(&[Part::Copy(&take(head)), Part::Copy(end)], false)?;
-    link.push_waiting(&config.timeouts, Some(&config.permits))
-}
-
-fn send_reader(
-    link: &Link,
-    config: &Config,
-    head: &mut Option<Head>,
-    enc: &mut BodyEncoder,
-    mut reader: Box<dyn Read + Send>,
-) -> Result<()> {
-    let mut buf = vec![0u8; PIECE];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        send_piece(link, config, head, enc, &buf[..n])?;
-    }
-    send_end(link, config, head, enc)
-}
-
-fn send_writer(
-    link: &Link,
-    config: &Config,
-    head: &mut Option<Head>,
-    enc: &mut BodyEncoder,
-    f: WriteFn,
-) -> Result<()> {
-    let mut w = ChunkWriter {
-        link,
-        config,
-        enc,
-        head,
-        buf: Vec::with_capacity(WRITER_BUFFER),
-        failed: None,
-    };
-    let produced = f(&mut w);
-    if let Some(e) = w.failed.take() {
-        return Err(e);
-    }
-    produced?;
-    w.send()?;
-    send_end(w.link, w.config, w.head, w.enc)
-}
-
 /// ChunkWriter is the `Write` a [`Body::Writer`] function writes to: it
 /// buffers, and each `flush` (or a full buffer) sends one framed piece.
 struct ChunkWriter<'a> {
-    link: &'a Link,
-    config: &'a Config,
+    writer: ResponseWriter<'a>,
     enc: &'a mut BodyEncoder,
     /// The response head, until it goes out with the first piece.
     head: &'a mut Option<Head>,
@@ -407,7 +406,7 @@ impl ChunkWriter<'_> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        send_piece(self.link, self.config, self.head, self.enc, &self.buf)?;
+        self.writer.send_piece(self.head, self.enc, &self.buf)?;
         self.buf.clear();
         Ok(())
     }
