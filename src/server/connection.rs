@@ -57,10 +57,14 @@ const LINGER_BYTES: usize = 256 * 1024;
 /// its pipeline is buffered, before the others get their turn.
 const TURN_REQUESTS: u32 = 32;
 
-/// ConnState is one connection, wherever it waits: its socket, its
-/// protocol state ([`Conn`], with any pipelined bytes), its peer, its
-/// registration with the server, and its [`Stage`].
-pub(crate) struct ConnState {
+/// ConnState is one connection, wherever it waits: boxed, so that it
+/// moves between the worker, the parker and the queues as a pointer.
+pub(crate) type ConnState = Box<Connection>;
+
+/// Connection is what a connection is: its socket, its protocol state
+/// ([`Conn`], with any pipelined bytes), its peer, its registration with
+/// the server, and its [`Stage`].
+pub(crate) struct Connection {
     /// Dropped first: unregisters the connection from the server.
     pub(crate) registration: Registration,
     pub(crate) config: Arc<Config>,
@@ -121,7 +125,7 @@ pub(crate) enum Step {
     Closed,
 }
 
-impl ConnState {
+impl Connection {
     /// Makes the state of a connection just accepted.
     pub(crate) fn new(
         registration: Registration,
@@ -130,7 +134,7 @@ impl ConnState {
         peer: SocketAddr,
         conn: Box<Conn>,
     ) -> ConnState {
-        ConnState {
+        Box::new(Connection {
             registration,
             config,
             link,
@@ -141,7 +145,7 @@ impl ConnState {
             idle_since: coarse_ms(),
             configured: false,
             waiting: None,
-        }
+        })
     }
 
     /// Returns the key the connection is registered under.

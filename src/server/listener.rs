@@ -20,7 +20,7 @@
 //! kernel's listen backlog.
 
 use super::clock::Throttle;
-use super::connection::ConnState;
+use super::connection::Connection;
 use super::link::Link;
 use super::registry::Registration;
 use super::worker::{self, Shared};
@@ -75,7 +75,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             owner: Arc::clone(shared) as Arc<dyn super::registry::Owner>,
             id,
         };
-        let conn_state = ConnState::new(
+        let conn_state = Connection::new(
             registration,
             Arc::clone(&shared.config),
             Arc::clone(&link),

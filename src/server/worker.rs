@@ -155,7 +155,9 @@ fn submit(shared: &Arc<Shared>, submitter: &Submitter, st: ConnState) {
 }
 
 /// Answers 503 and closes, without blocking: the connection's send buffer
-/// is empty (it is new), so the small response fits.
+/// is empty (it is new), so the small response fits. Takes the connection
+/// as it travels (boxed), and drops it.
+#[allow(clippy::boxed_local)]
 pub(crate) fn refuse(st: ConnState) {
     // Warned at most once a second: a flood must not flood the log.
     static WARNED: Throttle = Throttle::new();
