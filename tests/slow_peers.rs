@@ -97,6 +97,21 @@ fn endless_upload(srv: &TestServer) -> thread::JoinHandle<Option<u16>> {
     })
 }
 
+/// Reads what a stuck client was sent until the server closes the
+/// connection; returns how many bytes that was.
+fn read_until_closed(s: &mut TcpStream) -> usize {
+    let mut got = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("after {got} bytes: {e}"),
+        }
+    }
+}
+
 fn parse_status(raw: &[u8]) -> Option<u16> {
     let line = raw.split(|&b| b == b'\r').next()?;
     std::str::from_utf8(line.get(9..12)?).ok()?.parse().ok()
@@ -148,17 +163,10 @@ fn downloads_nobody_reads_hold_no_worker_and_are_cut_off() {
     assert_served(&srv);
     wait_past(short_timeouts().write);
     for s in &mut stuck {
-        let mut got = 0;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
-                Err(e) => panic!("after {got} bytes: {e}"),
-            }
-        }
-        assert!(got < BIG, "cut off before the end of the answer");
+        assert!(
+            read_until_closed(s) < BIG,
+            "cut off before the end of the answer"
+        );
     }
 }
 
@@ -173,17 +181,10 @@ fn streamed_answers_nobody_reads_hold_at_most_half_the_pool() {
     }
     wait_past(short_timeouts().write);
     for s in &mut stuck {
-        let mut got = 0;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
-                Err(e) => panic!("after {got} bytes: {e}"),
-            }
-        }
-        assert!(got < BIG, "cut off before the end of the stream");
+        assert!(
+            read_until_closed(s) < BIG,
+            "cut off before the end of the stream"
+        );
     }
 }
 
