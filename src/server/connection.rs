@@ -294,8 +294,7 @@ pub(crate) fn expire(mut st: ConnState) -> Step {
 /// request was just answered here, so its successor cannot have arrived
 /// unless it was pipelined.
 fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next {
-    let config = Arc::clone(&st.config);
-    let t = config.timeouts;
+    let t = st.config.timeouts;
     loop {
         let event = st.conn().next_event();
         match event {
@@ -307,12 +306,11 @@ fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next
                 // of the two always sees the other.
                 st.link.mark_idle();
                 let idle_deadline = st.idle_since.saturating_add(millis(t.idle));
-                if config.is_shutting_down() || (!answered && coarse_ms() >= idle_deadline) {
+                if st.config.is_shutting_down() || (!answered && coarse_ms() >= idle_deadline) {
                     // Serve a request that is already here; otherwise
                     // close. (A request that waited past the idle deadline
                     // for a worker has arrived: it is served.)
-                    let link = Arc::clone(&st.link);
-                    if !link.read_ready(st.conn()) {
+                    if !st.link.read_ready(home(&mut st.conn)) {
                         log::trace!("{}: closing idle connection", st.peer);
                         return close(st, false);
                     }
@@ -324,8 +322,7 @@ fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next
                     st.stage = Stage::Idle;
                     return Next::Park;
                 } else {
-                    let link = Arc::clone(&st.link);
-                    match link.read(st.conn(), idle_deadline, Phase::Idle) {
+                    match st.link.read(home(&mut st.conn), idle_deadline, Phase::Idle) {
                         Ok(Filled::Data) => {}
                         Ok(Filled::WouldBlock) => {
                             st.stage = Stage::Idle;
@@ -352,8 +349,7 @@ fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next
             Ok(Event::NeedData) => {
                 let begun = *since.get_or_insert_with(coarse_ms);
                 let deadline = begun.saturating_add(millis(t.head));
-                let link = Arc::clone(&st.link);
-                match link.read(st.conn(), deadline, Phase::Head) {
+                match st.link.read(home(&mut st.conn), deadline, Phase::Head) {
                     Ok(Filled::Data) => {}
                     Ok(Filled::WouldBlock) if coarse_ms() < deadline => {
                         st.stage = Stage::Head { since: begun };
@@ -371,6 +367,13 @@ fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next
             Err(e) => return fail(st, &e),
         }
     }
+}
+
+/// Returns the connection's protocol state, which is home except while a
+/// request body holds it: a field borrow, so the link can be used beside
+/// it without a reference count.
+fn home(conn: &mut Option<Box<Conn>>) -> &mut Conn {
+    conn.as_deref_mut().expect("Conn is home between requests")
 }
 
 /// Answers an error (if it has an answer) and closes, lingering.
@@ -454,8 +457,7 @@ fn read_body(st: &mut ConnState, head: Box<RequestHead>, mut got: BytesMut, sinc
             }
             Ok(Event::NeedData) => {
                 let deadline = body_deadline(&t, since, got.len() as u64);
-                let link = Arc::clone(&st.link);
-                match link.read(st.conn(), deadline, Phase::Body) {
+                match st.link.read(home(&mut st.conn), deadline, Phase::Body) {
                     Ok(Filled::Data) => {}
                     Ok(Filled::WouldBlock) if coarse_ms() < deadline => {
                         st.stage = Stage::Body { head, got, since };

@@ -153,8 +153,7 @@ impl<T> Slots<T> {
         if !matches {
             Found::Nothing
         } else if take {
-            self.take(key)
-                .map_or(Found::Nothing, |(item, hup)| Found::Taken(item, hup))
+            take_slot(slot).map_or(Found::Nothing, |(item, hup)| Found::Taken(item, hup))
         } else {
             Found::Ready
         }
@@ -164,15 +163,7 @@ impl<T> Slots<T> {
     /// heard its peer while it waited to write); true if an event said
     /// its peer closed its side.
     pub(crate) fn take(&mut self, key: u64) -> Option<(T, bool)> {
-        let slot = self.map.get_mut(&key)?;
-        let Slot::Parked { seen, .. } = slot else {
-            return None;
-        };
-        let pending = *seen;
-        match std::mem::replace(slot, Slot::Busy { pending }) {
-            Slot::Parked { item, hup, .. } => Some((item, hup)),
-            Slot::Busy { .. } => None,
-        }
+        take_slot(self.map.get_mut(&key)?)
     }
 
     /// Forgets `key`, which is closing.
@@ -216,6 +207,20 @@ impl<T> Slots<T> {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.map.len()
+    }
+}
+
+/// Takes a parked connection out of its slot, leaving it busy (pending
+/// if it heard its peer while it waited to write); true if its peer
+/// closed its side.
+fn take_slot<T>(slot: &mut Slot<T>) -> Option<(T, bool)> {
+    let Slot::Parked { seen, .. } = slot else {
+        return None;
+    };
+    let pending = *seen;
+    match std::mem::replace(slot, Slot::Busy { pending }) {
+        Slot::Parked { item, hup, .. } => Some((item, hup)),
+        Slot::Busy { .. } => None,
     }
 }
 
