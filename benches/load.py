@@ -26,7 +26,14 @@ count the server's system calls during the load and print them per
 request: what a request costs on a kept-alive connection, and whether
 parking idle connections taxes the busy ones.
 
+With --baseline DIR (another checkout of sockhttp, e.g. a `git worktree`
+of an older commit), that checkout's examples run too, as a third server
+in every round: each change is then measured against the code before it
+in the same rounds, beside nginx, and the table adds the ratio of this
+tree to the baseline (the median of the per-round ratios).
+
 Usage: python3 benches/load.py [--duration 10] [--repeat 3] [--only NAME,...] [--syscalls]
+                               [--baseline DIR]
 Needs: wrk, nginx, taskset (Debian: apt-get install wrk nginx util-linux).
 Every process it starts is ended by its PID.
 """
@@ -227,9 +234,15 @@ http {{
 """
 
 
-def start_sockhttp(kind, root, port):
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    exe = os.path.join(target, "release", "examples", kind)
+def target_dir(tree):
+    """Where the release examples of the checkout `tree` are built."""
+    if tree == ROOT and os.environ.get("CARGO_TARGET_DIR"):
+        return os.environ["CARGO_TARGET_DIR"]
+    return os.path.join(tree, "target")
+
+
+def start_sockhttp(kind, root, port, tree):
+    exe = os.path.join(target_dir(tree), "release", "examples", kind)
     args = [exe, f"127.0.0.1:{port}", str(THREADS)] if kind == "hello" else \
         [exe, "--addr", f"127.0.0.1:{port}", "--root", root, "--no-listing", "--threads", str(THREADS)]
     proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + args,
@@ -269,7 +282,10 @@ GROUPS = [["hello-16"], ["hello-256"], ["pipe-16"], ["4k-16"], ["4k-256"], ["1m-
 def run_once(server, name, example, path, conns, idle, script, args, root, prefix):
     """One run of one scenario against one server."""
     port = free_port()
-    proc = start_nginx(prefix, root, port) if server == "nginx" else start_sockhttp(example, root, port)
+    if server == "nginx":
+        proc = start_nginx(prefix, root, port)
+    else:
+        proc = start_sockhttp(example, root, port, args.baseline if server == "baseline" else ROOT)
     holder = None
     try:
         if idle:
@@ -278,7 +294,7 @@ def run_once(server, name, example, path, conns, idle, script, args, root, prefi
         url = f"http://127.0.0.1:{port}{path}"
         wrk(url, conns, WARMUP, script)
         counter = None
-        if args.syscalls and server == "sockhttp" and name in COUNTED:
+        if args.syscalls and server != "nginx" and name in COUNTED:
             counter = count_syscalls(proc.pid, args.duration)
         r = wrk(url, conns, args.duration, script)
         if counter:
@@ -314,12 +330,22 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--syscalls", action="store_true",
                     help="count sockhttp's system calls per request with perf")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="another sockhttp checkout to measure in the same rounds")
     args = ap.parse_args()
+    servers = ["sockhttp", "nginx"]
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
+        servers = ["sockhttp", "baseline", "nginx"]
     for tool in ("wrk", "nginx", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found (Debian: apt-get install wrk nginx util-linux)")
     raise_nofile()
-    sh("cargo", "build", "--release", "-q", "--example", "hello", "--example", "static_site", cwd=ROOT)
+    for tree in [ROOT] + ([args.baseline] if args.baseline else []):
+        env = dict(os.environ)
+        env["CARGO_TARGET_DIR"] = target_dir(tree)
+        sh("cargo", "build", "--release", "-q", "--example", "hello", "--example", "static_site",
+           cwd=tree, env=env)
     only = set(filter(None, args.only.split(",")))
     with tempfile.TemporaryDirectory(prefix="sockhttp-bench-") as tmp:
         root = os.path.join(tmp, "www")
@@ -346,34 +372,39 @@ def main():
             if not names:
                 continue
             # Round-robin: each round runs every scenario of the group on
-            # both servers back to back, the first of the two alternating,
-            # so that neither always runs on a machine the other warmed.
+            # every server back to back, the order rotating from round to
+            # round, so that none always runs on a machine another warmed.
             for i in range(args.repeat):
-                order = ("sockhttp", "nginx") if i % 2 == 0 else ("nginx", "sockhttp")
+                order = servers[i % len(servers):] + servers[:i % len(servers)]
                 for n in names:
                     for server in order:
                         r = run_once(server, *by_name[n], args, root, prefix)
                         runs.setdefault((n, server), []).append(r)
             for n in names:
-                for server in ("sockhttp", "nginx"):
+                for server in servers:
                     r = medians(runs[(n, server)])
                     print(f"{n:<12} {server:<9} {r['rps']:>10.0f} {r['mbs']:>8.1f} {r['p50']:>8.3f} "
                           f"{r['p99']:>8.3f} {r['errors']:>7} {r['rss_mib']:>8.1f}", flush=True)
         table = {k: medians(v) for k, v in runs.items()}
-        print("\nratios (sockhttp / nginx: median of the ratios of back-to-back runs):")
-        for name, *_ in SCENARIOS:
-            if (name, "sockhttp") in runs:
-                a, b = runs[(name, "sockhttp")], runs[(name, "nginx")]
-                ratios = " ".join(f"{x['rps'] / y['rps']:.2f}" for x, y in zip(a, b))
-                print(f"  {name:<12} req/s {paired(a, b, 'rps'):.2f}x   MB/s {paired(a, b, 'mbs'):.2f}x"
-                      f"   (rounds: {ratios})")
-        counted = [(n, table[(n, "sockhttp")]["calls"]) for n, *_ in SCENARIOS
-                   if "calls" in table.get((n, "sockhttp"), {})]
-        if counted:
-            print("\nsockhttp system calls per request (perf, all threads, medians):")
-            print(f"  {'scenario':<12} " + " ".join(f"{c:>11}" for c in SYSCALLS))
-            for n, calls in counted:
-                print(f"  {n:<12} " + " ".join(f"{calls[c]:>11.3f}" for c in SYSCALLS))
+        pairs = [("sockhttp", "nginx")]
+        if args.baseline:
+            pairs += [("baseline", "nginx"), ("sockhttp", "baseline")]
+        for top, bottom in pairs:
+            print(f"\nratios ({top} / {bottom}: median of the ratios of back-to-back runs):")
+            for name, *_ in SCENARIOS:
+                if (name, top) in runs:
+                    a, b = runs[(name, top)], runs[(name, bottom)]
+                    ratios = " ".join(f"{x['rps'] / y['rps']:.2f}" for x, y in zip(a, b))
+                    print(f"  {name:<12} req/s {paired(a, b, 'rps'):.2f}x   MB/s {paired(a, b, 'mbs'):.2f}x"
+                          f"   (rounds: {ratios})")
+        for server in servers[:-1]:
+            counted = [(n, table[(n, server)]["calls"]) for n, *_ in SCENARIOS
+                       if "calls" in table.get((n, server), {})]
+            if counted:
+                print(f"\n{server} system calls per request (perf, all threads, medians):")
+                print(f"  {'scenario':<12} " + " ".join(f"{c:>11}" for c in SYSCALLS))
+                for n, calls in counted:
+                    print(f"  {n:<12} " + " ".join(f"{calls[c]:>11.3f}" for c in SYSCALLS))
         if ("idle10k-16", "sockhttp") in runs and ("noidle-16", "sockhttp") in runs:
             ratio = paired(runs[("idle10k-16", "sockhttp")], runs[("noidle-16", "sockhttp")], "rps")
             print(f"\nsockhttp with 10,000 idle connections: {ratio:.2f}x of its no-idle req/s "
