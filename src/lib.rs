@@ -217,6 +217,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod error;
+pub mod form;
 pub mod forwarded;
 mod handler;
 pub mod limits;
@@ -230,6 +231,7 @@ mod types;
 pub mod uri;
 
 pub use error::{Error, Phase, Result};
+pub use form::Form;
 pub use forwarded::{ForwardingHeader, TrustedProxies};
 pub use handler::Handler;
 pub use limits::{Limits, Timeouts};
