@@ -216,6 +216,7 @@
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+pub mod cookie;
 pub mod error;
 pub mod form;
 pub mod forwarded;
@@ -230,6 +231,7 @@ mod static_files;
 mod types;
 pub mod uri;
 
+pub use cookie::{Cookie, SameSite};
 pub use error::{Error, Phase, Result};
 pub use form::Form;
 pub use forwarded::{ForwardingHeader, TrustedProxies};

@@ -6,6 +6,7 @@
 //! module performs no socket I/O itself: a body that comes from a
 //! connection reads through a [`WireSource`] the server provides.
 
+use crate::cookie;
 use crate::error::{Error, Result};
 use crate::form::{self, Form};
 use crate::limits::DEFAULT_MAX_FORM_FIELDS;
@@ -215,6 +216,42 @@ impl Request {
         form::check_content_type(self.header("content-type"))?;
         let body = self.body_bytes()?;
         Form::parse_with_max_fields(&body, max_fields)
+    }
+
+    /// Returns the value of the first cookie named `name` the client
+    /// sent (names are case-sensitive), from every `Cookie` field.
+    ///
+    /// When a name comes more than once (cookies set for different paths
+    /// or domains), browsers send the one with the longest path first
+    /// (RFC 6265 §5.4); [`Request::cookies`] returns them all. See
+    /// [`cookie::parse_cookie_string`] for what is accepted and what is
+    /// skipped.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{Method, Request};
+    /// let req = Request::builder(Method::Get, "/")
+    ///     .header("Cookie", "theme=dark; sid=\"abc\"")
+    ///     .build()?;
+    /// assert_eq!(req.cookie("sid"), Some("abc"));
+    /// assert_eq!(req.cookie("SID"), None);
+    /// # Ok::<(), sockhttp::Error>(())
+    /// ```
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Returns every cookie the client sent, as `(name, value)` in the
+    /// order sent, malformed pairs skipped.
+    ///
+    /// RFC 6265 §5.4 has a client send one `Cookie` field; HTTP/1.1
+    /// clients that send several are read as if their fields were joined
+    /// with `; ` (as HTTP/2 allows, RFC 9113 §8.2.3).
+    pub fn cookies(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.head
+            .headers
+            .get_all_bytes("cookie")
+            .flat_map(cookie::parse_cookie_string)
     }
 
     /// Returns the protocol version.
