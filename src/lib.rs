@@ -45,6 +45,10 @@
 //! [`ShutdownHandle`] (from [`Server::shutdown_handle`]) stops it from a
 //! signal handler.
 //!
+//! A handler reads an HTML form with [`Request::form`] (a [`Form`]; the
+//! [`form`] module) and cookies with [`Request::cookie`], and sets them
+//! with [`Response::with_cookie`] (a [`Cookie`]; the [`cookie`] module).
+//!
 //! # From system calls to HTTP
 //!
 //! Step 0 is a plain TCP echo server: `examples/tcp_echo.rs` names each
@@ -159,6 +163,7 @@
 //! | body read before the handler runs | 64 KiB | longer: it streams to the handler |
 //! | bodies streaming to handlers at once | half the pool | the next waits, holding no worker |
 //! | body held in memory by [`Request::body_bytes`] | 2 MiB | `413`, close |
+//! | fields of a form ([`Request::form`], [`Request::query_form`]) | 1000 | `413` (`414` for a query) |
 //! | unread body drained after a handler | 256 KiB | more: the connection closes instead |
 //! | trailer section | 16 KiB | `431`, close |
 //! | chunk-size line | 4 KiB | `400`, close |
@@ -216,7 +221,9 @@
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+pub mod cookie;
 pub mod error;
+pub mod form;
 pub mod forwarded;
 mod handler;
 pub mod limits;
@@ -229,7 +236,9 @@ mod static_files;
 mod types;
 pub mod uri;
 
+pub use cookie::{Cookie, SameSite};
 pub use error::{Error, Phase, Result};
+pub use form::Form;
 pub use forwarded::{ForwardingHeader, TrustedProxies};
 pub use handler::Handler;
 pub use limits::{Limits, Timeouts};

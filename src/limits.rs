@@ -41,6 +41,13 @@ pub const DEFAULT_PREBUFFER_BODY_BYTES: usize = 64 * 1024;
 /// 2 MiB: the largest body [`Request::body_bytes`](crate::Request::body_bytes)
 /// will hold in memory. Over it: 413 and close.
 pub const DEFAULT_MAX_BUFFERED_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// 1000: the most fields [`Request::form`](crate::Request::form) and
+/// [`Form::parse`](crate::Form::parse) accept in one form. Over it: 413
+/// (414 for a query string). The body limit alone would let a 2 MiB body
+/// of `&a&a&…` become a million fields, tens of MB of small strings; no
+/// HTML form has a thousand fields. PHP's `max_input_vars` is 1000, and
+/// Go's multipart reader stops at 1000 parts.
+pub const DEFAULT_MAX_FORM_FIELDS: usize = 1000;
 /// 256 KiB: how much unread body the server reads and discards after the
 /// handler so the connection can be kept alive; more, and it closes
 /// instead. Go's `maxPostHandlerReadBytes` is 256 KiB.

@@ -6,7 +6,10 @@
 //! module performs no socket I/O itself: a body that comes from a
 //! connection reads through a [`WireSource`] the server provides.
 
+use crate::cookie;
 use crate::error::{Error, Result};
+use crate::form::{self, Form};
+use crate::limits::DEFAULT_MAX_FORM_FIELDS;
 use crate::proto::head::RequestHead;
 use crate::types::{Headers, Method, Version};
 use crate::uri;
@@ -127,6 +130,128 @@ impl Request {
         uri::query_pairs(self.query()?)
             .find(|(k, _)| k == name)
             .map(|(_, v)| v)
+    }
+
+    /// Returns the query string as a [`Form`]: every parameter, in order,
+    /// repeated names included; empty without a query.
+    ///
+    /// Unlike [`Request::query_param`], which passes over a parameter that
+    /// does not decode, this refuses the query, so a handler can answer a
+    /// malformed one instead of acting on part of it.
+    ///
+    /// # Errors
+    /// [`Error::Status`] with 400 for a malformed escape or text that is
+    /// not UTF-8, and 414 for more than
+    /// [`DEFAULT_MAX_FORM_FIELDS`](crate::limits::DEFAULT_MAX_FORM_FIELDS)
+    /// parameters.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{Method, Request};
+    /// let req = Request::builder(Method::Get, "/search?tag=a&tag=b&q=x+y").build()?;
+    /// let query = req.query_form()?;
+    /// assert_eq!(query.get_all("tag").collect::<Vec<_>>(), ["a", "b"]);
+    /// assert_eq!(query.get("q"), Some("x y"));
+    /// # Ok::<(), sockhttp::Error>(())
+    /// ```
+    pub fn query_form(&self) -> Result<Form> {
+        form::parse_query(self.query().unwrap_or(""))
+    }
+
+    /// Reads the body as an `application/x-www-form-urlencoded` form (what
+    /// an HTML `<form method="post">` sends) with at most
+    /// [`DEFAULT_MAX_FORM_FIELDS`](crate::limits::DEFAULT_MAX_FORM_FIELDS)
+    /// fields.
+    ///
+    /// The `Content-Type` is checked first, so a wrong one is refused
+    /// before a byte of the body is read: its media type must be
+    /// `application/x-www-form-urlencoded` (any case, parameters allowed)
+    /// and its `charset`, if given, UTF-8. The body is then read like
+    /// [`Request::body_bytes`], within the same in-memory limit
+    /// ([`Limits::max_buffered_body_bytes`](crate::Limits), 2 MiB by
+    /// default; raise it for one request with
+    /// [`Request::set_max_buffered_body_bytes`]). Go's `ParseForm` allows
+    /// 10 MiB; a form of text fields is far smaller, and files come as
+    /// `multipart/form-data`. The query is not merged in: see
+    /// [`Request::query_form`].
+    ///
+    /// The body is consumed: a second call sees an empty form.
+    ///
+    /// # Errors
+    /// [`Error::Status`] with 415 for another `Content-Type`;
+    /// [`Error::BodyTooLarge`] (413, close) for a body over the limit;
+    /// [`Error::Status`] with 413 for too many fields and 400 for a
+    /// malformed escape or text that is not UTF-8; any body error (400
+    /// for bad framing, 408 for a timeout).
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{Method, Request, StatusCode};
+    /// let mut req = Request::builder(Method::Post, "/comment")
+    ///     .header("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
+    ///     .body("text=Ol%C3%A1+mundo%21&notify=on")
+    ///     .build()?;
+    /// let form = req.form()?;
+    /// assert_eq!(form.get("text"), Some("Olá mundo!"));
+    /// assert_eq!(form.get("notify"), Some("on"));
+    ///
+    /// let mut json = Request::builder(Method::Post, "/comment")
+    ///     .header("Content-Type", "application/json")
+    ///     .body("{}")
+    ///     .build()?;
+    /// let err = json.form().unwrap_err();
+    /// assert_eq!(err.status(), Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+    /// # Ok::<(), sockhttp::Error>(())
+    /// ```
+    pub fn form(&mut self) -> Result<Form> {
+        self.form_with_max_fields(DEFAULT_MAX_FORM_FIELDS)
+    }
+
+    /// Reads the body as a form like [`Request::form`], accepting at most
+    /// `max_fields` fields (a form with a large `<select multiple>`, say).
+    ///
+    /// # Errors
+    /// As [`Request::form`]; 413 over `max_fields`.
+    pub fn form_with_max_fields(&mut self, max_fields: usize) -> Result<Form> {
+        form::check_content_type(self.header("content-type"))?;
+        let body = self.body_bytes()?;
+        Form::parse_with_max_fields(&body, max_fields)
+    }
+
+    /// Returns the value of the first cookie named `name` the client
+    /// sent (names are case-sensitive), from every `Cookie` field.
+    ///
+    /// When a name comes more than once (cookies set for different paths
+    /// or domains), browsers send the one with the longest path first
+    /// (RFC 6265 §5.4); [`Request::cookies`] returns them all. See
+    /// [`cookie::parse_cookie_string`] for what is accepted and what is
+    /// skipped.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{Method, Request};
+    /// let req = Request::builder(Method::Get, "/")
+    ///     .header("Cookie", "theme=dark; sid=\"abc\"")
+    ///     .build()?;
+    /// assert_eq!(req.cookie("sid"), Some("abc"));
+    /// assert_eq!(req.cookie("SID"), None);
+    /// # Ok::<(), sockhttp::Error>(())
+    /// ```
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Returns every cookie the client sent, as `(name, value)` in the
+    /// order sent, malformed pairs skipped.
+    ///
+    /// RFC 6265 §5.4 has a client send one `Cookie` field; HTTP/1.1
+    /// clients that send several are read as if their fields were joined
+    /// with `; ` (as HTTP/2 allows, RFC 9113 §8.2.3).
+    pub fn cookies(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.head
+            .headers
+            .get_all_bytes("cookie")
+            .flat_map(cookie::parse_cookie_string)
     }
 
     /// Returns the protocol version.

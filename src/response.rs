@@ -5,6 +5,7 @@
 //! module performs no I/O: a file or stream body is only opened or read
 //! when the server sends it.
 
+use crate::cookie::Cookie;
 use crate::error::Error;
 use crate::types::{Headers, Method, StatusCode};
 use bytes::Bytes;
@@ -255,6 +256,37 @@ impl Response {
             Bytes::copy_from_slice(value.as_ref().as_bytes()),
         );
         self
+    }
+
+    /// Returns the response with a `Set-Cookie` field for `cookie`
+    /// appended: one field per cookie, never folded into one line (RFC
+    /// 6265 §3: "Origin servers SHOULD NOT fold multiple Set-Cookie
+    /// header fields into a single header field"; an `Expires` date has a
+    /// comma of its own).
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{Cookie, Response};
+    /// let resp = Response::text("signed out")
+    ///     .with_cookie(Cookie::expired("sid")?.path("/"))
+    ///     .with_cookie(Cookie::new("theme", "dark")?.path("/"));
+    /// let set: Vec<&str> = resp.headers().get_all("set-cookie").collect();
+    /// assert_eq!(set, [
+    ///     "sid=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    ///     "theme=dark; Path=/",
+    /// ]);
+    /// # Ok::<(), sockhttp::Error>(())
+    /// ```
+    pub fn with_cookie(mut self, cookie: Cookie) -> Response {
+        self.set_cookie(cookie);
+        self
+    }
+
+    /// Appends a `Set-Cookie` field for `cookie` (see
+    /// [`Response::with_cookie`]).
+    pub fn set_cookie(&mut self, cookie: Cookie) {
+        self.headers
+            .append(Bytes::from_static(b"Set-Cookie"), cookie.to_string());
     }
 
     /// Returns the body.

@@ -90,13 +90,30 @@ pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
         .filter(|s| !s.is_empty())
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((form_decode(k)?, form_decode(v)?))
+            Some((
+                form_decode(k.as_bytes())?.into_owned(),
+                form_decode(v.as_bytes())?.into_owned(),
+            ))
         })
 }
 
-fn form_decode(s: &str) -> Option<String> {
-    let spaced = s.replace('+', " ");
-    percent_decode(&spaced).map(Cow::into_owned)
+/// Decodes one name or value of `application/x-www-form-urlencoded` text:
+/// `+` is a space, then `%XX` escapes are decoded (so `%2B` stays a `+`);
+/// `None` for a malformed escape or a result that is not UTF-8. The one
+/// decoder of query strings and form bodies ([`crate::form`]).
+pub(crate) fn form_decode(input: &[u8]) -> Option<Cow<'_, str>> {
+    if !input.contains(&b'+') {
+        return match percent_decode_bytes(input)? {
+            Cow::Borrowed(b) => std::str::from_utf8(b).ok().map(Cow::Borrowed),
+            Cow::Owned(v) => String::from_utf8(v).ok().map(Cow::Owned),
+        };
+    }
+    let spaced: Vec<u8> = input
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let decoded = percent_decode_bytes(&spaced)?.into_owned();
+    String::from_utf8(decoded).ok().map(Cow::Owned)
 }
 
 fn hex(b: u8) -> Option<u8> {
