@@ -347,8 +347,10 @@ impl IntoResponse for io::Error {
 }
 
 impl IntoResponse for Box<dyn std::error::Error + Send + Sync> {
+    /// A boxed [`Error`] (or an `io::Error` carrying one, as a request
+    /// body's read errors do) keeps its status; anything else is a 500.
     fn into_response(self) -> Response {
-        Response::from_error(&Error::Handler(self))
+        Response::from_error(&Error::from_boxed(self))
     }
 }
 
