@@ -66,6 +66,7 @@ impl Request {
 
     /// Starts building a request by hand, for testing handlers without a
     /// socket.
+    #[must_use]
     pub fn builder(method: Method, target: &str) -> RequestBuilder {
         RequestBuilder {
             method,
@@ -283,6 +284,7 @@ pub struct RequestBuilder {
 
 impl RequestBuilder {
     /// Appends a header field.
+    #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> RequestBuilder {
         self.headers.append(
             Bytes::copy_from_slice(name.as_bytes()),
@@ -292,18 +294,21 @@ impl RequestBuilder {
     }
 
     /// Sets the protocol version (HTTP/1.1 by default).
+    #[must_use]
     pub fn version(mut self, v: Version) -> RequestBuilder {
         self.version = v;
         self
     }
 
     /// Sets the peer address.
+    #[must_use]
     pub fn peer(mut self, addr: SocketAddr) -> RequestBuilder {
         self.peer = Some(addr);
         self
     }
 
     /// Sets an in-memory body and its `Content-Length`.
+    #[must_use]
     pub fn body(mut self, body: impl Into<Bytes>) -> RequestBuilder {
         let body = body.into();
         self.headers

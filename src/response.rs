@@ -38,6 +38,9 @@ pub struct Response {
 pub type WriteFn = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
 
 /// Body is the content of a [`Response`].
+///
+/// More kinds may be added: a `match` on a body needs a wildcard arm.
+#[non_exhaustive]
 pub enum Body {
     /// No content (`Content-Length: 0`, or none at all for 204 and 304).
     Empty,
@@ -100,6 +103,7 @@ impl fmt::Debug for Body {
 
 impl Response {
     /// Makes a response with `status`, no fields and no body.
+    #[must_use]
     pub fn new(status: StatusCode) -> Response {
         Response {
             status,
@@ -109,11 +113,13 @@ impl Response {
     }
 
     /// Makes a 200 response with a `text/plain; charset=utf-8` body.
+    #[must_use]
     pub fn text(body: impl Into<String>) -> Response {
         Response::typed("text/plain; charset=utf-8", Bytes::from(body.into()))
     }
 
     /// Makes a 200 response with a `text/html; charset=utf-8` body.
+    #[must_use]
     pub fn html(body: impl Into<String>) -> Response {
         Response::typed("text/html; charset=utf-8", Bytes::from(body.into()))
     }
@@ -121,6 +127,7 @@ impl Response {
     /// Makes a 200 response with an `application/json` body that the
     /// caller has already serialised (the library itself has no JSON
     /// dependency).
+    #[must_use]
     pub fn json(body: impl Into<String>) -> Response {
         Response::typed("application/json", Bytes::from(body.into()))
     }
@@ -138,6 +145,7 @@ impl Response {
     }
 
     /// Makes a 200 response with in-memory content of type `content_type`.
+    #[must_use]
     pub fn bytes(content_type: &str, body: impl Into<Bytes>) -> Response {
         let mut resp = Response::new(StatusCode::OK);
         resp.headers.insert(
@@ -163,6 +171,7 @@ impl Response {
 
     /// Makes a 200 response that streams from `reader` (chunked, since the
     /// length is unknown).
+    #[must_use]
     pub fn stream(reader: impl Read + Send + 'static) -> Response {
         Response::new(StatusCode::OK).with_body(Body::Reader {
             reader: Box::new(reader),
@@ -185,6 +194,7 @@ impl Response {
     /// });
     /// assert_eq!(resp.body().len(), None);
     /// ```
+    #[must_use]
     pub fn writer<F>(f: F) -> Response
     where
         F: FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static,
@@ -193,6 +203,7 @@ impl Response {
     }
 
     /// Makes a redirect to `location` with status 301, 302, 303, 307 or 308.
+    #[must_use]
     pub fn redirect(status: StatusCode, location: &str) -> Response {
         Response::new(status).with_header("Location", location)
     }
@@ -202,6 +213,7 @@ impl Response {
     /// `Allow` for a 405, and `Connection: close` when the error leaves the
     /// connection unusable. This is the only place error responses are
     /// built.
+    #[must_use]
     pub fn from_error(err: &Error) -> Response {
         let status = err.status().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match err {
@@ -231,6 +243,7 @@ impl Response {
     }
 
     /// Returns the response with its status set to `status`.
+    #[must_use]
     pub fn with_status(mut self, status: StatusCode) -> Response {
         self.status = status;
         self
@@ -249,6 +262,7 @@ impl Response {
     /// Returns the response with header `name` set to `value`, replacing
     /// any earlier value (use [`Response::headers_mut`] and
     /// [`Headers::append`] for repeated fields such as `Set-Cookie`).
+    #[must_use]
     pub fn with_header(mut self, name: &str, value: impl AsRef<str>) -> Response {
         self.headers.insert(
             Bytes::copy_from_slice(name.as_bytes()),
@@ -263,6 +277,7 @@ impl Response {
     }
 
     /// Returns the response with its body replaced.
+    #[must_use]
     pub fn with_body(mut self, body: Body) -> Response {
         self.body = body;
         self
