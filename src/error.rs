@@ -210,6 +210,14 @@ impl std::error::Error for Error {
     }
 }
 
+impl From<crate::types::InvalidHeader> for Error {
+    /// A header field the program tried to send that may not be sent: its
+    /// bug, so a 500 ([`Error::Handler`]).
+    fn from(e: crate::types::InvalidHeader) -> Error {
+        Error::Handler(Box::new(e))
+    }
+}
+
 impl From<io::Error> for Error {
     /// Unwraps an `Error` that travelled inside an `io::Error` (a body
     /// read that hit a limit or a timeout); any other I/O error is

@@ -6,7 +6,7 @@
 //! when the server sends it.
 
 use crate::error::Error;
-use crate::types::{Headers, Method, StatusCode};
+use crate::types::{Headers, InvalidHeader, Method, StatusCode};
 use bytes::Bytes;
 use std::fmt;
 use std::fs::File;
@@ -145,6 +145,10 @@ impl Response {
     }
 
     /// Makes a 200 response with in-memory content of type `content_type`.
+    ///
+    /// # Panics
+    /// If `content_type` holds a control character (see
+    /// [`Headers`](Headers#invalid-names-and-values)).
     #[must_use]
     pub fn bytes(content_type: &str, body: impl Into<Bytes>) -> Response {
         let mut resp = Response::new(StatusCode::OK);
@@ -203,8 +207,21 @@ impl Response {
     }
 
     /// Makes a redirect to `location` with status 301, 302, 303, 307 or 308.
+    ///
+    /// A location is often built from the request (a path, a `?next=`
+    /// parameter), so it never panics: the bytes that can appear in no URI
+    /// (controls, space, non-ASCII) are percent-encoded, and the rest is
+    /// sent as given.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{Response, StatusCode};
+    /// let resp = Response::redirect(StatusCode::SEE_OTHER, "/login?next=/a b\r\nX: y");
+    /// assert_eq!(resp.headers().get("location"), Some("/login?next=/a%20b%0D%0AX:%20y"));
+    /// ```
     #[must_use]
     pub fn redirect(status: StatusCode, location: &str) -> Response {
+        let location = crate::uri::encode_uri_reference(location);
         Response::new(status).with_header("Location", location)
     }
 
@@ -262,6 +279,15 @@ impl Response {
     /// Returns the response with header `name` set to `value`, replacing
     /// any earlier value (use [`Response::headers_mut`] and
     /// [`Headers::append`] for repeated fields such as `Set-Cookie`).
+    ///
+    /// For names and values the program writes itself; a value from
+    /// outside it (the peer, a file name, a database) goes through
+    /// [`Response::try_with_header`].
+    ///
+    /// # Panics
+    /// If `name` is not a token or `value` holds a control character other
+    /// than HTAB: CR, LF, NUL, … (see
+    /// [`Headers`](Headers#invalid-names-and-values)).
     #[must_use]
     pub fn with_header(mut self, name: &str, value: impl AsRef<str>) -> Response {
         self.headers.insert(
@@ -269,6 +295,38 @@ impl Response {
             Bytes::copy_from_slice(value.as_ref().as_bytes()),
         );
         self
+    }
+
+    /// Returns the response with header `name` set to `value`, as
+    /// [`Response::with_header`] does, or refuses an invalid name or value
+    /// instead of panicking: for values from outside the program.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::Response;
+    /// // A value from a file name, which may hold any byte but `/` and NUL.
+    /// fn download(name: &str) -> sockhttp::Result<Response> {
+    ///     let disposition = format!("attachment; filename=\"{name}\"");
+    ///     Ok(Response::text("...").try_with_header("Content-Disposition", disposition)?)
+    /// }
+    /// assert!(download("report.txt").is_ok());
+    /// let refused = download("evil\r\nSet-Cookie: a=b").unwrap_err();
+    /// assert_eq!(refused.status(), Some(sockhttp::StatusCode::INTERNAL_SERVER_ERROR));
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidHeader`] if `name` is not a token or `value` holds a
+    /// control character other than HTAB; with `?` in a handler, a `500`.
+    pub fn try_with_header(
+        mut self,
+        name: &str,
+        value: impl AsRef<str>,
+    ) -> Result<Response, InvalidHeader> {
+        self.headers.try_insert(
+            Bytes::copy_from_slice(name.as_bytes()),
+            Bytes::copy_from_slice(value.as_ref().as_bytes()),
+        )?;
+        Ok(self)
     }
 
     /// Returns the body.

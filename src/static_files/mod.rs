@@ -192,9 +192,19 @@ impl StaticFiles {
     /// revalidate, cheap with the `ETag`), or `public, max-age=31536000,
     /// immutable` for file names that change with their content.
     /// Listings are always sent with `no-cache`.
+    ///
+    /// # Panics
+    /// If `value` holds a control character (CR, LF, NUL, …), which may not
+    /// be sent: here, rather than on the first file served.
     #[must_use]
     pub fn cache_control(mut self, value: Option<&str>) -> StaticFiles {
-        self.cache_control = value.map(|v| Bytes::copy_from_slice(v.as_bytes()));
+        self.cache_control = value.map(|v| {
+            let v = Bytes::copy_from_slice(v.as_bytes());
+            if let Err(e) = crate::Headers::new().try_insert("Cache-Control", v.clone()) {
+                panic!("StaticFiles::cache_control: {e}");
+            }
+            v
+        });
         self
     }
 
