@@ -221,13 +221,17 @@ fn the_echo_api_binary_answers_a_malformed_streamed_body_with_its_status() {
 fn a_streamed_body_too_slow_for_its_deadline_gets_408() {
     for limits in [sockhttp::Limits::default(), streaming_limits()] {
         let srv = echo(server().limits(limits).timeouts(short_timeouts()));
-        for body in [&b""[..], b"5\r\n"] {
+        let length = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n";
+        for (head, body) in [(HEAD, &b""[..]), (HEAD, b"5\r\n"), (length, b"")] {
             let mut s = srv.connect();
-            s.write_all(format!("{HEAD}\r\n").as_bytes()).unwrap();
+            s.write_all(format!("{head}\r\n").as_bytes()).unwrap();
             s.write_all(body).unwrap();
             // The server's deadline ends the wait: nothing else is sent.
             let raw = read_to_end(&mut s);
-            let name = format!("{body:?}, prebuffer {}", limits.prebuffer_body_bytes);
+            let name = format!(
+                "{head:?} {body:?}, prebuffer {}",
+                limits.prebuffer_body_bytes
+            );
             assert_error_then_close(&name, &raw, TIMEOUT);
         }
     }
