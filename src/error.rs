@@ -131,8 +131,27 @@ impl Error {
     }
 
     /// Wraps any error a handler meets as a 500 [`Error::Handler`].
+    ///
+    /// An `Error` keeps its own status, and so does an `io::Error` that
+    /// carries one (what reading a [`RequestBody`](crate::RequestBody)
+    /// fails with): a body with bad framing stays a 400, never becomes
+    /// a 500.
     pub fn handler(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
-        Error::Handler(e.into())
+        Error::from_boxed(e.into())
+    }
+
+    /// Recovers the `Error` inside a boxed error (itself, or carried by an
+    /// `io::Error`); anything else is a handler failure, 500.
+    pub(crate) fn from_boxed(e: Box<dyn std::error::Error + Send + Sync>) -> Error {
+        let e = match e.downcast::<Error>() {
+            Ok(e) => return *e,
+            Err(e) => e,
+        };
+        match e.downcast::<io::Error>() {
+            Ok(io) if io.get_ref().is_some_and(|inner| inner.is::<Error>()) => Error::from(*io),
+            Ok(io) => Error::Handler(io),
+            Err(e) => Error::Handler(e),
+        }
     }
 
     /// Makes an error that answers with `status`; `detail` is logged only.
@@ -191,6 +210,14 @@ impl std::error::Error for Error {
     }
 }
 
+impl From<crate::types::InvalidHeader> for Error {
+    /// A header field the program tried to send that may not be sent: its
+    /// bug, so a 500 ([`Error::Handler`]).
+    fn from(e: crate::types::InvalidHeader) -> Error {
+        Error::Handler(Box::new(e))
+    }
+}
+
 impl From<io::Error> for Error {
     /// Unwraps an `Error` that travelled inside an `io::Error` (a body
     /// read that hit a limit or a timeout); any other I/O error is
@@ -218,6 +245,37 @@ mod tests {
         assert!(matches!(e, Error::BodyTooLarge));
         let e: Error = Error::BadFraming("x").into_io().into();
         assert_eq!(e.status(), Some(StatusCode::BAD_REQUEST));
+    }
+
+    #[test]
+    fn a_handler_error_that_carries_an_error_keeps_its_status() {
+        let cases: Vec<(&str, Error, Option<StatusCode>)> = vec![
+            (
+                "Error",
+                Error::handler(Error::BadFraming("x")),
+                Some(StatusCode::BAD_REQUEST),
+            ),
+            (
+                "io::Error carrying an Error",
+                Error::handler(Error::BodyTooLarge.into_io()),
+                Some(StatusCode::CONTENT_TOO_LARGE),
+            ),
+            (
+                "plain io::Error",
+                Error::handler(io::Error::from(io::ErrorKind::NotFound)),
+                Some(StatusCode::INTERNAL_SERVER_ERROR),
+            ),
+            (
+                "text",
+                Error::handler("database down"),
+                Some(StatusCode::INTERNAL_SERVER_ERROR),
+            ),
+        ];
+        for (name, got, want) in cases {
+            assert_eq!(got.status(), want, "{name}: {got:?}");
+        }
+        let e = Error::handler(io::Error::from(io::ErrorKind::TimedOut));
+        assert!(matches!(e, Error::Handler(_)), "{e:?}");
     }
 
     #[test]

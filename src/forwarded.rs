@@ -120,6 +120,7 @@ impl TrustedProxies {
     /// # drop(server);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn header(mut self, header: ForwardingHeader) -> TrustedProxies {
         self.header = header;
         self

@@ -200,7 +200,13 @@
 //!
 //! Nothing reachable from peer input panics. Setup mistakes panic early,
 //! with a `# Panics` section on the method: zero threads, a malformed or
-//! duplicate route. A handler that panics is caught: the client gets
+//! duplicate route. So does a header field a handler sets that may not be
+//! sent (a name that is not a token, a value with CR, LF or NUL) through
+//! `with_header`, `insert` or `append`, which are for the program's own
+//! names and values; values from outside it go through
+//! [`Response::try_with_header`], [`Headers::try_insert`] and
+//! [`Headers::try_append`], which return [`InvalidHeader`] instead (see
+//! [`Headers`]). A handler that panics is caught: the client gets
 //! `500` (or, if the response had started, a closed connection) and the
 //! panic is logged at `error`; the worker thread lives on.
 //!
@@ -250,7 +256,7 @@ pub use server::{
     default_streaming_bodies, default_threads,
 };
 pub use static_files::StaticFiles;
-pub use types::{Headers, HttpDate, Method, StatusCode, Version};
+pub use types::{Headers, HttpDate, InvalidHeader, Method, StatusCode, Version};
 
 /// Internals exposed for the fuzz targets and benchmarks: the pure
 /// protocol core. Not a stable API.

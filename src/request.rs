@@ -69,12 +69,14 @@ impl Request {
 
     /// Starts building a request by hand, for testing handlers without a
     /// socket.
+    #[must_use]
     pub fn builder(method: Method, target: &str) -> RequestBuilder {
         RequestBuilder {
             method,
             target: target.to_owned(),
             version: Version::Http11,
             headers: Headers::new(),
+            invalid_header: false,
             body: RequestBody::empty(),
             peer: None,
         }
@@ -402,33 +404,43 @@ pub struct RequestBuilder {
     target: String,
     version: Version,
     headers: Headers,
+    /// Whether a field was refused: [`RequestBuilder::build`] then fails,
+    /// as the parser would.
+    invalid_header: bool,
     body: RequestBody,
     peer: Option<SocketAddr>,
 }
 
 impl RequestBuilder {
-    /// Appends a header field.
+    /// Appends a header field. A name that is not a token, or a value
+    /// with a control character other than HTAB, makes
+    /// [`RequestBuilder::build`] fail, as the parser refuses such a field.
+    #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> RequestBuilder {
-        self.headers.append(
+        let appended = self.headers.try_append(
             Bytes::copy_from_slice(name.as_bytes()),
             Bytes::copy_from_slice(value.as_bytes()),
         );
+        self.invalid_header |= appended.is_err();
         self
     }
 
     /// Sets the protocol version (HTTP/1.1 by default).
+    #[must_use]
     pub fn version(mut self, v: Version) -> RequestBuilder {
         self.version = v;
         self
     }
 
     /// Sets the peer address.
+    #[must_use]
     pub fn peer(mut self, addr: SocketAddr) -> RequestBuilder {
         self.peer = Some(addr);
         self
     }
 
     /// Sets an in-memory body and its `Content-Length`.
+    #[must_use]
     pub fn body(mut self, body: impl Into<Bytes>) -> RequestBuilder {
         let body = body.into();
         self.headers
@@ -442,8 +454,11 @@ impl RequestBuilder {
     ///
     /// # Errors
     /// Whatever the parser would answer for the same request line and
-    /// fields (400 for an invalid target, and so on).
+    /// fields (400 for an invalid target or header field, and so on).
     pub fn build(self) -> Result<Request> {
+        if self.invalid_header {
+            return Err(Error::Malformed("invalid header field"));
+        }
         let mut wire = BytesMut::new();
         wire.extend_from_slice(self.method.as_str().as_bytes());
         wire.extend_from_slice(b" ");

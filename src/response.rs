@@ -7,7 +7,7 @@
 
 use crate::cookie::Cookie;
 use crate::error::Error;
-use crate::types::{Headers, Method, StatusCode};
+use crate::types::{Headers, InvalidHeader, Method, StatusCode};
 use bytes::Bytes;
 use std::fmt;
 use std::fs::File;
@@ -39,6 +39,9 @@ pub struct Response {
 pub type WriteFn = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
 
 /// Body is the content of a [`Response`].
+///
+/// More kinds may be added: a `match` on a body needs a wildcard arm.
+#[non_exhaustive]
 pub enum Body {
     /// No content (`Content-Length: 0`, or none at all for 204 and 304).
     Empty,
@@ -101,6 +104,7 @@ impl fmt::Debug for Body {
 
 impl Response {
     /// Makes a response with `status`, no fields and no body.
+    #[must_use]
     pub fn new(status: StatusCode) -> Response {
         Response {
             status,
@@ -110,11 +114,13 @@ impl Response {
     }
 
     /// Makes a 200 response with a `text/plain; charset=utf-8` body.
+    #[must_use]
     pub fn text(body: impl Into<String>) -> Response {
         Response::typed("text/plain; charset=utf-8", Bytes::from(body.into()))
     }
 
     /// Makes a 200 response with a `text/html; charset=utf-8` body.
+    #[must_use]
     pub fn html(body: impl Into<String>) -> Response {
         Response::typed("text/html; charset=utf-8", Bytes::from(body.into()))
     }
@@ -122,6 +128,7 @@ impl Response {
     /// Makes a 200 response with an `application/json` body that the
     /// caller has already serialised (the library itself has no JSON
     /// dependency).
+    #[must_use]
     pub fn json(body: impl Into<String>) -> Response {
         Response::typed("application/json", Bytes::from(body.into()))
     }
@@ -139,6 +146,11 @@ impl Response {
     }
 
     /// Makes a 200 response with in-memory content of type `content_type`.
+    ///
+    /// # Panics
+    /// If `content_type` holds a control character (see
+    /// [`Headers`](Headers#invalid-names-and-values)).
+    #[must_use]
     pub fn bytes(content_type: &str, body: impl Into<Bytes>) -> Response {
         let mut resp = Response::new(StatusCode::OK);
         resp.headers.insert(
@@ -164,6 +176,7 @@ impl Response {
 
     /// Makes a 200 response that streams from `reader` (chunked, since the
     /// length is unknown).
+    #[must_use]
     pub fn stream(reader: impl Read + Send + 'static) -> Response {
         Response::new(StatusCode::OK).with_body(Body::Reader {
             reader: Box::new(reader),
@@ -186,6 +199,7 @@ impl Response {
     /// });
     /// assert_eq!(resp.body().len(), None);
     /// ```
+    #[must_use]
     pub fn writer<F>(f: F) -> Response
     where
         F: FnOnce(&mut dyn Write) -> io::Result<()> + Send + 'static,
@@ -194,7 +208,21 @@ impl Response {
     }
 
     /// Makes a redirect to `location` with status 301, 302, 303, 307 or 308.
+    ///
+    /// A location is often built from the request (a path, a `?next=`
+    /// parameter), so it never panics: the bytes that can appear in no URI
+    /// (controls, space, non-ASCII) are percent-encoded, and the rest is
+    /// sent as given.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{Response, StatusCode};
+    /// let resp = Response::redirect(StatusCode::SEE_OTHER, "/login?next=/a b\r\nX: y");
+    /// assert_eq!(resp.headers().get("location"), Some("/login?next=/a%20b%0D%0AX:%20y"));
+    /// ```
+    #[must_use]
     pub fn redirect(status: StatusCode, location: &str) -> Response {
+        let location = crate::uri::encode_uri_reference(location);
         Response::new(status).with_header("Location", location)
     }
 
@@ -203,6 +231,7 @@ impl Response {
     /// `Allow` for a 405, and `Connection: close` when the error leaves the
     /// connection unusable. This is the only place error responses are
     /// built.
+    #[must_use]
     pub fn from_error(err: &Error) -> Response {
         let status = err.status().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match err {
@@ -232,6 +261,7 @@ impl Response {
     }
 
     /// Returns the response with its status set to `status`.
+    #[must_use]
     pub fn with_status(mut self, status: StatusCode) -> Response {
         self.status = status;
         self
@@ -250,6 +280,16 @@ impl Response {
     /// Returns the response with header `name` set to `value`, replacing
     /// any earlier value (use [`Response::headers_mut`] and
     /// [`Headers::append`] for repeated fields such as `Set-Cookie`).
+    ///
+    /// For names and values the program writes itself; a value from
+    /// outside it (the peer, a file name, a database) goes through
+    /// [`Response::try_with_header`].
+    ///
+    /// # Panics
+    /// If `name` is not a token or `value` holds a control character other
+    /// than HTAB: CR, LF, NUL, … (see
+    /// [`Headers`](Headers#invalid-names-and-values)).
+    #[must_use]
     pub fn with_header(mut self, name: &str, value: impl AsRef<str>) -> Response {
         self.headers.insert(
             Bytes::copy_from_slice(name.as_bytes()),
@@ -277,6 +317,7 @@ impl Response {
     /// ]);
     /// # Ok::<(), sockhttp::Error>(())
     /// ```
+    #[must_use]
     pub fn with_cookie(mut self, cookie: Cookie) -> Response {
         self.set_cookie(cookie);
         self
@@ -289,12 +330,45 @@ impl Response {
             .append(Bytes::from_static(b"Set-Cookie"), cookie.to_string());
     }
 
+    /// Returns the response with header `name` set to `value`, as
+    /// [`Response::with_header`] does, or refuses an invalid name or value
+    /// instead of panicking: for values from outside the program.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::Response;
+    /// // A value from a file name, which may hold any byte but `/` and NUL.
+    /// fn download(name: &str) -> sockhttp::Result<Response> {
+    ///     let disposition = format!("attachment; filename=\"{name}\"");
+    ///     Ok(Response::text("...").try_with_header("Content-Disposition", disposition)?)
+    /// }
+    /// assert!(download("report.txt").is_ok());
+    /// let refused = download("evil\r\nSet-Cookie: a=b").unwrap_err();
+    /// assert_eq!(refused.status(), Some(sockhttp::StatusCode::INTERNAL_SERVER_ERROR));
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidHeader`] if `name` is not a token or `value` holds a
+    /// control character other than HTAB; with `?` in a handler, a `500`.
+    pub fn try_with_header(
+        mut self,
+        name: &str,
+        value: impl AsRef<str>,
+    ) -> Result<Response, InvalidHeader> {
+        self.headers.try_insert(
+            Bytes::copy_from_slice(name.as_bytes()),
+            Bytes::copy_from_slice(value.as_ref().as_bytes()),
+        )?;
+        Ok(self)
+    }
+
     /// Returns the body.
     pub fn body(&self) -> &Body {
         &self.body
     }
 
     /// Returns the response with its body replaced.
+    #[must_use]
     pub fn with_body(mut self, body: Body) -> Response {
         self.body = body;
         self
@@ -379,8 +453,10 @@ impl IntoResponse for io::Error {
 }
 
 impl IntoResponse for Box<dyn std::error::Error + Send + Sync> {
+    /// A boxed [`Error`] (or an `io::Error` carrying one, as a request
+    /// body's read errors do) keeps its status; anything else is a 500.
     fn into_response(self) -> Response {
-        Response::from_error(&Error::Handler(self))
+        Response::from_error(&Error::from_boxed(self))
     }
 }
 

@@ -193,6 +193,7 @@ fn same(a: &str, b: &str) -> bool {
 
 impl Router {
     /// Makes an empty router (everything is 404).
+    #[must_use]
     pub fn new() -> Router {
         Router::default()
     }
@@ -202,6 +203,7 @@ impl Router {
     /// # Panics
     /// If the pattern is malformed (see [`Router`]) or already has a
     /// handler for `method`: both are programming errors caught at startup.
+    #[must_use]
     pub fn route(self, method: Method, pattern: &str, handler: impl Handler) -> Router {
         self.add(Some(method), pattern, Arc::new(handler))
     }
@@ -210,31 +212,37 @@ impl Router {
     ///
     /// # Panics
     /// As [`Router::route`].
+    #[must_use]
     pub fn any(self, pattern: &str, handler: impl Handler) -> Router {
         self.add(None, pattern, Arc::new(handler))
     }
 
     /// Routes `GET` (and so `HEAD`) requests for `pattern`.
+    #[must_use]
     pub fn get(self, pattern: &str, handler: impl Handler) -> Router {
         self.route(Method::Get, pattern, handler)
     }
 
     /// Routes `POST` requests for `pattern`.
+    #[must_use]
     pub fn post(self, pattern: &str, handler: impl Handler) -> Router {
         self.route(Method::Post, pattern, handler)
     }
 
     /// Routes `PUT` requests for `pattern`.
+    #[must_use]
     pub fn put(self, pattern: &str, handler: impl Handler) -> Router {
         self.route(Method::Put, pattern, handler)
     }
 
     /// Routes `PATCH` requests for `pattern`.
+    #[must_use]
     pub fn patch(self, pattern: &str, handler: impl Handler) -> Router {
         self.route(Method::Patch, pattern, handler)
     }
 
     /// Routes `DELETE` requests for `pattern`.
+    #[must_use]
     pub fn delete(self, pattern: &str, handler: impl Handler) -> Router {
         self.route(Method::Delete, pattern, handler)
     }
@@ -247,6 +255,7 @@ impl Router {
     ///
     /// # Panics
     /// If `prefix` does not start with `/` or is mounted twice.
+    #[must_use]
     pub fn mount(mut self, prefix: &str, handler: impl Handler) -> Router {
         assert!(
             prefix.starts_with('/'),
@@ -268,6 +277,7 @@ impl Router {
 
     /// Sets the handler for requests no route or mount matches (404 by
     /// default).
+    #[must_use]
     pub fn fallback(mut self, handler: impl Handler) -> Router {
         self.fallback = Some(Arc::new(handler));
         self

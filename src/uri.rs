@@ -74,6 +74,27 @@ pub fn percent_encode(input: &str) -> String {
     out
 }
 
+/// Percent-encodes the bytes that may appear nowhere in a URI (RFC 3986
+/// §2): controls, space and non-ASCII. Every other byte, `%` included, is
+/// kept, so a reference that is already encoded stays as it is; what
+/// comes out is always a valid header field value.
+pub(crate) fn encode_uri_reference(input: &str) -> Cow<'_, str> {
+    if input.bytes().all(|b| b.is_ascii_graphic()) {
+        return Cow::Borrowed(input);
+    }
+    let mut out = String::with_capacity(input.len() + 8);
+    for &b in input.as_bytes() {
+        if b.is_ascii_graphic() {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[(b >> 4) as usize]));
+            out.push(char::from(b"0123456789ABCDEF"[(b & 15) as usize]));
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Iterates over the `name=value` pairs of a query string in
 /// `application/x-www-form-urlencoded` style: `&`-separated, `+` means a
 /// space, escapes decoded. A pair that does not decode is passed over.

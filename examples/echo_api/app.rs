@@ -65,19 +65,22 @@ pub fn app() -> Router {
 /// flat memory. With a `Content-Length` the answer declares the same
 /// length; a chunked upload is echoed chunked. The client must read while
 /// it sends (as `curl` does), or both sides' socket buffers fill up.
-fn echo(req: &mut Request) -> Response {
+///
+/// The `Content-Type` comes from the peer, so it is set with the fallible
+/// `try_with_header` (a value the parser admitted always passes).
+fn echo(req: &mut Request) -> sockhttp::Result<Response> {
     let content_type = req
         .header("content-type")
         .unwrap_or("application/octet-stream")
         .to_owned();
     let len = req.content_length();
     let body = req.take_body();
-    Response::new(StatusCode::OK)
-        .with_header("Content-Type", content_type)
+    Ok(Response::new(StatusCode::OK)
+        .try_with_header("Content-Type", content_type)?
         .with_body(Body::Reader {
             reader: Box::new(body),
             len,
-        })
+        }))
 }
 
 /// `/inspect`: the request as JSON. Header names are as received, in

@@ -4,8 +4,8 @@
 // a body of known or unknown length, split into arbitrary pieces); it is
 // encoded with `decide_framing`, `encode_head` and `BodyEncoder`, then
 // read back with httparse and a strict chunked reader: same status, the
-// handler's fields (made safe and minus the framing fields the server
-// owns) in order, exactly one framing, and the same body, with no bytes
+// handler's fields (those `Headers` accepts, minus the framing fields the
+// server owns) in order, exactly one framing, and the same body, with no bytes
 // left over. A declared length the body does not match is refused by the
 // encoder, never sent.
 //

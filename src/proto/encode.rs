@@ -150,8 +150,8 @@ fn is_framing_field(name: &[u8]) -> bool {
 
 /// Writes one field line. `value` must hold no control character but
 /// HTAB (RFC 9110 §5.5): values from [`Headers`] never do (its setters
-/// turn them into spaces, and the parser refuses them), and the server's
-/// own values are made here. So nothing is scanned on the way out.
+/// refuse them, and so does the parser), and the server's own values are
+/// made here. So nothing is scanned on the way out.
 fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     debug_assert!(!has_value_ctl(value), "{value:?}");
     out.reserve(name.len() + value.len() + 4);

@@ -89,6 +89,8 @@ pub struct Server {
     trusted: TrustedProxies,
     max_connections: usize,
     max_streaming_bodies: Option<usize>,
+    /// A listen backlog to set when serving starts ([`Server::backlog`]).
+    backlog: Option<u32>,
     state: Arc<ShutdownState>,
 }
 
@@ -125,21 +127,29 @@ impl Server {
     /// # Errors
     /// The address is invalid or in use.
     pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
-        Server::from_listener(TcpListener::bind(addr)?)?.backlog(DEFAULT_BACKLOG)
+        let listener = TcpListener::bind(addr)?;
+        listen(&listener, DEFAULT_BACKLOG)?;
+        Server::from_listener(listener)
     }
 
     /// Sets the listen backlog (default [`DEFAULT_BACKLOG`] for
-    /// [`Server::bind`]), by calling `listen(2)` again on the bound socket,
-    /// which Linux allows. Elsewhere this does nothing.
-    ///
-    /// # Errors
-    /// The kernel refused the new backlog.
-    pub fn backlog(self, n: u32) -> std::io::Result<Server> {
-        #[cfg(target_os = "linux")]
-        rustix::net::listen(&self.listener, i32::try_from(n).unwrap_or(i32::MAX))?;
-        #[cfg(not(target_os = "linux"))]
-        let _ = n;
-        Ok(self)
+    /// [`Server::bind`]; a socket given to [`Server::from_listener`] keeps
+    /// its own unless this is called). It is applied when serving starts
+    /// ([`Server::serve`], [`Server::spawn`]), by calling `listen(2)` again
+    /// on the bound socket, which Linux allows; an error the kernel
+    /// returns is theirs. Elsewhere this does nothing.
+    #[must_use]
+    pub fn backlog(mut self, n: u32) -> Server {
+        self.backlog = Some(n);
+        self
+    }
+
+    /// Applies the backlog set with [`Server::backlog`], once.
+    fn apply_backlog(&mut self) -> std::io::Result<()> {
+        match self.backlog.take() {
+            Some(n) => listen(&self.listener, n),
+            None => Ok(()),
+        }
     }
 
     /// Sets how many connections may be open at once (default
@@ -147,6 +157,7 @@ impl Server {
     ///
     /// # Panics
     /// If `n` is 0.
+    #[must_use]
     pub fn max_connections(mut self, n: usize) -> Server {
         assert!(n > 0, "a server needs room for one connection");
         self.max_connections = n;
@@ -171,6 +182,7 @@ impl Server {
             trusted: TrustedProxies::none(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_streaming_bodies: None,
+            backlog: None,
             state: Arc::new(ShutdownState::default()),
         })
     }
@@ -184,6 +196,7 @@ impl Server {
     ///
     /// # Panics
     /// If `n` is 0.
+    #[must_use]
     pub fn threads(mut self, n: usize) -> Server {
         assert!(n > 0, "a server needs at least one worker thread");
         self.threads = n;
@@ -203,6 +216,7 @@ impl Server {
     ///
     /// # Panics
     /// If `n` is 0.
+    #[must_use]
     pub fn queue(mut self, n: usize) -> Server {
         assert!(n > 0, "the connection queue needs room for one connection");
         self.queue = n;
@@ -226,6 +240,7 @@ impl Server {
     ///
     /// # Panics
     /// If `n` is 0.
+    #[must_use]
     pub fn max_streaming_bodies(mut self, n: usize) -> Server {
         assert!(n > 0, "one body must be able to stream");
         self.max_streaming_bodies = Some(n);
@@ -233,43 +248,97 @@ impl Server {
     }
 
     /// Sets every limit at once.
+    #[must_use]
     pub fn limits(mut self, limits: Limits) -> Server {
         self.limits = limits;
         self
     }
 
     /// Sets every timeout at once.
+    #[must_use]
     pub fn timeouts(mut self, timeouts: Timeouts) -> Server {
         self.timeouts = timeouts;
         self
     }
 
     /// Sets the largest request body (see [`Limits::max_body_bytes`]).
+    #[must_use]
     pub fn max_body_bytes(mut self, n: u64) -> Server {
         self.limits.max_body_bytes = n;
         self
     }
 
     /// Sets the largest request head (see [`Limits::max_head_bytes`]).
+    #[must_use]
     pub fn max_head_bytes(mut self, n: usize) -> Server {
         self.limits.max_head_bytes = n;
         self
     }
 
     /// Sets the idle keep-alive timeout (see [`Timeouts::idle`]).
+    #[must_use]
     pub fn idle_timeout(mut self, d: Duration) -> Server {
         self.timeouts.idle = d;
         self
     }
 
     /// Sets the request head deadline (see [`Timeouts::head`]).
+    #[must_use]
     pub fn head_timeout(mut self, d: Duration) -> Server {
         self.timeouts.head = d;
         self
     }
 
+    /// Sets the base request body deadline (see [`Timeouts::body`]).
+    #[must_use]
+    pub fn body_timeout(mut self, d: Duration) -> Server {
+        self.timeouts.body = d;
+        self
+    }
+
+    /// Sets the body rate the body deadline allows for (see
+    /// [`Timeouts::body_min_bytes_per_sec`]).
+    #[must_use]
+    pub fn body_min_bytes_per_sec(mut self, n: u64) -> Server {
+        self.timeouts.body_min_bytes_per_sec = n;
+        self
+    }
+
+    /// Sets how long a response may wait for a peer that takes nothing of
+    /// it (see [`Timeouts::write`]).
+    #[must_use]
+    pub fn write_timeout(mut self, d: Duration) -> Server {
+        self.timeouts.write = d;
+        self
+    }
+
+    /// Sets the slowest a peer may take a response (see
+    /// [`Timeouts::send_min_bytes_per_sec`]; 0: no minimum).
+    #[must_use]
+    pub fn send_min_bytes_per_sec(mut self, n: u64) -> Server {
+        self.timeouts.send_min_bytes_per_sec = n;
+        self
+    }
+
+    /// Sets how long a response is sent before the minimum send rate
+    /// applies (see [`Timeouts::send_grace`]).
+    #[must_use]
+    pub fn send_grace(mut self, d: Duration) -> Server {
+        self.timeouts.send_grace = d;
+        self
+    }
+
+    /// Sets how long a graceful shutdown waits for requests in flight (see
+    /// [`Timeouts::shutdown`]).
+    #[must_use]
+    pub fn shutdown_timeout(mut self, d: Duration) -> Server {
+        self.timeouts.shutdown = d;
+        self
+    }
+
     /// Sets the `Server` header sent with every response (`sockhttp` by
     /// default; `None` sends none).
+    #[must_use]
     pub fn server_header(mut self, value: Option<&str>) -> Server {
         self.server_header = value.map(str::to_owned);
         self
@@ -304,6 +373,7 @@ impl Server {
     ///
     /// [`Request::client_addr`]: crate::Request::client_addr
     /// [`Request::forwarded_proto`]: crate::Request::forwarded_proto
+    #[must_use]
     pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Server {
         self.trusted = proxies;
         self
@@ -328,8 +398,10 @@ impl Server {
     /// that never returns keeps `serve` from returning.
     ///
     /// # Errors
-    /// The worker threads could not be started.
-    pub fn serve(self, handler: impl Handler) -> std::io::Result<()> {
+    /// The kernel refused the [`Server::backlog`], or the worker threads
+    /// could not be started.
+    pub fn serve(mut self, handler: impl Handler) -> std::io::Result<()> {
+        self.apply_backlog()?;
         let jobs = pool::jobs(self.queue);
         let parker = parker(new_poller(self.threads), jobs.0.clone());
         let max_streams = if parker.is_nonblocking() {
@@ -395,8 +467,10 @@ impl Server {
     /// Runs [`Server::serve`] on a new thread and returns at once.
     ///
     /// # Errors
-    /// The thread could not be started.
-    pub fn spawn(self, handler: impl Handler) -> std::io::Result<RunningServer> {
+    /// The kernel refused the [`Server::backlog`], or the thread could not
+    /// be started.
+    pub fn spawn(mut self, handler: impl Handler) -> std::io::Result<RunningServer> {
+        self.apply_backlog()?;
         let addr = self.local_addr;
         let handle = self.shutdown_handle();
         let thread = thread::Builder::new()
@@ -433,6 +507,17 @@ fn wake_addr(local: SocketAddr) -> SocketAddr {
         });
     }
     addr
+}
+
+/// Sets the backlog of a listening socket by calling `listen(2)` again,
+/// which Linux allows (capped by `net.core.somaxconn`); elsewhere the
+/// socket keeps the backlog `std` gave it.
+fn listen(listener: &TcpListener, backlog: u32) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    rustix::net::listen(listener, i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    #[cfg(not(target_os = "linux"))]
+    let _ = (listener, backlog);
+    Ok(())
 }
 
 /// ShutdownHandle stops a running server gracefully, from any thread.

@@ -12,7 +12,10 @@
 //! whole. A body that
 //! disagrees with its declared length, fails, or panics aborts the
 //! response, and the connection is closed: a half-sent response cannot
-//! be repaired. A handler's `1xx` status, which can never be a final
+//! be repaired (a chunked one ends without its last chunk, so the client
+//! sees it is incomplete). One that fails before its first byte is
+//! answered instead: `500`, or, when it failed reading the request's own
+//! body (an echo), that error's status. A handler's `1xx` status, which can never be a final
 //! response, is answered `500` instead.
 
 use super::clock::date_now;
@@ -51,7 +54,9 @@ pub(crate) struct Outcome {
     pub(crate) status: StatusCode,
     /// Body bytes sent (without framing).
     pub(crate) body_bytes: u64,
-    /// Whether every byte was sent.
+    /// Whether every byte of the answer was sent (or queued): of the
+    /// response, or of the error answer that replaced a response whose
+    /// body failed before its first byte.
     pub(crate) result: Result<()>,
     /// Whether the head announced a persistent connection.
     pub(crate) keep_alive: bool,
@@ -98,7 +103,12 @@ impl<'a> ResponseWriter<'a> {
     /// Writes `resp` as the answer to a request; `conn`, when present, takes
     /// the keep-alive decision. What the socket does not take at once waits
     /// in the link's queue.
-    pub(crate) fn write(self, resp: Response, answer: Answer, conn: Option<&mut Conn>) -> Outcome {
+    pub(crate) fn write(
+        self,
+        resp: Response,
+        answer: Answer,
+        mut conn: Option<&mut Conn>,
+    ) -> Outcome {
         let (link, config) = (self.link, self.config);
         let Answer {
             is_head,
@@ -128,7 +138,7 @@ impl<'a> ResponseWriter<'a> {
         // The state decides, unless it is lent to a request body: then the
         // head announces what the caller allows, and the state decides once it
         // is back (`Conn::writing` is still idle).
-        let keep_alive = match conn {
+        let keep_alive = match conn.as_deref_mut() {
             Some(c) => c.decide_keep_alive(allow),
             None => allow,
         };
@@ -166,23 +176,38 @@ impl<'a> ResponseWriter<'a> {
             log::debug!("response aborted after {} body bytes: {e}", enc.written());
             if head.is_some() {
                 // Nothing was sent: the body (a stream, a writer, a file)
-                // failed or panicked before its first byte. The client gets a
-                // 500 rather than an empty reply; the connection still closes.
-                let fallback = Response::from_error(&Error::with_status(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "response body failed before any output",
-                ));
+                // failed or panicked before its first byte, so it can still
+                // be answered properly; the connection closes either way.
+                if let Some(c) = conn {
+                    c.decide_keep_alive(false);
+                }
+                let resp = match e {
+                    // The body's own failure, a panic, or a broken declared
+                    // length: the server's fault.
+                    Error::Handler(_) | Error::Io(_) => Response::from_error(&Error::with_status(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "response body failed before any output",
+                    )),
+                    // An error of the request's own body, which the response
+                    // streams (an echo): bad framing, over a limit, too slow.
+                    // Its own status, as `Request::body_bytes` would give it.
+                    e if e.status().is_some() => Response::from_error(e),
+                    // The peer closed mid-body: nobody is there to answer.
+                    _ => {
+                        return Outcome {
+                            status,
+                            body_bytes: 0,
+                            result,
+                            keep_alive: false,
+                        };
+                    }
+                };
                 let again = Answer {
                     close: true,
                     ..answer
                 };
-                let sent = self.write(fallback, again, None);
-                return Outcome {
-                    status: sent.status,
-                    body_bytes: sent.body_bytes,
-                    result,
-                    keep_alive: false,
-                };
+                // What goes out is this answer: its result is the outcome's.
+                return self.write(resp, again, None);
             }
         }
         Outcome {

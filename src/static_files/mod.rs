@@ -154,6 +154,7 @@ impl StaticFiles {
     /// [`StaticFiles::root_recheck`]), so it may be created later or be a
     /// link swapped by a deployment; while it does not exist, requests get
     /// 500 and a `warn` log line.
+    #[must_use]
     pub fn new(root: impl Into<PathBuf>) -> StaticFiles {
         StaticFiles {
             files: Resolver::new(root.into()),
@@ -170,6 +171,7 @@ impl StaticFiles {
     /// has is found at once (a request that finds nothing always looks
     /// again). `Duration::ZERO` looks on every request, at the cost of
     /// one `stat` of the root path each time.
+    #[must_use]
     pub fn root_recheck(mut self, every: Duration) -> StaticFiles {
         self.files.set_recheck(every);
         self
@@ -178,6 +180,7 @@ impl StaticFiles {
     /// Turns HTML listings of directories without an `index.html` on or
     /// off (off by default, as in nginx, since a listing shows names the
     /// site may not link to). Hidden names are never listed.
+    #[must_use]
     pub fn listing(mut self, on: bool) -> StaticFiles {
         self.listing = on;
         self
@@ -189,8 +192,19 @@ impl StaticFiles {
     /// revalidate, cheap with the `ETag`), or `public, max-age=31536000,
     /// immutable` for file names that change with their content.
     /// Listings are always sent with `no-cache`.
+    ///
+    /// # Panics
+    /// If `value` holds a control character (CR, LF, NUL, …), which may not
+    /// be sent: here, rather than on the first file served.
+    #[must_use]
     pub fn cache_control(mut self, value: Option<&str>) -> StaticFiles {
-        self.cache_control = value.map(|v| Bytes::copy_from_slice(v.as_bytes()));
+        self.cache_control = value.map(|v| {
+            let v = Bytes::copy_from_slice(v.as_bytes());
+            if let Err(e) = crate::Headers::new().try_insert("Cache-Control", v.clone()) {
+                panic!("StaticFiles::cache_control: {e}");
+            }
+            v
+        });
         self
     }
 
@@ -198,6 +212,7 @@ impl StaticFiles {
     /// that accept gzip (off by default, as nginx's `gzip_static`). The
     /// `.gz` file must be a regular file inside the root and is trusted
     /// to hold the same content, compressed.
+    #[must_use]
     pub fn precompressed_gzip(mut self, on: bool) -> StaticFiles {
         self.precompressed_gzip = on;
         self

@@ -10,14 +10,29 @@ use std::fmt;
 /// request share one buffer with the request head, so parsing copies
 /// nothing.
 ///
-/// Values set through [`Headers::insert`] and [`Headers::append`] are made
-/// safe to send: CR, LF, NUL and every other control character but HTAB
-/// become spaces (Go's `headerNewlineToSpace`, extended to RFC 9110 §5.5),
-/// so a value taken from the peer can never inject a header line; a name
-/// that is not a valid token is refused (the call is ignored and logged at
-/// `warn`). A parsed request's values never hold such characters either
-/// (the parser refuses them), so no `Headers` value ever does, and a
-/// response head is written without scanning its values again.
+/// # Invalid names and values
+///
+/// A name must be a token (RFC 9110 §5.6.2: letters, digits and
+/// ``!#$%&'*+-.^_`|~``), and a value may hold no control character but
+/// HTAB (§5.5): no CR, LF or NUL, which could inject a header line or end
+/// the head. The setters check both, in two forms:
+///
+/// - [`Headers::insert`] and [`Headers::append`] (and
+///   [`Response::with_header`](crate::Response::with_header)) are for the
+///   names and values a program writes itself: constants, numbers, its own
+///   formats. They **panic** on an invalid one, as
+///   `http::HeaderValue::from_static` does: it is a bug to fix, and sending
+///   it altered (or not at all) would hide it.
+/// - [`Headers::try_insert`] and [`Headers::try_append`] (and
+///   [`Response::try_with_header`](crate::Response::try_with_header)) are
+///   for values that come from outside the program (a peer, a file name, a
+///   database): they return [`InvalidHeader`] instead, which a handler can
+///   turn into a `500` with `?`.
+///
+/// Values taken from a parsed request always pass (the parser refuses the
+/// same characters), so copying a request field into a response never
+/// fails. No `Headers` value ever holds such a character, so a response
+/// head is written without scanning its values again.
 ///
 /// # Examples
 /// ```
@@ -112,23 +127,69 @@ impl Headers {
     }
 
     /// Appends a field, keeping existing fields of the same name.
+    ///
+    /// # Panics
+    /// If `name` is not a token or `value` holds a control character other
+    /// than HTAB (see [invalid names and values](Headers#invalid-names-and-values));
+    /// [`Headers::try_append`] returns an error instead.
     pub fn append(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
-        let name = name.into();
-        if !is_token(&name) {
-            log::warn!("header name {name:?} is not a valid token; ignored");
-            return;
+        let (name, value) = (name.into(), value.into());
+        if let Err(e) = check(&name, &value) {
+            panic!("Headers::append({}): {e}", String::from_utf8_lossy(&name));
         }
-        self.entries.push((name, sanitize_value(value.into())));
+        self.entries.push((name, value));
+    }
+
+    /// Appends a field, keeping existing fields of the same name, or
+    /// refuses it, leaving the fields as they were.
+    ///
+    /// # Errors
+    /// [`InvalidHeader`] if `name` is not a token or `value` holds a
+    /// control character other than HTAB.
+    pub fn try_append(
+        &mut self,
+        name: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+    ) -> Result<(), InvalidHeader> {
+        let (name, value) = (name.into(), value.into());
+        check(&name, &value)?;
+        self.entries.push((name, value));
+        Ok(())
     }
 
     /// Sets a field, replacing every existing field of the same name.
+    ///
+    /// # Panics
+    /// If `name` is not a token or `value` holds a control character other
+    /// than HTAB (see [invalid names and values](Headers#invalid-names-and-values));
+    /// [`Headers::try_insert`] returns an error instead.
     pub fn insert(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
-        let name = name.into();
-        if !is_token(&name) {
-            log::warn!("header name {name:?} is not a valid token; ignored");
-            return;
+        let (name, value) = (name.into(), value.into());
+        if let Err(e) = check(&name, &value) {
+            panic!("Headers::insert({}): {e}", String::from_utf8_lossy(&name));
         }
-        let value = sanitize_value(value.into());
+        self.replace(name, value);
+    }
+
+    /// Sets a field, replacing every existing field of the same name, or
+    /// refuses it, leaving the fields as they were.
+    ///
+    /// # Errors
+    /// [`InvalidHeader`] if `name` is not a token or `value` holds a
+    /// control character other than HTAB.
+    pub fn try_insert(
+        &mut self,
+        name: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+    ) -> Result<(), InvalidHeader> {
+        let (name, value) = (name.into(), value.into());
+        check(&name, &value)?;
+        self.replace(name, value);
+        Ok(())
+    }
+
+    /// Sets a checked field, replacing every field of the same name.
+    fn replace(&mut self, name: Bytes, value: Bytes) {
         match self
             .entries
             .iter()
@@ -258,13 +319,48 @@ pub(crate) fn has_value_ctl(v: &[u8]) -> bool {
     })
 }
 
-fn sanitize_value(v: Bytes) -> Bytes {
-    if has_value_ctl(&v) {
-        Bytes::from(spaced_ctl(&v))
-    } else {
-        v
+/// Checks that `name` and `value` may be sent as a field.
+fn check(name: &[u8], value: &[u8]) -> Result<(), InvalidHeader> {
+    if !is_token(name) {
+        return Err(InvalidHeader { value: false });
+    }
+    if has_value_ctl(value) {
+        return Err(InvalidHeader { value: true });
+    }
+    Ok(())
+}
+
+/// InvalidHeader is the error of [`Headers::try_insert`] and
+/// [`Headers::try_append`]: a field name that is not a token, or a value
+/// with a control character other than HTAB (CR, LF, NUL, …), which may
+/// not be sent.
+///
+/// It says which of the two was wrong, never what it held: the value may
+/// have come from a peer. With `?` in a handler it becomes a `500`
+/// ([`Error::Handler`](crate::Error::Handler)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidHeader {
+    value: bool,
+}
+
+impl InvalidHeader {
+    /// Reports whether the value was invalid (else the name was).
+    pub fn is_value(&self) -> bool {
+        self.value
     }
 }
+
+impl fmt::Display for InvalidHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.value {
+            "header field value holds a control character"
+        } else {
+            "header field name is not a token"
+        })
+    }
+}
+
+impl std::error::Error for InvalidHeader {}
 
 /// Returns `v` with every byte that [`is_value_ctl`] turned into a space.
 pub(crate) fn spaced_ctl(v: &[u8]) -> Vec<u8> {
@@ -285,19 +381,77 @@ mod tests {
         }
     }
 
+    /// Invalid names and values: refused by the fallible setters (the
+    /// fields untouched), a panic from the others.
+    const INVALID: &[(&str, &[u8], &[u8], bool)] = &[
+        ("empty name", b"", b"v", false),
+        ("space in the name", b"Bad Name", b"v", false),
+        ("colon in the name", b"Bad:Name", b"v", false),
+        ("CR LF in the name", b"X-A\r\nX-B", b"v", false),
+        ("non-ASCII name", "Caf\u{e9}".as_bytes(), b"v", false),
+        ("separator in the name", b"X(A)", b"v", false),
+        (
+            "CR LF in the value",
+            b"X-Name",
+            b"a\r\nSet-Cookie: evil",
+            true,
+        ),
+        ("bare LF in the value", b"X-Name", b"a\nb", true),
+        ("bare CR in the value", b"X-Name", b"a\rb", true),
+        ("NUL in the value", b"X-Name", b"a\0b", true),
+        ("other control in the value", b"X-Name", b"a\x01b", true),
+        ("DEL in the value", b"X-Name", b"a\x7fb", true),
+    ];
+
+    /// Valid values, sent as they are.
+    const VALID: &[(&str, &[u8], &[u8])] = &[
+        ("token name and plain value", b"X-Name", b"a b"),
+        ("every tchar", b"!#$%&'*+-.^_`|~09AZaz", b"v"),
+        ("HTAB in the value", b"X-Name", b"a\tb"),
+        ("obs-text in the value", b"X-Name", "caf\u{e9}".as_bytes()),
+        ("empty value", b"X-Name", b""),
+    ];
+
     #[test]
-    fn injected_newlines_become_spaces() {
-        let mut h = Headers::new();
-        h.insert("X-Name", "a\r\nSet-Cookie: evil");
-        assert_eq!(h.get("x-name"), Some("a  Set-Cookie: evil"));
+    fn invalid_names_and_values_are_refused() {
+        for &(name, n, v, is_value) in INVALID {
+            let mut h = Headers::new();
+            h.append("X-Name", "kept");
+            let n = Bytes::from_static(n);
+            let v = Bytes::from_static(v);
+            let got = h.try_append(n.clone(), v.clone());
+            assert_eq!(
+                got,
+                Err(InvalidHeader { value: is_value }),
+                "{name}: try_append"
+            );
+            let got = h.try_insert(n.clone(), v.clone());
+            assert_eq!(
+                got,
+                Err(InvalidHeader { value: is_value }),
+                "{name}: try_insert"
+            );
+            assert_eq!(h.get_all("x-name").collect::<Vec<_>>(), ["kept"], "{name}");
+            for set in [Headers::append, Headers::insert] {
+                let mut h = h.clone();
+                let (n, v) = (n.clone(), v.clone());
+                let panicked =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| set(&mut h, n, v)));
+                assert!(panicked.is_err(), "{name}: no panic");
+            }
+        }
     }
 
     #[test]
-    fn invalid_name_is_refused() {
-        let mut h = Headers::new();
-        h.append("Bad Name", "v");
-        h.append("Bad:Name", "v");
-        assert!(h.is_empty());
+    fn valid_names_and_values_are_kept_as_they_are() {
+        for &(name, n, v) in VALID {
+            let mut h = Headers::new();
+            h.try_append(Bytes::from_static(n), Bytes::from_static(v))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            h.insert(Bytes::from_static(n), Bytes::from_static(v));
+            let n = std::str::from_utf8(n).unwrap();
+            assert_eq!(h.get_all_bytes(n).collect::<Vec<_>>(), [v], "{name}");
+        }
     }
 
     #[test]

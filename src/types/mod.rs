@@ -10,7 +10,7 @@ mod status;
 mod version;
 
 pub use date::HttpDate;
-pub use headers::Headers;
+pub use headers::{Headers, InvalidHeader};
 pub(crate) use headers::{has_value_ctl, spaced_ctl};
 pub use method::Method;
 pub use status::StatusCode;
