@@ -4,21 +4,18 @@
 //! Arguments: `[ADDR] [THREADS]`: the address to listen on
 //! (`127.0.0.1:0` picks a free port) and the number of worker threads.
 
-use sockhttp::{Request, Response, Router, Server};
+use sockhttp::{HandlerResult, Response, Router, Server};
 
 fn main() -> std::io::Result<()> {
     let app = Router::new()
-        .get("/", |_req: &mut Request| Response::text("hello"))
-        .get("/users/{id}", |req: &mut Request| {
+        .get("/", |_req| Response::text("hello"))
+        .get("/users/{id}", |req| {
             Response::text(format!("user {}", req.param("id").unwrap_or("?")))
         })
-        .post(
-            "/upload",
-            |req: &mut Request| -> sockhttp::Result<Response> {
-                let body = req.body_bytes()?;
-                Ok(Response::text(format!("{} bytes", body.len())))
-            },
-        );
+        .post("/upload", |req| -> HandlerResult {
+            let body = req.body_bytes()?;
+            Ok(Response::text(format!("{} bytes", body.len())))
+        });
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
     let threads = match args.next() {

@@ -161,19 +161,18 @@ impl Error {
 
     /// Wraps this error in an `io::Error`, so it can travel through
     /// `Read::read`; [`From<io::Error>`](Error#impl-From<Error>-for-Error)
-    /// unwraps it again.
+    /// unwraps it again. A socket error is wrapped too (its kind kept), so
+    /// that a handler's error conversion can tell the peer's connection
+    /// failing under a body read (logged at `debug`) from the handler's
+    /// own I/O failing (a bug or an outage, logged at `error`).
     pub(crate) fn into_io(self) -> io::Error {
-        match self {
-            Error::Io(e) => e,
-            other => {
-                let kind = match other {
-                    Error::Timeout(_) => io::ErrorKind::TimedOut,
-                    Error::UnexpectedEof => io::ErrorKind::UnexpectedEof,
-                    _ => io::ErrorKind::InvalidData,
-                };
-                io::Error::new(kind, other)
-            }
-        }
+        let kind = match &self {
+            Error::Io(e) => e.kind(),
+            Error::Timeout(_) => io::ErrorKind::TimedOut,
+            Error::UnexpectedEof => io::ErrorKind::UnexpectedEof,
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, self)
     }
 }
 
@@ -276,6 +275,15 @@ mod tests {
         }
         let e = Error::handler(io::Error::from(io::ErrorKind::TimedOut));
         assert!(matches!(e, Error::Handler(_)), "{e:?}");
+    }
+
+    #[test]
+    fn socket_errors_keep_their_kind_through_io_error() {
+        let io = Error::Io(io::ErrorKind::ConnectionReset.into()).into_io();
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionReset);
+        assert!(io.get_ref().is_some_and(|inner| inner.is::<Error>()));
+        let e: Error = io.into();
+        assert!(matches!(&e, Error::Io(inner) if inner.kind() == io::ErrorKind::ConnectionReset));
     }
 
     #[test]

@@ -13,17 +13,18 @@
 //! # Quick start
 //!
 //! ```
-//! use sockhttp::{Request, Response, Router, Server};
+//! use sockhttp::{HandlerResult, Response, Router, Server};
 //! use std::io::{Read, Write};
 //!
 //! let app = Router::new()
-//!     .get("/", |_req: &mut Request| Response::text("hello"))
-//!     .get("/users/{id}", |req: &mut Request| {
+//!     .get("/", |_req| Response::text("hello"))
+//!     .get("/users/{id}", |req| {
 //!         Response::text(format!("user {}", req.param("id").unwrap_or("?")))
 //!     })
-//!     .post("/upload", |req: &mut Request| -> sockhttp::Result<Response> {
+//!     .post("/upload", |req| -> HandlerResult {
 //!         let body = req.body_bytes()?; // 413 if over the limit, via `?`
-//!         Ok(Response::text(format!("{} bytes", body.len())))
+//!         let text = std::str::from_utf8(&body)?; // any error: a 500, logged
+//!         Ok(Response::text(format!("{} characters", text.chars().count())))
 //!     });
 //!
 //! // Port 0: the kernel picks a free port; local_addr() tells which.
@@ -45,9 +46,26 @@
 //! [`ShutdownHandle`] (from [`Server::shutdown_handle`]) stops it from a
 //! signal handler.
 //!
-//! A handler reads an HTML form with [`Request::form`] (a [`Form`]; the
-//! [`form`] module) and cookies with [`Request::cookie`], and sets them
-//! with [`Response::with_cookie`] (a [`Cookie`]; the [`cookie`] module).
+//! # Writing handlers
+//!
+//! * A route takes a function or a closure `Fn(&mut Request) -> R`, for
+//!   any `R` that is [`IntoResponse`]; the closure's argument type is
+//!   inferred. Where a whole [`Handler`] is expected (a mount, the
+//!   fallback, [`Server::serve`]), a closure goes through [`handler_fn`].
+//! * A handler that uses `?` returns a [`HandlerResult`]: sockhttp's own
+//!   errors keep their status (`req.body_bytes()?` over the limit is a
+//!   `413`), any other error is a `500` that is logged and never sent, and
+//!   a [`HandlerError`] answers with the status and body the handler
+//!   chooses.
+//! * State shared by the handlers lives in the router
+//!   ([`Router::with_state`], read with [`Request::state`]); a middleware
+//!   hands a handler values through [`Request::extensions_mut`] (see
+//!   [`Handler`] for an example).
+//! * [`testing::TestClient`] calls any handler without a socket and
+//!   collects its response, whatever its body.
+//! * A handler reads an HTML form with [`Request::form`] (a [`Form`]; the
+//!   [`form`] module) and cookies with [`Request::cookie`], and sets them
+//!   with [`Response::with_cookie`] (a [`Cookie`]; the [`cookie`] module).
 //!
 //! # From system calls to HTTP
 //!
@@ -229,6 +247,7 @@
 
 pub mod cookie;
 pub mod error;
+mod extensions;
 pub mod form;
 pub mod forwarded;
 mod handler;
@@ -239,14 +258,16 @@ mod response;
 mod router;
 mod server;
 mod static_files;
+pub mod testing;
 mod types;
 pub mod uri;
 
 pub use cookie::{Cookie, SameSite};
 pub use error::{Error, Phase, Result};
+pub use extensions::Extensions;
 pub use form::Form;
 pub use forwarded::{ForwardingHeader, TrustedProxies};
-pub use handler::Handler;
+pub use handler::{Handler, HandlerError, HandlerResult, handler_fn};
 pub use limits::{Limits, Timeouts};
 pub use request::{Request, RequestBody, RequestBuilder};
 pub use response::{Body, IntoResponse, Response, WriteFn};

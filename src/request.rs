@@ -8,6 +8,7 @@
 
 use crate::cookie;
 use crate::error::{Error, Result};
+use crate::extensions::Extensions;
 use crate::form::{self, Form};
 use crate::limits::DEFAULT_MAX_FORM_FIELDS;
 use crate::proto::head::RequestHead;
@@ -18,6 +19,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Read};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Request is one HTTP request, as a handler sees it.
 ///
@@ -46,6 +48,11 @@ pub struct Request {
     forwarded: Option<crate::forwarded::Forwarded>,
     body: RequestBody,
     max_buffered_body_bytes: usize,
+    /// Values handed down by middleware; empty (unallocated) by default.
+    extensions: Extensions,
+    /// The state of the innermost router the request went through that
+    /// has one; shared with the router, never copied.
+    state: Option<Arc<Extensions>>,
 }
 
 impl Request {
@@ -64,6 +71,8 @@ impl Request {
             forwarded: None,
             body,
             max_buffered_body_bytes,
+            extensions: Extensions::new(),
+            state: None,
         }
     }
 
@@ -79,6 +88,9 @@ impl Request {
             invalid_header: false,
             body: RequestBody::empty(),
             peer: None,
+            params: Vec::new(),
+            extensions: Extensions::new(),
+            state: None,
         }
     }
 
@@ -366,6 +378,61 @@ impl Request {
         self.body.trailers()
     }
 
+    /// Returns the values middleware attached to this request (see
+    /// [`Extensions`] and the middleware example on
+    /// [`Handler`](crate::Handler)).
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Returns the request's extensions for changing: a middleware inserts
+    /// what the handler it wraps should see (a request id, the
+    /// authenticated user).
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// Returns the shared state of type `S` that the router the request
+    /// went through holds ([`Router::with_state`](crate::Router::with_state)),
+    /// or `None` if it holds none of that type.
+    ///
+    /// The reference borrows the request: read what a handler needs from
+    /// the request (its body, its parameters) first, then the state, or
+    /// keep `Arc`s inside the state and clone what must outlive the
+    /// borrow (a streaming body).
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{Response, Router};
+    /// use sockhttp::testing::TestClient;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// #[derive(Default)]
+    /// struct Hits(AtomicU64);
+    ///
+    /// let app = Router::new()
+    ///     .with_state(Hits::default())
+    ///     .get("/", |req| {
+    ///         let hits = req.state::<Hits>().expect("the router holds Hits");
+    ///         let n = hits.0.fetch_add(1, Ordering::Relaxed) + 1;
+    ///         Response::text(format!("hit {n}"))
+    ///     });
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").send().text(), "hit 1");
+    /// assert_eq!(client.get("/").send().text(), "hit 2");
+    /// ```
+    pub fn state<S: 'static>(&self) -> Option<&S> {
+        self.state.as_deref()?.get::<S>()
+    }
+
+    /// Sets the shared state the request sees, returning the one it saw.
+    pub(crate) fn replace_state(
+        &mut self,
+        state: Option<Arc<Extensions>>,
+    ) -> Option<Arc<Extensions>> {
+        std::mem::replace(&mut self.state, state)
+    }
+
     pub(crate) fn set_params(&mut self, params: Vec<(String, String)>) {
         self.params = params;
     }
@@ -393,6 +460,7 @@ impl fmt::Debug for Request {
             .field("headers", &self.head.headers)
             .field("params", &self.params)
             .field("peer", &self.peer)
+            .field("extensions", &self.extensions)
             .finish_non_exhaustive()
     }
 }
@@ -409,6 +477,9 @@ pub struct RequestBuilder {
     invalid_header: bool,
     body: RequestBody,
     peer: Option<SocketAddr>,
+    params: Vec<(String, String)>,
+    extensions: Extensions,
+    state: Option<Arc<Extensions>>,
 }
 
 impl RequestBuilder {
@@ -449,6 +520,28 @@ impl RequestBuilder {
         self
     }
 
+    /// Sets route parameter `name` (as [`Request::param`] returns it,
+    /// already decoded), for calling a handler directly rather than
+    /// through a [`Router`](crate::Router), which sets the parameters
+    /// itself.
+    pub fn param(mut self, name: &str, value: &str) -> RequestBuilder {
+        self.params.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Inserts an extension, as a middleware in front of the handler
+    /// would (see [`Request::extensions`]).
+    pub fn extension<T: Send + Sync + 'static>(mut self, value: T) -> RequestBuilder {
+        self.extensions.insert(value);
+        self
+    }
+
+    /// Sets the shared state the request sees (the test client's).
+    pub(crate) fn shared_state(mut self, state: Option<Arc<Extensions>>) -> RequestBuilder {
+        self.state = state;
+        self
+    }
+
     /// Builds the request, checking the target and headers as the
     /// server's parser would.
     ///
@@ -479,12 +572,16 @@ impl RequestBuilder {
         let limits = crate::Limits::default();
         let head = crate::proto::head::parse_head(&mut wire, &limits)?
             .ok_or(Error::Malformed("incomplete request"))?;
-        Ok(Request::new(
+        let mut req = Request::new(
             Box::new(head),
             self.peer,
             self.body,
             limits.max_buffered_body_bytes,
-        ))
+        );
+        req.params = self.params;
+        req.extensions = self.extensions;
+        req.state = self.state;
+        Ok(req)
     }
 }
 

@@ -7,6 +7,7 @@
 
 use crate::cookie::Cookie;
 use crate::error::Error;
+use crate::request::Request;
 use crate::types::{Headers, InvalidHeader, Method, StatusCode};
 use bytes::Bytes;
 use std::fmt;
@@ -233,14 +234,14 @@ impl Response {
     /// built.
     #[must_use]
     pub fn from_error(err: &Error) -> Response {
+        log_error(err, None);
+        Response::for_error(err)
+    }
+
+    /// The error response for `err`, without logging it.
+    pub(crate) fn for_error(err: &Error) -> Response {
         let status = err.status().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        match err {
-            Error::Handler(e) => log::error!("handler error: {e}"),
-            Error::Io(e) => log::debug!("i/o error: {e}"),
-            e => log::debug!("request error: {e}"),
-        }
-        let mut resp = Response::text(format!("{} {}\n", status.as_u16(), status.reason()))
-            .with_status(status);
+        let mut resp = Response::for_status(status);
         if let Error::MethodNotAllowed(allowed) = err {
             resp.headers.insert("Allow", allow_value(allowed));
         }
@@ -248,6 +249,12 @@ impl Response {
             resp.headers.insert("Connection", "close");
         }
         resp
+    }
+
+    /// The plain-text response every error of `status` gets by default:
+    /// `404 Not Found\n`, built from the status alone.
+    pub(crate) fn for_status(status: StatusCode) -> Response {
+        Response::text(format!("{} {}\n", status.as_u16(), status.reason())).with_status(status)
     }
 
     /// Returns the status.
@@ -390,6 +397,29 @@ impl fmt::Debug for Response {
     }
 }
 
+/// Logs an error that is about to be answered: `error` for a handler's
+/// failure (our bug or an outage), with the request's method and path
+/// when known; `debug` for the peer's errors and for the peer's
+/// connection failing, so that a hostile peer cannot flood the log.
+pub(crate) fn log_error(err: &Error, req: Option<&Request>) {
+    match (err, req) {
+        (Error::Handler(e), Some(req)) => log_handler_error(e, req),
+        (Error::Handler(e), None) => log::error!("handler error: {e}"),
+        (Error::Io(e), _) => log::debug!("i/o error: {e}"),
+        (e, _) => log::debug!("request error: {e}"),
+    }
+}
+
+/// Logs a handler's failure at `error`, naming the request (its method and
+/// path; the query is left out, as it may carry secrets).
+pub(crate) fn log_handler_error(e: &dyn std::fmt::Display, req: &Request) {
+    log::error!(
+        "handler error on {} {}: {e}",
+        req.method(),
+        req.original_path()
+    );
+}
+
 /// Formats methods as an `Allow` value, e.g. `GET, HEAD, OPTIONS`.
 pub(crate) fn allow_value(methods: &[Method]) -> String {
     methods
@@ -402,12 +432,25 @@ pub(crate) fn allow_value(methods: &[Method]) -> String {
 /// IntoResponse turns a handler's return value into a [`Response`].
 ///
 /// It is implemented for `Response`, for text (`&'static str`, `String`),
-/// for a bare [`StatusCode`], for [`Error`] and `io::Error`, for
-/// `(StatusCode, T)`, and for `Result<T, E>` where both sides convert, so
-/// handlers can use `?`.
+/// for a bare [`StatusCode`], for [`Error`], `io::Error` and
+/// [`HandlerError`](crate::HandlerError), for `(StatusCode, T)`, and for
+/// `Result<T, E>` where both sides convert, so handlers can use `?` (see
+/// [`HandlerResult`](crate::HandlerResult)).
 pub trait IntoResponse {
     /// Converts `self` into a response.
     fn into_response(self) -> Response;
+
+    /// Converts `self` into the response to `req`. The server calls this
+    /// one on what a closure handler returns, so that an error can be
+    /// logged with the request's method and path; the default ignores
+    /// `req` and calls [`IntoResponse::into_response`].
+    fn into_response_to(self, req: &Request) -> Response
+    where
+        Self: Sized,
+    {
+        let _ = req;
+        self.into_response()
+    }
 }
 
 impl IntoResponse for Response {
@@ -438,17 +481,30 @@ impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
     fn into_response(self) -> Response {
         self.1.into_response().with_status(self.0)
     }
+
+    fn into_response_to(self, req: &Request) -> Response {
+        self.1.into_response_to(req).with_status(self.0)
+    }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         Response::from_error(&self)
     }
+
+    fn into_response_to(self, req: &Request) -> Response {
+        log_error(&self, Some(req));
+        Response::for_error(&self)
+    }
 }
 
 impl IntoResponse for io::Error {
     fn into_response(self) -> Response {
         Response::from_error(&Error::from(self))
+    }
+
+    fn into_response_to(self, req: &Request) -> Response {
+        Error::from(self).into_response_to(req)
     }
 }
 
@@ -458,6 +514,10 @@ impl IntoResponse for Box<dyn std::error::Error + Send + Sync> {
     fn into_response(self) -> Response {
         Response::from_error(&Error::from_boxed(self))
     }
+
+    fn into_response_to(self, req: &Request) -> Response {
+        Error::from_boxed(self).into_response_to(req)
+    }
 }
 
 impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
@@ -465,6 +525,13 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
         match self {
             Ok(t) => t.into_response(),
             Err(e) => e.into_response(),
+        }
+    }
+
+    fn into_response_to(self, req: &Request) -> Response {
+        match self {
+            Ok(t) => t.into_response_to(req),
+            Err(e) => e.into_response_to(req),
         }
     }
 }

@@ -5,9 +5,10 @@
 //! percent-decoded after matching. This module performs no I/O.
 
 use crate::error::Error;
+use crate::extensions::Extensions;
 use crate::handler::Handler;
 use crate::request::Request;
-use crate::response::{Response, allow_value};
+use crate::response::{IntoResponse, Response, allow_value};
 use crate::types::{Method, StatusCode};
 use crate::uri;
 use std::fmt;
@@ -20,11 +21,32 @@ use std::sync::Arc;
 /// Patterns are paths whose segments are literal (`/users`), a named
 /// parameter (`/users/{id}`, one whole segment), or, last, a wildcard
 /// (`/files/{*rest}`, the rest of the path, possibly empty, including
-/// slashes). Precedence: at the first segment where two matching patterns
-/// differ, a literal beats a parameter, which beats a wildcard. A handler
-/// can also be [mounted](Router::mount) under a prefix, for everything
-/// below it; routes are tried before mounts, and the longest mount
-/// prefix wins.
+/// slashes). A handler can also be [mounted](Router::mount) under a
+/// prefix, for everything below it; routes are tried before mounts, and
+/// the longest mount prefix wins.
+///
+/// # Which route answers
+///
+/// Patterns are compared by their *shape*: the segments with the
+/// parameter names left out, so `/users/{id}` and `/users/{uid}` are one
+/// route. Registering a method on a shape that already has one adds the
+/// method to that route: `GET /users/{id}` and `DELETE /users/{uid}`
+/// answer `GET` and `DELETE` on `/users/7`, and each handler sees the
+/// parameter names of its own pattern (`id` for the first, `uid` for the
+/// second). The same method twice on one shape panics, whatever the names
+/// (as Go 1.22's `ServeMux` refuses conflicting patterns): `GET
+/// /users/{id}` then `GET /users/{uid}` is a mistake caught at startup.
+///
+/// When several patterns match a path, the most specific wins: at the
+/// first segment where they differ, a literal beats a parameter, which
+/// beats a wildcard (so `/users/me` beats `/users/{id}`, which beats
+/// `/users/{*rest}`; and `/a/{*rest}` beats `/{x}/b` on `/a/b`), and a
+/// pattern that has ended beats a wildcard that would take the empty rest
+/// (`/files` beats `/files/{*rest}` on `/files`). Two different shapes
+/// are never equally specific for a path they both match (equal
+/// specificity means the same kind of segment at each position, and
+/// literals matching the same path are equal), so ties cannot happen and
+/// the answer does not depend on the order of registration.
 ///
 /// What the router answers by itself:
 /// * no pattern matches: `404 Not Found` (or the [fallback](Router::fallback));
@@ -37,34 +59,62 @@ use std::sync::Arc;
 ///   `Allow` listing every method some route answers (mounted handlers and
 ///   the fallback are not asked).
 ///
+/// # Handlers
+///
+/// The route methods ([`Router::get`] and the others) take functions and
+/// closures, whose argument type Rust then infers (`|req| …`); a
+/// [`Handler`] value goes on a route through [`Handler::into_fn`].
+/// [`Router::mount`] and [`Router::fallback`] take any [`Handler`] (a
+/// `Router`, [`StaticFiles`](crate::StaticFiles), a middleware, or a
+/// closure through [`handler_fn`](crate::handler_fn)).
+///
+/// State shared by every handler goes in [`Router::with_state`] rather
+/// than in an `Arc` cloned into each closure.
+///
 /// # Examples
 /// ```
-/// use sockhttp::{Router, Request, Response, Method, Handler};
+/// use sockhttp::{Router, Response, StatusCode};
+/// use sockhttp::testing::TestClient;
+///
 /// let app = Router::new()
-///     .get("/", |_req: &mut Request| Response::text("home"))
-///     .get("/users/{id}", |req: &mut Request| {
+///     .get("/", |_req| Response::text("home"))
+///     .get("/users/{id}", |req| {
 ///         Response::text(format!("user {}", req.param("id").unwrap_or("?")))
+///     })
+///     .delete("/users/{uid}", |req| {
+///         Response::text(format!("deleted {}", req.param("uid").unwrap_or("?")))
 ///     });
-/// let mut req = Request::builder(Method::Get, "/users/42").build()?;
-/// let resp = app.call(&mut req);
-/// assert_eq!(resp.status().as_u16(), 200);
-/// let mut req = Request::builder(Method::Delete, "/users/42").build()?;
-/// let resp = app.call(&mut req);
-/// assert_eq!(resp.status().as_u16(), 405);
-/// assert_eq!(resp.headers().get("allow"), Some("GET, HEAD, OPTIONS"));
-/// # Ok::<(), sockhttp::Error>(())
+/// let client = TestClient::new(app);
+/// assert_eq!(client.get("/users/42").send().text(), "user 42");
+/// assert_eq!(client.delete("/users/42").send().text(), "deleted 42");
+/// let resp = client.put("/users/42").send();
+/// assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+/// assert_eq!(resp.header("allow"), Some("GET, HEAD, DELETE, OPTIONS"));
 /// ```
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
     mounts: Vec<Mount>,
     fallback: Option<Arc<dyn Handler>>,
+    /// What [`Request::state`] finds; lent to each request, not copied.
+    state: Option<Arc<Extensions>>,
 }
 
+/// Route is every handler of one shape of pattern.
 struct Route {
+    /// The first pattern registered with this shape: its parameter names
+    /// are those of the captures `Pattern::matches` returns, which each
+    /// handler renames to its own.
     pattern: Pattern,
+    handlers: Vec<RouteHandler>,
+}
+
+struct RouteHandler {
     /// `None` means any method.
-    handlers: Vec<(Option<Method>, Arc<dyn Handler>)>,
+    method: Option<Method>,
+    handler: Arc<dyn Handler>,
+    /// The parameter names of this handler's own pattern, in order.
+    names: Vec<String>,
 }
 
 struct Mount {
@@ -88,9 +138,13 @@ struct Pattern {
     source: String,
     segments: Vec<Segment>,
     /// How specific the pattern is, compared lexicographically (higher is
-    /// more specific): 2 per literal segment, 1 per parameter, 0 for a
-    /// wildcard. It depends on the pattern alone, so a match computes
-    /// nothing.
+    /// more specific): 3 per literal segment, 2 per parameter, 0 for a
+    /// wildcard, and 1 for the end of a pattern without a wildcard, so
+    /// that `/a` beats `/a/{*rest}` on `/a` (where the wildcard would take
+    /// the empty rest). Two patterns with the same rank have the same
+    /// kind of segment everywhere; if both match a path, their literals
+    /// equal the same parts of it, so they have the same shape. It
+    /// depends on the pattern alone, so a match computes nothing.
     rank: Vec<u8>,
 }
 
@@ -132,19 +186,49 @@ impl Pattern {
             }
             segments.push(seg);
         }
-        let rank = segments
+        let mut rank: Vec<u8> = segments
             .iter()
             .map(|s| match s {
-                Segment::Literal(_) => 2,
-                Segment::Param(_) => 1,
+                Segment::Literal(_) => 3,
+                Segment::Param(_) => 2,
                 Segment::Wildcard(_) => 0,
             })
             .collect();
+        if !matches!(segments.last(), Some(Segment::Wildcard(_))) {
+            rank.push(1);
+        }
         Pattern {
             source: source.to_owned(),
             segments,
             rank,
         }
+    }
+
+    /// Reports whether both patterns have the same segments, parameter
+    /// and wildcard names aside.
+    fn same_shape(&self, other: &Pattern) -> bool {
+        self.segments.len() == other.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|pair| match pair {
+                    (Segment::Literal(a), Segment::Literal(b)) => a == b,
+                    (Segment::Param(_), Segment::Param(_))
+                    | (Segment::Wildcard(_), Segment::Wildcard(_)) => true,
+                    _ => false,
+                })
+    }
+
+    /// Returns the parameter and wildcard names, in order.
+    fn names(&self) -> Vec<String> {
+        self.segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Param(n) | Segment::Wildcard(n) => Some(n.clone()),
+                Segment::Literal(_) => None,
+            })
+            .collect()
     }
 
     /// Matches `path` (raw, starting with `/`); returns raw captures.
@@ -198,13 +282,70 @@ impl Router {
         Router::default()
     }
 
-    /// Routes `method` requests for `pattern` to `handler`.
+    /// Adds `state` to what every handler below this router finds with
+    /// [`Request::state`] (`req.state::<S>()`), one value per type: a
+    /// database pool, a store, a configuration. The router keeps the
+    /// values behind one `Arc` and lends it to each request it handles
+    /// (one reference count taken and given back per request; nothing
+    /// when the router has no state). A router mounted in this one that
+    /// has a state of its own shows its handlers that state instead.
     ///
     /// # Panics
-    /// If the pattern is malformed (see [`Router`]) or already has a
-    /// handler for `method`: both are programming errors caught at startup.
+    /// If the router already has a state of type `S`.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{HandlerResult, Request, Response, Router};
+    /// use sockhttp::testing::TestClient;
+    /// use std::sync::Mutex;
+    ///
+    /// #[derive(Default)]
+    /// struct Names(Mutex<Vec<String>>);
+    ///
+    /// fn add(req: &mut Request) -> HandlerResult {
+    ///     let name = String::from_utf8(req.body_bytes()?.to_vec())?; // the body first,
+    ///     let names = req.state::<Names>().expect("set in app()"); // then the state
+    ///     names.0.lock().unwrap().push(name);
+    ///     Ok(Response::text("added"))
+    /// }
+    ///
+    /// let app = Router::new()
+    ///     .with_state(Names::default())
+    ///     .post("/names", add)
+    ///     .get("/names", |req| {
+    ///         let names = req.state::<Names>().expect("set in app()");
+    ///         Response::text(names.0.lock().unwrap().join(","))
+    ///     });
+    /// let client = TestClient::new(app);
+    /// client.post("/names").body("ada").send();
+    /// client.post("/names").body("grace").send();
+    /// assert_eq!(client.get("/names").send().text(), "ada,grace");
+    /// ```
     #[must_use]
-    pub fn route(self, method: Method, pattern: &str, handler: impl Handler) -> Router {
+    pub fn with_state<S: Send + Sync + 'static>(mut self, state: S) -> Router {
+        let states = Arc::get_mut(self.state.get_or_insert_with(Arc::default))
+            .expect("a router's state is not shared before it serves");
+        assert!(
+            states.insert(state).is_none(),
+            "router state of type {} set twice",
+            std::any::type_name::<S>()
+        );
+        self
+    }
+
+    /// Routes `method` requests for `pattern` to `handler`, a function or
+    /// closure (see [`Router`] for handler values).
+    ///
+    /// # Panics
+    /// If the pattern is malformed (see [`Router`]) or its shape already
+    /// has a handler for `method`: both are programming errors caught at
+    /// startup.
+    #[must_use]
+    pub fn route<F, R>(self, method: Method, pattern: &str, handler: F) -> Router
+    where
+        F: Fn(&mut Request) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
         self.add(Some(method), pattern, Arc::new(handler))
     }
 
@@ -213,37 +354,76 @@ impl Router {
     /// # Panics
     /// As [`Router::route`].
     #[must_use]
-    pub fn any(self, pattern: &str, handler: impl Handler) -> Router {
+    pub fn any<F, R>(self, pattern: &str, handler: F) -> Router
+    where
+        F: Fn(&mut Request) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
         self.add(None, pattern, Arc::new(handler))
     }
 
     /// Routes `GET` (and so `HEAD`) requests for `pattern`.
+    ///
+    /// # Panics
+    /// As [`Router::route`].
     #[must_use]
-    pub fn get(self, pattern: &str, handler: impl Handler) -> Router {
+    pub fn get<F, R>(self, pattern: &str, handler: F) -> Router
+    where
+        F: Fn(&mut Request) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
         self.route(Method::Get, pattern, handler)
     }
 
     /// Routes `POST` requests for `pattern`.
+    ///
+    /// # Panics
+    /// As [`Router::route`].
     #[must_use]
-    pub fn post(self, pattern: &str, handler: impl Handler) -> Router {
+    pub fn post<F, R>(self, pattern: &str, handler: F) -> Router
+    where
+        F: Fn(&mut Request) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
         self.route(Method::Post, pattern, handler)
     }
 
     /// Routes `PUT` requests for `pattern`.
+    ///
+    /// # Panics
+    /// As [`Router::route`].
     #[must_use]
-    pub fn put(self, pattern: &str, handler: impl Handler) -> Router {
+    pub fn put<F, R>(self, pattern: &str, handler: F) -> Router
+    where
+        F: Fn(&mut Request) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
         self.route(Method::Put, pattern, handler)
     }
 
     /// Routes `PATCH` requests for `pattern`.
+    ///
+    /// # Panics
+    /// As [`Router::route`].
     #[must_use]
-    pub fn patch(self, pattern: &str, handler: impl Handler) -> Router {
+    pub fn patch<F, R>(self, pattern: &str, handler: F) -> Router
+    where
+        F: Fn(&mut Request) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
         self.route(Method::Patch, pattern, handler)
     }
 
     /// Routes `DELETE` requests for `pattern`.
+    ///
+    /// # Panics
+    /// As [`Router::route`].
     #[must_use]
-    pub fn delete(self, pattern: &str, handler: impl Handler) -> Router {
+    pub fn delete<F, R>(self, pattern: &str, handler: F) -> Router
+    where
+        F: Fn(&mut Request) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
         self.route(Method::Delete, pattern, handler)
     }
 
@@ -252,6 +432,10 @@ impl Router {
     /// the method. The handler sees [`Request::path`] without the prefix
     /// (`/app.js`; `""` for exactly `/assets`), and
     /// [`Request::mount_prefix`] holds what was removed.
+    ///
+    /// `handler` is any [`Handler`]: a `Router`, a
+    /// [`StaticFiles`](crate::StaticFiles), a middleware, a function, or a
+    /// closure through [`handler_fn`](crate::handler_fn).
     ///
     /// # Panics
     /// If `prefix` does not start with `/` or is mounted twice.
@@ -276,7 +460,16 @@ impl Router {
     }
 
     /// Sets the handler for requests no route or mount matches (404 by
-    /// default).
+    /// default): any [`Handler`], as for [`Router::mount`].
+    ///
+    /// ```
+    /// use sockhttp::{Response, Router, StatusCode, handler_fn};
+    /// let app = Router::new().fallback(handler_fn(|req| {
+    ///     Response::text(format!("nothing at {}", req.path())).with_status(StatusCode::NOT_FOUND)
+    /// }));
+    /// # let client = sockhttp::testing::TestClient::new(app);
+    /// # assert_eq!(client.get("/x").send().text(), "nothing at /x");
+    /// ```
     #[must_use]
     pub fn fallback(mut self, handler: impl Handler) -> Router {
         self.fallback = Some(Arc::new(handler));
@@ -285,10 +478,11 @@ impl Router {
 
     fn add(mut self, method: Option<Method>, pattern: &str, handler: Arc<dyn Handler>) -> Router {
         let parsed = Pattern::parse(pattern);
+        let names = parsed.names();
         let route = match self
             .routes
             .iter_mut()
-            .find(|r| r.pattern.segments == parsed.segments)
+            .find(|r| r.pattern.same_shape(&parsed))
         {
             Some(r) => r,
             None => {
@@ -300,11 +494,16 @@ impl Router {
             }
         };
         assert!(
-            !route.handlers.iter().any(|(m, _)| *m == method),
-            "route {} {pattern:?} registered twice",
-            method.as_ref().map_or("(any method)", Method::as_str)
+            !route.handlers.iter().any(|h| h.method == method),
+            "route {} {pattern:?} registered twice (as {:?})",
+            method.as_ref().map_or("(any method)", Method::as_str),
+            route.pattern.source
         );
-        route.handlers.push((method, handler));
+        route.handlers.push(RouteHandler {
+            method,
+            handler,
+            names,
+        });
         self
     }
 
@@ -320,7 +519,7 @@ impl Router {
             routes
                 .iter()
                 .flat_map(|r| &r.handlers)
-                .any(|(h, _)| h.as_ref() == Some(m))
+                .any(|h| h.method.as_ref() == Some(m))
         };
         for m in [
             Method::Get,
@@ -336,8 +535,8 @@ impl Router {
                 out.push(m);
             }
         }
-        for (m, _) in routes.iter().flat_map(|r| &r.handlers) {
-            if let Some(m @ Method::Other(_)) = m {
+        for h in routes.iter().flat_map(|r| &r.handlers) {
+            if let Some(m @ Method::Other(_)) = &h.method {
                 if !out.contains(m) {
                     out.push(m.clone());
                 }
@@ -355,6 +554,8 @@ impl Router {
         // path is not copied for every request.
         let (found, mount) = {
             let path = req.path();
+            // Two matching routes never have the same rank (see `Router`),
+            // so the maximum is unique.
             let best = self
                 .routes
                 .iter()
@@ -362,17 +563,29 @@ impl Router {
                 .max_by(|a, b| a.0.pattern.rank.cmp(&b.0.pattern.rank));
             match best {
                 Some((route, caps)) => {
-                    // Decoded now, reported only if a handler is found (a
-                    // 405 comes before a 400 for the parameters).
-                    let params: Result<Vec<(String, String)>, Error> = caps
-                        .into_iter()
-                        .map(|(name, raw)| {
-                            uri::percent_decode(raw)
-                                .map(|v| (name.to_owned(), v.into_owned()))
-                                .ok_or(Error::Malformed("invalid percent-encoding in path"))
+                    let method = req.method();
+                    let find =
+                        |m: &Method| route.handlers.iter().find(|h| h.method.as_ref() == Some(m));
+                    let handler = find(method)
+                        .or_else(|| {
+                            (*method == Method::Head)
+                                .then(|| find(&Method::Get))
+                                .flatten()
                         })
-                        .collect();
-                    (Some((route, params)), None)
+                        .or_else(|| route.handlers.iter().find(|h| h.method.is_none()));
+                    // Decoded only once a handler is found (a 405 comes
+                    // before a 400 for the parameters), under its names.
+                    let params = handler.map(|h| {
+                        caps.into_iter()
+                            .zip(&h.names)
+                            .map(|((_, raw), name)| {
+                                uri::percent_decode(raw)
+                                    .map(|v| (name.clone(), v.into_owned()))
+                                    .ok_or(Error::Malformed("invalid percent-encoding in path"))
+                            })
+                            .collect::<Result<Vec<(String, String)>, Error>>()
+                    });
+                    (Some((route, handler.zip(params))), None)
                 }
                 None => {
                     let mount = self.mounts.iter().find(|m| {
@@ -383,29 +596,9 @@ impl Router {
                 }
             }
         };
-        if let Some((route, params)) = found {
-            let method = req.method().clone();
-            let find = |m: &Method| {
-                route
-                    .handlers
-                    .iter()
-                    .find(|(h, _)| h.as_ref() == Some(m))
-                    .map(|(_, h)| h)
-            };
-            let any = route
-                .handlers
-                .iter()
-                .find(|(h, _)| h.is_none())
-                .map(|(_, h)| h);
-            let handler = find(&method)
-                .or_else(|| {
-                    (method == Method::Head)
-                        .then(|| find(&Method::Get))
-                        .flatten()
-                })
-                .or(any);
-            let Some(handler) = handler else {
-                return match method {
+        if let Some((route, found)) = found {
+            let Some((handler, params)) = found else {
+                return match req.method() {
                     Method::Options => Ok(Response::new(StatusCode::NO_CONTENT)
                         .with_header("Allow", allow_value(&Self::allowed(route)))),
                     m if m.is_standard() => Err(Error::MethodNotAllowed(Self::allowed(route))),
@@ -413,7 +606,7 @@ impl Router {
                 };
             };
             req.set_params(params?);
-            return Ok(handler.call(req));
+            return Ok(handler.handler.call(req));
         }
         if let Some(m) = mount {
             let offset = req.mount_offset() + m.prefix.len();
@@ -427,14 +620,24 @@ impl Router {
             None => Err(Error::NotFound),
         }
     }
-}
 
-impl Handler for Router {
-    fn call(&self, req: &mut Request) -> Response {
+    fn respond(&self, req: &mut Request) -> Response {
         match self.dispatch(req) {
             Ok(resp) => resp,
             Err(e) => Response::from_error(&e),
         }
+    }
+}
+
+impl Handler for Router {
+    fn call(&self, req: &mut Request) -> Response {
+        let Some(state) = &self.state else {
+            return self.respond(req);
+        };
+        let outer = req.replace_state(Some(Arc::clone(state)));
+        let resp = self.respond(req);
+        req.replace_state(outer);
+        resp
     }
 }
 
@@ -449,6 +652,7 @@ impl fmt::Debug for Router {
         f.debug_struct("Router")
             .field("routes", &routes)
             .field("mounts", &mounts)
+            .field("state", &self.state)
             .finish_non_exhaustive()
     }
 }
@@ -456,6 +660,7 @@ impl fmt::Debug for Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{TestClient, TestResponse};
 
     /// The straightforward matcher, by `split('/')`: the walk by hand in
     /// `Pattern::matches` must agree with it everywhere.
@@ -518,13 +723,10 @@ mod tests {
 
     fn call(app: &Router, method: Method, target: &str) -> (u16, String, Option<String>) {
         let mut req = Request::builder(method, target).build().unwrap();
-        let resp = app.call(&mut req);
-        let allow = resp.headers().get("allow").map(str::to_owned);
-        let body = match resp.body() {
-            crate::Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-            _ => String::new(),
-        };
-        (resp.status().as_u16(), body, allow)
+        // Collected as it is: a HEAD answer keeps the body the router gave.
+        let resp = TestResponse::from(app.call(&mut req));
+        let allow = resp.header("allow").map(str::to_owned);
+        (resp.status().as_u16(), resp.text().into_owned(), allow)
     }
 
     fn app() -> Router {
@@ -692,5 +894,175 @@ mod tests {
         let _ = Router::new()
             .get("/a", |_: &mut Request| "x")
             .get("/a", |_: &mut Request| "y");
+    }
+
+    /// Answers with the handler's name and the parameters it sees.
+    fn named(name: &'static str) -> impl Fn(&mut Request) -> Response + Send + Sync + 'static {
+        move |req| {
+            let params: Vec<String> = req.params().map(|(k, v)| format!("{k}={v}")).collect();
+            Response::text(format!("{name} {}", params.join(",")))
+        }
+    }
+
+    #[test]
+    fn patterns_of_one_shape_merge_and_keep_their_names() {
+        let client = TestClient::new(
+            Router::new()
+                .get("/users/{id}", named("get"))
+                .delete("/users/{uid}", named("delete"))
+                .any("/users/{who}", named("any"))
+                .get("/files/{*rest}", named("files"))
+                .put("/files/{*path}", named("put-files")),
+        );
+        assert_eq!(client.get("/users/7").send().text(), "get id=7");
+        assert_eq!(client.head("/users/7").send().status(), StatusCode::OK);
+        assert_eq!(client.delete("/users/7").send().text(), "delete uid=7");
+        assert_eq!(client.post("/users/7").send().text(), "any who=7");
+        assert_eq!(client.get("/files/a/b").send().text(), "files rest=a/b");
+        assert_eq!(client.put("/files/a/b").send().text(), "put-files path=a/b");
+
+        let client = TestClient::new(
+            Router::new()
+                .get("/users/{id}", named("get"))
+                .delete("/users/{uid}", named("delete")),
+        );
+        let resp = client.put("/users/7").send();
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(resp.header("allow"), Some("GET, HEAD, DELETE, OPTIONS"));
+        let resp = client.options("/users/7").send();
+        assert_eq!(resp.header("allow"), Some("GET, HEAD, DELETE, OPTIONS"));
+    }
+
+    #[test]
+    #[should_panic(expected = "route GET \"/users/{uid}\" registered twice (as \"/users/{id}\")")]
+    fn one_method_on_one_shape_twice_panics_whatever_the_names() {
+        let _ = Router::new()
+            .get("/users/{id}", named("a"))
+            .get("/users/{uid}", named("b"));
+    }
+
+    #[test]
+    #[should_panic(expected = "registered twice")]
+    fn any_method_on_one_shape_twice_panics_whatever_the_names() {
+        let _ = Router::new()
+            .any("/f/{*a}", named("a"))
+            .any("/f/{*b}", named("b"));
+    }
+
+    #[test]
+    fn the_most_specific_route_wins_whatever_the_order() {
+        let patterns = [
+            "/a/b",
+            "/a/{x}",
+            "/{x}/b",
+            "/{x}/{y}",
+            "/a/{*r}",
+            "/{*r}",
+            "/{x}/{*r}",
+            "/a/b/{*r}",
+        ];
+        let cases = [
+            ("/a/b", "/a/b"),
+            ("/a/c", "/a/{x}"),
+            ("/c/b", "/{x}/b"),
+            ("/c/d", "/{x}/{y}"),
+            ("/a/b/c", "/a/b/{*r}"),
+            ("/a/c/d", "/a/{*r}"),
+            ("/c/d/e", "/{x}/{*r}"),
+            ("/", "/{*r}"),
+        ];
+        // Every rotation and its reverse: the registration order must not
+        // matter.
+        for start in 0..patterns.len() {
+            for reverse in [false, true] {
+                let mut order: Vec<&str> = patterns[start..]
+                    .iter()
+                    .chain(&patterns[..start])
+                    .copied()
+                    .collect();
+                if reverse {
+                    order.reverse();
+                }
+                let app = order
+                    .iter()
+                    .copied()
+                    .fold(Router::new(), |app, p| app.get(p, move |_: &mut Request| p));
+                let client = TestClient::new(app);
+                for (path, want) in cases {
+                    assert_eq!(
+                        client.get(path).send().text(),
+                        want,
+                        "{path} with {order:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matching_routes_never_tie() {
+        let patterns = [
+            "/",
+            "/a",
+            "/{x}",
+            "/a/b",
+            "/a/{x}",
+            "/{x}/b",
+            "/{x}/{y}",
+            "/{*r}",
+            "/a/{*r}",
+            "/{x}/{*r}",
+            "/a/b/{*r}",
+            "/a/",
+            "/{x}/",
+            "//",
+        ]
+        .map(Pattern::parse);
+        let paths = [
+            "/", "//", "/a", "/a/", "/a/b", "/a/c", "/c/b", "/c/d", "/a/b/c", "/c/d/e", "/a//",
+        ];
+        for path in paths {
+            let mut ranks: Vec<&[u8]> = patterns
+                .iter()
+                .filter(|p| p.matches(path).is_some())
+                .map(|p| p.rank.as_slice())
+                .collect();
+            ranks.sort();
+            let before = ranks.len();
+            ranks.dedup();
+            assert_eq!(ranks.len(), before, "two matches of one rank for {path}");
+        }
+    }
+
+    #[test]
+    fn state_is_lent_by_the_innermost_router_that_has_one() {
+        #[derive(Debug)]
+        struct Name(&'static str);
+        let show = |req: &mut Request| {
+            format!(
+                "{} {}",
+                req.state::<Name>().map_or("-", |n| n.0),
+                req.state::<u32>().copied().unwrap_or(0)
+            )
+        };
+        let inner = Router::new().with_state(Name("inner")).get("/x", show);
+        let plain = Router::new().get("/x", show);
+        let app = Router::new()
+            .with_state(Name("outer"))
+            .with_state(7u32)
+            .get("/x", show)
+            .mount("/inner", inner)
+            .mount("/plain", plain);
+        let client = TestClient::new(app);
+        assert_eq!(client.get("/x").send().text(), "outer 7");
+        assert_eq!(client.get("/inner/x").send().text(), "inner 0");
+        assert_eq!(client.get("/plain/x").send().text(), "outer 7");
+        assert_eq!(TestClient::new(show).get("/").send().text(), "- 0");
+    }
+
+    #[test]
+    #[should_panic(expected = "state of type u32 set twice")]
+    fn the_same_state_type_twice_panics() {
+        let _ = Router::new().with_state(1u32).with_state(2u32);
     }
 }

@@ -1,6 +1,7 @@
 //! Logging over real sockets: one access-log line per request on target
 //! `sockhttp::access`, a handler panic logged at `error` with its message,
-//! and a hostile peer's protocol errors never logged above `debug` (so it
+//! a handler's error logged at `error` with its method and path, and a
+//! hostile peer's protocol errors never logged above `debug` (so it
 //! cannot flood the log).
 //!
 //! A process has one logger, so this file holds a single test that runs
@@ -9,7 +10,7 @@
 mod support;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use sockhttp::{Request, Response, Router};
+use sockhttp::{HandlerResult, Request, Response, Router};
 use std::io::Write;
 use std::sync::Mutex;
 use support::*;
@@ -53,6 +54,14 @@ fn requests_are_logged_at_the_right_levels() {
         .get("/hello", |_req: &mut Request| Response::text("hello"))
         .get("/panic", |_req: &mut Request| -> Response {
             panic!("panic-marker-7f3a")
+        })
+        .get("/parse/{n}", |req| -> HandlerResult {
+            let n: u32 = req.param("n").unwrap_or_default().parse()?;
+            Ok(Response::text(n.to_string()))
+        })
+        .post("/small", |req| -> HandlerResult {
+            req.set_max_buffered_body_bytes(1);
+            Ok(Response::text(format!("{}", req.body_bytes()?.len())))
         });
     let srv = TestServer::start(app);
 
@@ -86,6 +95,36 @@ fn requests_are_logged_at_the_right_levels() {
             .iter()
             .any(|r| r.level == Level::Error && r.message.contains("panic-marker-7f3a")),
         "panic not logged at error"
+    );
+
+    // A handler's own error, through `?`: a 500 logged at error with the
+    // method, the path (not the query) and the error.
+    let raw = srv
+        .exchange(b"GET /parse/x1?token=secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(raw.starts_with(b"HTTP/1.1 500 Internal Server Error\r\n"));
+    let errors: Vec<String> = take_records()
+        .into_iter()
+        .filter(|r| r.level == Level::Error)
+        .map(|r| r.message)
+        .collect();
+    assert_eq!(
+        errors,
+        ["handler error on GET /parse/x1: invalid digit found in string"],
+        "handler error not logged with its request"
+    );
+
+    // The library's own error, through `?`: its status, logged at debug
+    // as the peer's fault.
+    let raw = srv.exchange(b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+    assert_error_then_close("over the limit", &raw, "HTTP/1.1 413 Content Too Large");
+    let loud: Vec<String> = take_records()
+        .into_iter()
+        .filter(|r| r.level <= Level::Info && r.target != "sockhttp::access")
+        .map(|r| r.message)
+        .collect();
+    assert!(
+        loud.is_empty(),
+        "the peer's error logged above debug: {loud:?}"
     );
 
     // One access-log line per request: peer, request line, status, bytes.

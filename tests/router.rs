@@ -405,3 +405,141 @@ fn handlers_see_every_part_of_the_request() {
     let raw = srv.exchange(b"GET /raw/%C3 HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_error_then_close("not UTF-8", &raw, "HTTP/1.1 400 Bad Request");
 }
+
+/// Answers with the handler's name and the parameters it sees.
+fn named(name: &'static str) -> impl Fn(&mut Request) -> Response + Send + Sync + 'static {
+    move |req| {
+        let params: Vec<String> = req.params().map(|(k, v)| format!("{k}={v}")).collect();
+        Response::text(format!("{name} {}", params.join(",")))
+    }
+}
+
+#[test]
+fn patterns_of_one_shape_are_one_route_whatever_their_names() {
+    // The names differ in one position: one route, each handler with its
+    // own names (before, GET /users/7 was a 405: the DELETE pattern was a
+    // separate route that won the tie).
+    let app = Router::new()
+        .get("/users/{id}", named("get"))
+        .delete("/users/{uid}", named("delete"))
+        .put("/users/{user}/files/{*path}", named("put"))
+        .get("/users/{id}/files/{*rest}", named("files"));
+    let srv = TestServer::start(app);
+    let mut s = srv.connect();
+    for (method, target, status, body) in [
+        ("GET", "/users/7", 200, "get id=7"),
+        ("DELETE", "/users/7", 200, "delete uid=7"),
+        ("HEAD", "/users/7", 200, ""),
+        ("GET", "/users/7/files/a/b", 200, "files id=7,rest=a/b"),
+        ("PUT", "/users/7/files/a/b", 200, "put user=7,path=a/b"),
+        ("POST", "/users/7", 405, "405 Method Not Allowed\n"),
+    ] {
+        let reply = request(&mut s, method, target);
+        assert_eq!(reply.status, status, "{method} {target}");
+        assert_eq!(reply.text(), body, "{method} {target}");
+    }
+    let reply = request(&mut s, "POST", "/users/7");
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, DELETE, OPTIONS"));
+    let reply = request(&mut s, "OPTIONS", "/users/7/files/x");
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, PUT, OPTIONS"));
+}
+
+#[test]
+#[should_panic(expected = "route GET \"/users/{uid}\" registered twice (as \"/users/{id}\")")]
+fn one_method_on_one_shape_under_other_names_is_refused() {
+    let _ = Router::new()
+        .get("/users/{id}", named("a"))
+        .get("/users/{uid}", named("b"));
+}
+
+#[test]
+fn the_most_specific_route_answers_whatever_the_order() {
+    let patterns = [
+        "/files",
+        "/files/{*rest}",
+        "/{dir}/{*rest}",
+        "/files/{name}",
+        "/files/index",
+    ];
+    let cases = [
+        ("/files", "/files"),
+        ("/files/", "/files/{*rest}"), // a parameter is never empty
+        ("/files/a", "/files/{name}"),
+        ("/files/index", "/files/index"),
+        ("/files/a/b", "/files/{*rest}"),
+        ("/docs/a", "/{dir}/{*rest}"),
+    ];
+    for reverse in [false, true] {
+        let mut order = patterns.to_vec();
+        if reverse {
+            order.reverse();
+        }
+        let app = order
+            .iter()
+            .copied()
+            .fold(Router::new(), |app, p| app.get(p, move |_| p));
+        let srv = TestServer::start(app);
+        let mut s = srv.connect();
+        for (target, want) in cases {
+            let reply = request(&mut s, "GET", target);
+            assert_eq!(reply.text(), want, "{target} with {order:?}");
+        }
+    }
+}
+
+#[test]
+fn handlers_use_question_mark_on_any_error() {
+    use sockhttp::{HandlerError, HandlerResult};
+    let app =
+        Router::new()
+            .get("/parse", |req| -> HandlerResult {
+                let n: u32 = req.query_param("n").unwrap_or_default().parse()?;
+                Ok(Response::text(format!("{}", n + 1)))
+            })
+            .post("/json", |req| -> HandlerResult {
+                let v: serde_json::Value = serde_json::from_slice(&req.body_bytes()?)?;
+                Ok(Response::json(v.to_string()))
+            })
+            .post("/small", |req| -> HandlerResult {
+                req.set_max_buffered_body_bytes(4);
+                let body = req.body_bytes()?; // the library's 413, with its close
+                Ok(Response::text(format!("{} bytes", body.len())))
+            })
+            .get("/items/{id}", |req| -> HandlerResult {
+                match req.param("id") {
+                    Some("1") => Ok(Response::text("one")),
+                    _ => Err(HandlerError::new(StatusCode::NOT_FOUND)
+                        .json(r#"{"error":"no such item"}"#)),
+                }
+            });
+    let srv = TestServer::start(app);
+    let mut s = srv.connect();
+    assert_eq!(request(&mut s, "GET", "/parse?n=41").text(), "42");
+    let reply = request(&mut s, "GET", "/parse?n=secret");
+    assert_eq!(reply.status_line(), "HTTP/1.1 500 Internal Server Error");
+    assert_eq!(reply.text(), "500 Internal Server Error\n");
+    assert_eq!(reply.header("connection"), None);
+    let reply = request(&mut s, "GET", "/items/2");
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.text(), r#"{"error":"no such item"}"#);
+    assert_eq!(request(&mut s, "GET", "/items/1").text(), "one");
+
+    s.write_all(b"POST /json HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n[1,2]")
+        .unwrap();
+    assert_eq!(read_reply(&mut s, false).text(), "[1,2]");
+    s.write_all(b"POST /json HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n[1,2}")
+        .unwrap();
+    let reply = read_reply(&mut s, false);
+    assert_eq!(
+        (reply.status, reply.text()),
+        (500, "500 Internal Server Error\n")
+    );
+
+    let raw = srv.exchange(b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    assert_error_then_close(
+        "body over the handler's limit",
+        &raw,
+        "HTTP/1.1 413 Content Too Large",
+    );
+}

@@ -23,10 +23,10 @@
 //! 413, …) have its plain-text body.
 
 use serde_json::{Map, Value, json};
-use sockhttp::{Body, Request, Response, Router, StatusCode};
+use sockhttp::{Body, HandlerError, HandlerResult, Request, Response, Router, StatusCode};
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 /// The longest `/sleep` in milliseconds; larger values are capped to it.
@@ -36,26 +36,24 @@ pub const MAX_SLEEP_MS: u64 = 10_000;
 pub const MAX_STREAM_LINES: u64 = 100_000;
 
 /// Builds the router with every route of the example and a new, empty
-/// item store.
+/// item store, shared by the item routes as the router's state.
 pub fn app() -> Router {
-    let store = Store::default();
-    let (list, create) = (store.clone(), store.clone());
-    let (read, replace, merge, delete) = (store.clone(), store.clone(), store.clone(), store);
     Router::new()
-        .get("/", |_req: &mut Request| Response::html(INDEX_HTML))
+        .with_state(Store::default())
+        .get("/", |_req| Response::html(INDEX_HTML))
         .any("/echo", echo)
         .any("/inspect", inspect)
         .get("/sleep", sleep)
         .get("/stream", stream)
-        .any("/panic", |_req: &mut Request| -> Response {
+        .any("/panic", |_req| -> Response {
             panic!("/panic panics on purpose");
         })
-        .get("/items", move |_req: &mut Request| list.list())
-        .post("/items", move |req: &mut Request| create.create(req))
-        .get("/items/{id}", move |req: &mut Request| read.read(req))
-        .put("/items/{id}", move |req: &mut Request| replace.replace(req))
-        .patch("/items/{id}", move |req: &mut Request| merge.merge(req))
-        .delete("/items/{id}", move |req: &mut Request| delete.delete(req))
+        .get("/items", |req| store(req).list())
+        .post("/items", create)
+        .get("/items/{id}", read)
+        .put("/items/{id}", replace)
+        .patch("/items/{id}", merge)
+        .delete("/items/{id}", delete)
 }
 
 /// `/echo`: the request body, streamed back as it arrives.
@@ -89,7 +87,7 @@ fn echo(req: &mut Request) -> sockhttp::Result<Response> {
 /// not kept. `client` is the client's address (the peer, or the client a
 /// trusted proxy forwarded for, with port 0 when the proxy gave none) and
 /// `proto` the scheme a trusted proxy reported, or null.
-fn inspect(req: &mut Request) -> sockhttp::Result<Response> {
+fn inspect(req: &mut Request) -> HandlerResult {
     let body_len = io::copy(req.body(), &mut io::sink())?;
     let headers: Vec<[String; 2]> = req
         .headers()
@@ -121,23 +119,21 @@ pub fn bounded_count(value: Option<&str>, max: u64) -> Option<u64> {
 
 /// `/sleep?ms=N`: holds a worker for N ms, to show what concurrency,
 /// timeouts and graceful shutdown do.
-fn sleep(req: &mut Request) -> Response {
-    let Some(ms) = bounded_count(req.query_param("ms").as_deref(), MAX_SLEEP_MS) else {
-        return json_error(StatusCode::BAD_REQUEST, "ms must be a non-negative integer");
-    };
+fn sleep(req: &mut Request) -> HandlerResult {
+    let ms = bounded_count(req.query_param("ms").as_deref(), MAX_SLEEP_MS)
+        .ok_or_else(|| json_error(StatusCode::BAD_REQUEST, "ms must be a non-negative integer"))?;
     std::thread::sleep(Duration::from_millis(ms));
-    Response::json(json!({ "slept_ms": ms }).to_string())
+    Ok(Response::json(json!({ "slept_ms": ms }).to_string()))
 }
 
 /// `/stream?n=N`: N lines, each sent as its own chunk the moment it is
 /// written (`flush` ends a chunk). `X-Accel-Buffering: no` asks nginx in
 /// front (which buffers responses by default) to pass each chunk on as it
 /// arrives, too; nginx does not forward that header to the client.
-fn stream(req: &mut Request) -> Response {
-    let Some(n) = bounded_count(req.query_param("n").as_deref(), MAX_STREAM_LINES) else {
-        return json_error(StatusCode::BAD_REQUEST, "n must be a non-negative integer");
-    };
-    Response::writer(move |w| {
+fn stream(req: &mut Request) -> HandlerResult {
+    let n = bounded_count(req.query_param("n").as_deref(), MAX_STREAM_LINES)
+        .ok_or_else(|| json_error(StatusCode::BAD_REQUEST, "n must be a non-negative integer"))?;
+    Ok(Response::writer(move |w| {
         for i in 1..=n {
             writeln!(w, "line {i}")?;
             w.flush()?;
@@ -145,19 +141,20 @@ fn stream(req: &mut Request) -> Response {
         Ok(())
     })
     .with_header("Content-Type", "text/plain; charset=utf-8")
-    .with_header("X-Accel-Buffering", "no")
+    .with_header("X-Accel-Buffering", "no"))
 }
 
-/// Makes a JSON error response `{"error": message}`.
-fn json_error(status: StatusCode, message: &'static str) -> Response {
-    Response::json(json!({ "error": message }).to_string()).with_status(status)
+/// Makes an error that answers with a JSON body `{"error": message}`.
+fn json_error(status: StatusCode, message: &'static str) -> HandlerError {
+    HandlerError::new(status).json(json!({ "error": message }).to_string())
 }
 
 /// An item is a JSON object; its `id` lives in the store's key, and is
 /// added to the object only when it is sent.
 type Item = Map<String, Value>;
 
-/// Store is the in-memory item store, shared by every worker.
+/// Store is the in-memory item store, shared by every worker: the
+/// router's state.
 ///
 /// One lock guards the map and the id counter. Every change (create,
 /// replace, merge, delete) is one write-lock section that reads and
@@ -165,13 +162,21 @@ type Item = Map<String, Value>;
 /// no read-modify-write window between two lock sections where an update
 /// could be lost. Ids start at 1, only grow, and are never reused, even
 /// after a delete.
-#[derive(Clone, Default)]
-struct Store(Arc<RwLock<Items>>);
+#[derive(Default)]
+struct Store(RwLock<Items>);
 
 #[derive(Default)]
 struct Items {
     last_id: u64,
     by_id: BTreeMap<u64, Item>,
+}
+
+/// Returns the store, which [`app`] puts in the router. A handler reads
+/// what it needs of the request (the body, the id) before it takes the
+/// store, which borrows the request.
+fn store(req: &Request) -> &Store {
+    req.state::<Store>()
+        .expect("app() gives the router its store")
 }
 
 impl Store {
@@ -197,66 +202,66 @@ impl Store {
         drop(items);
         Response::json(Value::Array(all).to_string())
     }
+}
 
-    /// `POST /items`: 201, `Location: /items/{id}`, the item with its id.
-    fn create(&self, req: &mut Request) -> Result<Response, Response> {
-        let item = read_object(req, false)?;
-        let mut items = self.write_lock();
-        items.last_id += 1;
-        let id = items.last_id;
-        let body = with_id(id, &item);
-        items.by_id.insert(id, item);
-        drop(items);
-        Ok(Response::json(body.to_string())
-            .with_status(StatusCode::CREATED)
-            .with_header("Location", format!("/items/{id}")))
-    }
+/// `POST /items`: 201, `Location: /items/{id}`, the item with its id.
+fn create(req: &mut Request) -> HandlerResult {
+    let item = read_object(req, false)?;
+    let mut items = store(req).write_lock();
+    items.last_id += 1;
+    let id = items.last_id;
+    let body = with_id(id, &item);
+    items.by_id.insert(id, item);
+    drop(items);
+    Ok(Response::json(body.to_string())
+        .with_status(StatusCode::CREATED)
+        .with_header("Location", format!("/items/{id}")))
+}
 
-    /// `GET /items/{id}`.
-    fn read(&self, req: &mut Request) -> Result<Response, Response> {
-        let id = item_id(req)?;
-        let body = self
-            .read_lock()
-            .by_id
-            .get(&id)
-            .map(|item| with_id(id, item));
-        Ok(Response::json(body.ok_or_else(no_such_item)?.to_string()))
-    }
+/// `GET /items/{id}`.
+fn read(req: &mut Request) -> HandlerResult {
+    let id = item_id(req)?;
+    let body = store(req)
+        .read_lock()
+        .by_id
+        .get(&id)
+        .map(|item| with_id(id, item));
+    Ok(Response::json(body.ok_or_else(no_such_item)?.to_string()))
+}
 
-    /// `PUT /items/{id}`: replaces every field. It does not create: an
-    /// unknown id is 404, since ids are the store's to give.
-    fn replace(&self, req: &mut Request) -> Result<Response, Response> {
-        let id = item_id(req)?;
-        let new = read_object(req, false)?;
-        let mut items = self.write_lock();
-        let item = items.by_id.get_mut(&id).ok_or_else(no_such_item)?;
-        *item = new;
-        let body = with_id(id, item);
-        drop(items);
-        Ok(Response::json(body.to_string()))
-    }
+/// `PUT /items/{id}`: replaces every field. It does not create: an
+/// unknown id is 404, since ids are the store's to give.
+fn replace(req: &mut Request) -> HandlerResult {
+    let id = item_id(req)?;
+    let new = read_object(req, false)?;
+    let mut items = store(req).write_lock();
+    let item = items.by_id.get_mut(&id).ok_or_else(no_such_item)?;
+    *item = new;
+    let body = with_id(id, item);
+    drop(items);
+    Ok(Response::json(body.to_string()))
+}
 
-    /// `PATCH /items/{id}`: merges the fields of the request into the item
-    /// (RFC 7396 JSON Merge Patch: a field set to `null` is removed, an
-    /// object merges into an object, anything else replaces).
-    fn merge(&self, req: &mut Request) -> Result<Response, Response> {
-        let id = item_id(req)?;
-        let patch = read_object(req, true)?;
-        let mut items = self.write_lock();
-        let item = items.by_id.get_mut(&id).ok_or_else(no_such_item)?;
-        merge_fields(item, patch);
-        let body = with_id(id, item);
-        drop(items);
-        Ok(Response::json(body.to_string()))
-    }
+/// `PATCH /items/{id}`: merges the fields of the request into the item
+/// (RFC 7396 JSON Merge Patch: a field set to `null` is removed, an
+/// object merges into an object, anything else replaces).
+fn merge(req: &mut Request) -> HandlerResult {
+    let id = item_id(req)?;
+    let patch = read_object(req, true)?;
+    let mut items = store(req).write_lock();
+    let item = items.by_id.get_mut(&id).ok_or_else(no_such_item)?;
+    merge_fields(item, patch);
+    let body = with_id(id, item);
+    drop(items);
+    Ok(Response::json(body.to_string()))
+}
 
-    /// `DELETE /items/{id}`: 204.
-    fn delete(&self, req: &mut Request) -> Result<Response, Response> {
-        let id = item_id(req)?;
-        match self.write_lock().by_id.remove(&id) {
-            Some(_) => Ok(Response::new(StatusCode::NO_CONTENT)),
-            None => Err(no_such_item()),
-        }
+/// `DELETE /items/{id}`: 204.
+fn delete(req: &mut Request) -> HandlerResult {
+    let id = item_id(req)?;
+    match store(req).write_lock().by_id.remove(&id) {
+        Some(_) => Ok(Response::new(StatusCode::NO_CONTENT)),
+        None => Err(no_such_item()),
     }
 }
 
@@ -267,7 +272,7 @@ fn with_id(id: u64, item: &Item) -> Value {
     Value::Object(obj)
 }
 
-fn no_such_item() -> Response {
+fn no_such_item() -> HandlerError {
     json_error(StatusCode::NOT_FOUND, "no such item")
 }
 
@@ -275,7 +280,7 @@ fn no_such_item() -> Response {
 /// canonical form (`abc`, `-1`, `007`, `1.0`) names no item: 404, the
 /// same answer as an id that was never given or has been deleted, so
 /// `/items/007` is never an alias of `/items/7`.
-fn item_id(req: &Request) -> Result<u64, Response> {
+fn item_id(req: &Request) -> HandlerResult<u64> {
     req.param("id")
         .and_then(|s| s.parse::<u64>().ok().filter(|id| id.to_string() == s))
         .ok_or_else(no_such_item)
@@ -298,20 +303,20 @@ fn is_json(content_type: Option<&str>, merge_patch: bool) -> bool {
 /// library's 413 over the in-memory body limit; 400 if the body is not
 /// JSON, or is JSON but not an object. An `id` field in the body is
 /// dropped: ids are the store's.
-fn read_object(req: &mut Request, merge_patch: bool) -> Result<Item, Response> {
+fn read_object(req: &mut Request, merge_patch: bool) -> HandlerResult<Item> {
     if !is_json(req.header("content-type"), merge_patch) {
         return Err(json_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json",
         ));
     }
-    let bytes = req.body_bytes().map_err(|e| Response::from_error(&e))?;
+    let bytes = req.body_bytes()?; // the library's own answer: 413, 400, 408
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
         // Only the position goes back to the client; serde's message is
-        // logged, as error details are.
+        // logged, as error details are. (A bare `?` would answer 500.)
         log::debug!("invalid JSON body: {e}");
         let body = json!({ "error": "invalid JSON", "line": e.line(), "column": e.column() });
-        Response::json(body.to_string()).with_status(StatusCode::BAD_REQUEST)
+        HandlerError::new(StatusCode::BAD_REQUEST).json(body.to_string())
     })?;
     match value {
         Value::Object(mut item) => {

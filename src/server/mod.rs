@@ -62,10 +62,10 @@ use worker::{Parker, Shared};
 ///
 /// # Examples
 /// ```
-/// use sockhttp::{Request, Response, Router, Server};
+/// use sockhttp::{Response, Router, Server};
 /// use std::io::{Read, Write};
 ///
-/// let app = Router::new().get("/", |_req: &mut Request| Response::text("hello"));
+/// let app = Router::new().get("/", |_req| Response::text("hello"));
 /// let server = Server::bind("127.0.0.1:0")?.threads(2).spawn(app)?;
 ///
 /// let mut client = std::net::TcpStream::connect(server.local_addr())?;
@@ -388,6 +388,12 @@ impl Server {
     }
 
     /// Serves requests with `handler` until shut down, then returns.
+    ///
+    /// The handler is any [`Handler`]: a [`Router`](crate::Router),
+    /// [`StaticFiles`](crate::StaticFiles), a middleware, a function, or a
+    /// closure through [`handler_fn`](crate::handler_fn), which lets Rust
+    /// infer its argument type
+    /// (`serve(handler_fn(|req| Response::text(req.path().to_owned())))`).
     ///
     /// The shutdown is graceful: stop accepting (the listening socket is
     /// closed, so new connections are refused), close connections that
