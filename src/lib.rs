@@ -232,6 +232,7 @@ pub mod uri;
 pub use error::{Error, Phase, Result};
 pub use forwarded::{ForwardingHeader, TrustedProxies};
 pub use handler::Handler;
+pub use limits::MultipartLimits;
 pub use limits::{Limits, Timeouts};
 pub use request::{Request, RequestBody, RequestBuilder};
 pub use response::{Body, IntoResponse, Response, WriteFn};

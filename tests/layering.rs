@@ -116,6 +116,7 @@ const LAYERS: &[&[&str]] = &[
         "crate::proto::head",
         "crate::proto::body",
         "crate::proto::encode",
+        "crate::proto::multipart",
     ],
     &[
         "crate::types",
