@@ -108,7 +108,7 @@ const LAYERS: &[&[&str]] = &[
         "crate::static_files::resolve",
     ],
     &["crate::router", "crate::handler"],
-    &["crate::request", "crate::response"],
+    &["crate::request", "crate::response", "crate::multipart"],
     &["crate::forwarded"],
     &[
         "crate::proto",
