@@ -81,8 +81,8 @@
 //!
 //! The server's own [`Limits::max_body_bytes`](crate::Limits) and body
 //! deadline apply as ever. Memory is bounded whatever the client sends:
-//! the part being read holds at most its boundary's length plus 3 bytes,
-//! or one header section.
+//! besides the piece of body just read, the reader holds at most its
+//! boundary's length plus 3 bytes of content, or one header section.
 //!
 //! # Errors
 //! Every error is a [`sockhttp::Error`](Error) whose
