@@ -194,6 +194,12 @@
 //! | new connections waiting for a worker while all are busy (queue) | 1024 | Linux: stop accepting (clients wait in the listen backlog); elsewhere `503 Service Unavailable` + `Retry-After: 1`, close |
 //! | open connections, idle included | 16,384 | `503` + `Retry-After: 1`, close |
 //!
+//! A handler that reads an upload with [`Request::multipart`] has limits
+//! of its own ([`MultipartLimits`], set per handler): 1000 parts and 128 MiB
+//! of body (`413`), 16 KiB and 16 fields per part header section (`431`).
+//! Whatever the client sends, the [`multipart`] reader holds at most a
+//! boundary's length of a part's content, or one part header section.
+//!
 //! A connection that waits on its peer costs no worker: on Linux it is
 //! parked on epoll, with its partial request or its unsent answer, until
 //! the peer moves or a deadline passes (a few hundred bytes each; the pool
@@ -252,6 +258,7 @@ pub mod form;
 pub mod forwarded;
 mod handler;
 pub mod limits;
+pub mod multipart;
 mod proto;
 mod request;
 mod response;
@@ -268,7 +275,9 @@ pub use extensions::Extensions;
 pub use form::Form;
 pub use forwarded::{ForwardingHeader, TrustedProxies};
 pub use handler::{Handler, HandlerError, HandlerResult, handler_fn};
+pub use limits::MultipartLimits;
 pub use limits::{Limits, Timeouts};
+pub use multipart::{Multipart, Part};
 pub use request::{Request, RequestBody, RequestBuilder};
 pub use response::{Body, IntoResponse, Response, WriteFn};
 pub use router::Router;

@@ -200,3 +200,64 @@ impl Timeouts {
             .saturating_add(Duration::from_secs(received / rate))
     }
 }
+
+/// 1000: the most parts one `multipart/form-data` body may have. Over
+/// it: 413. Go's `Reader.ReadForm` allows 1000 (`GODEBUG=multipartmaxparts`);
+/// ASP.NET Core's form `ValueCountLimit` is 1024. Each part costs a few
+/// hundred bytes of bookkeeping at most, but a handler typically does
+/// some work per part (a file opened, a row written).
+pub const DEFAULT_MAX_PARTS: usize = 1000;
+/// 16 KiB: the header section of one part (its field lines and the empty
+/// line that ends them). Over it: 431, as for a trailer section, the
+/// other field lines carried in a body. ASP.NET Core's
+/// `MultipartHeadersLengthLimit` is 16 KiB; Go's `Reader` allows 10 MiB.
+/// Browsers and curl send two short fields.
+pub const DEFAULT_MAX_PART_HEADER_BYTES: usize = 16 * 1024;
+/// 16: the most header fields in one part. Over it: 431. ASP.NET Core's
+/// `MultipartHeadersCountLimit` is 16; Go's `Reader` allows 10,000.
+pub const DEFAULT_MAX_PART_HEADERS: usize = 16;
+/// 128 MiB: the largest `multipart/form-data` body, preamble, delimiters
+/// and part headers included. Over it: 413, and a declared
+/// `Content-Length` over it is refused before a byte is read. Parts
+/// stream, so this bounds what a handler writes (to disk, say), not
+/// memory. ASP.NET Core's `MultipartBodyLengthLimit` is 128 MiB (for each
+/// part there); the server-wide [`DEFAULT_MAX_BODY_BYTES`] still applies.
+pub const DEFAULT_MAX_MULTIPART_BODY_BYTES: u64 = 128 * 1024 * 1024;
+
+/// MultipartLimits bounds what one `multipart/form-data` body may make a
+/// handler do: how many parts, how large each part's header section, how
+/// large the whole body.
+///
+/// Every field defaults to its `DEFAULT_*` constant. Set them on a
+/// [`Multipart`](crate::Multipart) with its setters (`.max_parts(10)`), or
+/// all at once with [`Multipart::limits`](crate::Multipart::limits).
+///
+/// # Examples
+/// ```
+/// let mut limits = sockhttp::MultipartLimits::default();
+/// limits.max_parts = 10;
+/// assert_eq!(limits.max_part_headers, sockhttp::limits::DEFAULT_MAX_PART_HEADERS);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MultipartLimits {
+    /// The most parts; see [`DEFAULT_MAX_PARTS`].
+    pub max_parts: usize,
+    /// The largest header section of a part; see [`DEFAULT_MAX_PART_HEADER_BYTES`].
+    pub max_part_header_bytes: usize,
+    /// The most header fields in a part; see [`DEFAULT_MAX_PART_HEADERS`].
+    pub max_part_headers: usize,
+    /// The largest multipart body; see [`DEFAULT_MAX_MULTIPART_BODY_BYTES`].
+    pub max_body_bytes: u64,
+}
+
+impl Default for MultipartLimits {
+    fn default() -> MultipartLimits {
+        MultipartLimits {
+            max_parts: DEFAULT_MAX_PARTS,
+            max_part_header_bytes: DEFAULT_MAX_PART_HEADER_BYTES,
+            max_part_headers: DEFAULT_MAX_PART_HEADERS,
+            max_body_bytes: DEFAULT_MAX_MULTIPART_BODY_BYTES,
+        }
+    }
+}

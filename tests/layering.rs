@@ -109,7 +109,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["crate::testing"],
     &["crate::router", "crate::handler"],
-    &["crate::request", "crate::response"],
+    &["crate::request", "crate::response", "crate::multipart"],
     &["crate::forwarded"],
     &[
         "crate::proto",
@@ -117,6 +117,7 @@ const LAYERS: &[&[&str]] = &[
         "crate::proto::head",
         "crate::proto::body",
         "crate::proto::encode",
+        "crate::proto::multipart",
     ],
     &[
         "crate::types",

@@ -10,10 +10,12 @@
 //! through a [`Gate`]; nothing here sleeps to wait for the server.
 //!
 //! [`rng`] is the seeded generator every test (and fuzz target) uses;
-//! [`driver`] is the model of the server's connection driver.
+//! [`driver`] is the model of the server's connection driver;
+//! [`multipart`] drives the multipart decoder the same way.
 #![allow(dead_code)]
 
 pub mod driver;
+pub mod multipart;
 pub mod rng;
 
 use sockhttp::{Handler, Limits, RunningServer, Server, Timeouts};
