@@ -116,6 +116,11 @@ const LAYERS: &[&[&str]] = &[
         "crate::proto::head",
         "crate::proto::body",
         "crate::proto::encode",
+        "crate::proto::ws",
+        "crate::proto::ws::close",
+        "crate::proto::ws::encode",
+        "crate::proto::ws::frame",
+        "crate::proto::ws::message",
     ],
     &[
         "crate::types",

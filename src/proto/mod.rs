@@ -14,12 +14,14 @@
 //!
 //! Files, one protocol question each: [`head`] (request line and fields →
 //! [`head::RequestHead`]), [`body`] (the body decoders), [`encode`]
-//! (response heads and body framing), [`conn`] (the state machine).
+//! (response heads and body framing), [`conn`] (the state machine); and
+//! [`ws`], WebSocket's frames and messages under the same rules.
 
 pub mod body;
 pub mod conn;
 pub mod encode;
 pub mod head;
+pub mod ws;
 
 /// BodyKind says how a request body is delimited (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
