@@ -120,6 +120,7 @@ const LAYERS: &[&[&str]] = &[
         "crate::proto::ws::close",
         "crate::proto::ws::encode",
         "crate::proto::ws::frame",
+        "crate::proto::ws::handshake",
         "crate::proto::ws::message",
     ],
     &[

@@ -15,7 +15,7 @@
 //! Files, one protocol question each: [`head`] (request line and fields →
 //! [`head::RequestHead`]), [`body`] (the body decoders), [`encode`]
 //! (response heads and body framing), [`conn`] (the state machine); and
-//! [`ws`], WebSocket's frames and messages under the same rules.
+//! [`ws`], WebSocket's handshake, frames and messages under the same rules.
 
 pub mod body;
 pub mod conn;

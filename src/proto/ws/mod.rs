@@ -1,5 +1,5 @@
-//! WebSocket (RFC 6455) as pure functions over bytes: frames, messages
-//! and close frames.
+//! WebSocket (RFC 6455) as pure functions over bytes: the opening
+//! handshake, frames, messages and close frames.
 //!
 //! This module performs no I/O: it never names a socket, a thread or a
 //! clock. Bytes go in, events come out, and "I need more bytes" is an
@@ -10,21 +10,28 @@
 //!
 //! # Layers
 //!
-//! 1. [`frame`]: the [`FrameDecoder`] takes bytes from the front of a
+//! 1. [`handshake`]: [`parse_handshake`] checks an upgrade request's head
+//!    (RFC 6455 §4.2.1) and gives a [`Handshake`]: the
+//!    `Sec-WebSocket-Accept` value, the subprotocols offered and the
+//!    `Origin`, for the caller's subprotocol and origin hooks; or a
+//!    [`HandshakeError`] that names its status and the fields to send
+//!    with it. [`Handshake::encode_response`] writes the
+//!    `101 Switching Protocols` head.
+//! 2. [`frame`]: the [`FrameDecoder`] takes bytes from the front of a
 //!    buffer and emits one [`FrameEvent`] at a time: a data frame's
 //!    start, its unmasked payload in pieces as they arrive (it never
 //!    waits for a whole data frame), its end; a control frame (ping,
 //!    pong, close: at most 125 bytes) whole. It applies the rules of one
 //!    frame: masking, reserved bits, opcodes, control frame size and
 //!    fragmentation, the length encoding, the maximum frame size.
-//! 2. [`message`]: the [`MessageDecoder`] wraps a frame decoder and turns
+//! 3. [`message`]: the [`MessageDecoder`] wraps a frame decoder and turns
 //!    fragments into messages ([`Event`]): it tracks the message in
 //!    progress across fragments with control frames between them,
 //!    counts its size against the maximum from each frame's head, checks
 //!    text as UTF-8 while it arrives (a character cut between pieces is
 //!    carried over, at most 3 bytes) and parses close payloads
 //!    ([`close`]).
-//! 3. Whoever drives a session (the server, above this module): reads
+//! 4. Whoever drives a session (the server, above this module): reads
 //!    into a buffer, calls [`MessageDecoder::decode`] until
 //!    [`Event::NeedData`], delivers messages, answers pings and the close,
 //!    and on a [`DecodeError`] sends a close frame with its
@@ -66,11 +73,13 @@
 pub mod close;
 pub mod encode;
 pub mod frame;
+pub mod handshake;
 pub mod message;
 
 pub use close::{CloseCode, CloseFrame, encode_close_frame, encode_close_payload};
 pub use encode::{EncodedHead, encode_head};
 pub use frame::{FrameDecoder, FrameEvent, FrameHead, Opcode, apply_mask};
+pub use handshake::{Handshake, HandshakeError, parse_handshake};
 pub use message::{Event, MessageDecoder, MessageKind};
 
 use std::fmt;
