@@ -124,7 +124,9 @@ impl std::error::Error for HandshakeError {}
 /// `Sec-WebSocket-Key` is the base64 of 16 bytes; the
 /// `Sec-WebSocket-Protocol` lists hold tokens; `Origin` appears at most
 /// once. `Host` is not checked here: the request parser already refuses
-/// an HTTP/1.1 request without exactly one.
+/// an HTTP/1.1 request without exactly one. `Sec-WebSocket-Extensions`
+/// is ignored: no extension is implemented, so the answer accepts none
+/// (§9.1), and the client then uses none.
 ///
 /// # Examples
 /// ```

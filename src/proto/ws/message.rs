@@ -111,10 +111,14 @@ impl MessageDecoder {
     }
 
     /// Reports whether the decoder is between messages and between frames,
-    /// with nothing held back: where a session can wait on its peer with
-    /// nothing of a message under way (an empty buffer too means idle).
+    /// with nothing held back, and neither failed nor closed: where a
+    /// session can wait on its peer with nothing of a message under way
+    /// (an empty buffer too means idle).
     pub fn is_between_messages(&self) -> bool {
-        self.message.is_none() && self.frames.is_between_frames() && self.failed.is_none()
+        self.message.is_none()
+            && self.frames.is_between_frames()
+            && self.failed.is_none()
+            && self.closed.is_none()
     }
 
     /// Returns the close frame received, once one was: `Some(None)` for a
@@ -692,5 +696,17 @@ mod tests {
             !dec.is_between_messages(),
             "a fragment has ended, not the message"
         );
+        buf.extend_from_slice(&client(0x80, b""));
+        assert_eq!(dec.decode(&mut buf), Ok(Event::MessageEnd));
+        assert!(dec.is_between_messages());
+
+        let mut closed = dec.clone();
+        let mut buf = BytesMut::from(&client(0x88, b"")[..]);
+        assert_eq!(closed.decode(&mut buf), Ok(Event::Close(None)));
+        assert!(!closed.is_between_messages(), "closed");
+
+        let mut buf = BytesMut::from(&[0x83][..]);
+        assert_eq!(dec.decode(&mut buf), Err(DecodeError::UnknownOpcode(3)));
+        assert!(!dec.is_between_messages(), "failed");
     }
 }

@@ -62,12 +62,13 @@
 //! assert_eq!(dec.decode(&mut buf), Ok(Event::MessageEnd));
 //! assert_eq!(dec.decode(&mut buf), Ok(Event::NeedData));
 //!
+//! // Each head is written beside its payload (one writev), never copied
+//! // in front of it; here they are joined to compare with the RFC's bytes.
 //! let hel = FrameHead { fin: false, rsv: 0, opcode: Opcode::Text, len: 3 };
 //! let lo = FrameHead { fin: true, rsv: 0, opcode: Opcode::Continuation, len: 2 };
-//! assert_eq!(encode_head(&hel, None).as_bytes(), [0x01, 0x03]);
-//! assert_eq!(encode_head(&lo, None).as_bytes(), [0x80, 0x02]);
-//! // On the wire: 0x01 0x03 "Hel" 0x80 0x02 "lo", each head and payload
-//! // written side by side.
+//! let (hel_head, lo_head) = (encode_head(&hel, None), encode_head(&lo, None));
+//! let wire = [hel_head.as_bytes(), b"Hel", lo_head.as_bytes(), b"lo"].concat();
+//! assert_eq!(wire, [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]);
 //! ```
 
 pub mod close;
@@ -114,7 +115,10 @@ pub struct Config {
     /// negotiated extension gives a meaning to. None by default: "If a
     /// nonzero value is received and none of the negotiated extensions
     /// defines the meaning of such a nonzero value, the receiving endpoint
-    /// MUST _Fail the WebSocket Connection_" (RFC 6455 §5.2).
+    /// MUST _Fail the WebSocket Connection_" (RFC 6455 §5.2). The bits
+    /// are only let through, in [`FrameHead::rsv`]: an extension that
+    /// transforms payloads (permessage-deflate) would also have to undo
+    /// it before the UTF-8 check, and none is implemented.
     pub extension_rsv: u8,
 }
 
