@@ -288,6 +288,12 @@ pub use server::{
 pub use static_files::StaticFiles;
 pub use types::{Headers, HttpDate, InvalidHeader, Method, StatusCode, Version};
 
+/// WebSocket (RFC 6455) vocabulary for applications: the close codes and
+/// the kinds of message.
+pub mod ws {
+    pub use crate::proto::ws::{CloseCode, MessageKind};
+}
+
 /// Internals exposed for the fuzz targets and benchmarks: the pure
 /// protocol core. Not a stable API.
 #[doc(hidden)]

@@ -12,11 +12,16 @@
 //! model, `support/driver.rs`, shared with the fuzz targets). The
 //! `chunked` seeds are chunked bodies: they also go through the body
 //! decoder, whole and split. The hostile head seeds each have their
-//! expected answer in a table.
+//! expected answer in a table. The `ws_frame` seeds are a WebSocket
+//! client's bytes: they go through the WebSocket reader under each of its
+//! profiles, whole, byte by byte and cut in two at every point, and under
+//! the default profile give the messages in a table.
 
 #[path = "../fuzz/fuzz_targets/profiles.rs"]
 mod profiles;
 mod support;
+#[path = "support/ws_driver.rs"]
+mod ws_driver;
 
 use bytes::BytesMut;
 use sockhttp::_internals::head::parse_head;
@@ -219,5 +224,73 @@ fn benign_head_seeds_parse_to_a_head() {
                 parse(&bytes)
             );
         }
+    }
+}
+
+#[test]
+fn ws_frame_corpus_files_decode_the_same_at_every_split() {
+    let mut seen = 0;
+    for (target, name, bytes) in corpus() {
+        if target != "ws_frame" {
+            continue;
+        }
+        seen += 1;
+        for selector in 0..ws_driver::PROFILES {
+            let (role, config) = ws_driver::profile(selector);
+            let decode = |sizes: &[usize]| ws_driver::decode(&bytes, role, &config, sizes);
+            let whole = decode(&[bytes.len().max(1)]);
+            assert_eq!(
+                decode(&[1]),
+                whole,
+                "ws_frame/{name}, profile {selector}: byte by byte"
+            );
+            for at in 1..bytes.len() {
+                assert_eq!(
+                    decode(&[at, bytes.len()]),
+                    whole,
+                    "ws_frame/{name}, profile {selector}: cut at {at}"
+                );
+            }
+        }
+    }
+    assert!(seen >= 3, "the ws_frame seeds are committed ({seen})");
+}
+
+#[test]
+fn ws_frame_seeds_give_their_messages() {
+    use sockhttp::ws::MessageKind::{Binary, Text};
+    use ws_driver::{Finish, Seen};
+    let data = |d: &[u8]| Seen::Data(d.to_vec());
+    for (target, name, bytes) in corpus() {
+        if target != "ws_frame" {
+            continue;
+        }
+        let want = match name.as_str() {
+            "masked_text.bin" => vec![Seen::Start(Text), data(b"Hello"), Seen::End],
+            "fragmented_with_ping.bin" => vec![
+                Seen::Start(Text),
+                data(b"Hel"),
+                Seen::Ping(b"ping".to_vec()),
+                data(b"lo"),
+                Seen::End,
+            ],
+            "close.bin" => vec![Seen::Close(Some((1000, "bye".to_owned())))],
+            "utf8_cut_between_fragments.bin" => {
+                vec![Seen::Start(Text), data("🦀 κόσμε".as_bytes()), Seen::End]
+            }
+            "binary_16bit_length.bin" => {
+                let payload: Vec<u8> = (0..200).collect();
+                vec![Seen::Start(Binary), data(&payload), Seen::End]
+            }
+            other => panic!("{other}: add the messages of this ws_frame seed to the table"),
+        };
+        let finish = if name == "close.bin" {
+            Finish::Closed(vec![])
+        } else {
+            Finish::NeedData
+        };
+        let (role, config) = ws_driver::profile(0);
+        let got = ws_driver::decode(&bytes, role, &config, &[bytes.len()]);
+        assert_eq!(got, (want, finish), "ws_frame/{name}");
     }
 }

@@ -118,6 +118,12 @@ const LAYERS: &[&[&str]] = &[
         "crate::proto::body",
         "crate::proto::encode",
         "crate::proto::multipart",
+        "crate::proto::ws",
+        "crate::proto::ws::close",
+        "crate::proto::ws::encode",
+        "crate::proto::ws::frame",
+        "crate::proto::ws::handshake",
+        "crate::proto::ws::message",
     ],
     &[
         "crate::types",

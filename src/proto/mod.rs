@@ -15,13 +15,15 @@
 //! Files, one protocol question each: [`head`] (request line and fields →
 //! [`head::RequestHead`]), [`body`] (the body decoders), [`encode`]
 //! (response heads and body framing), [`conn`] (the state machine),
-//! [`multipart`] (`multipart/form-data` bodies, which handlers read).
+//! [`multipart`] (`multipart/form-data` bodies, which handlers read); and
+//! [`ws`], WebSocket's handshake, frames and messages under the same rules.
 
 pub mod body;
 pub mod conn;
 pub mod encode;
 pub mod head;
 pub mod multipart;
+pub mod ws;
 
 /// BodyKind says how a request body is delimited (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
