@@ -8,7 +8,7 @@ mod app;
 mod support;
 
 use serde_json::{Value, json};
-use sockhttp::Server;
+use sockhttp::{Response, Server};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -1155,5 +1155,130 @@ fn echo_of_a_128_mib_upload_keeps_the_servers_memory_flat() {
         peak < CEILING_KIB,
         "peak RSS {peak} KiB for a {} MiB echo: the body was buffered",
         LEN >> 20
+    );
+}
+
+/// The JSON `/upload` answers for `parts`, each `[name, filename,
+/// content_type, size]`.
+fn upload_summary(parts: &[(&str, Option<&str>, Option<&str>, u64)]) -> Value {
+    let parts: Vec<Value> = parts
+        .iter()
+        .map(|(name, filename, content_type, size)| {
+            json!({ "name": name, "filename": filename, "content_type": content_type, "size": size })
+        })
+        .collect();
+    json!({ "parts": parts })
+}
+
+#[test]
+fn curl_uploads_files_to_upload_with_dash_f() {
+    let srv = start();
+    let base = format!("http://{}", srv.addr());
+    let dir = std::env::temp_dir().join(format!("sockhttp-upload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Past curl's threshold for `Expect: 100-continue`, and past the
+    // body that is read before the handler runs: the parts stream.
+    let big = dir.join("big.bin");
+    std::fs::write(&big, pattern((2 << 20) + 3, 5)).unwrap();
+    let small = dir.join("notes.txt");
+    std::fs::write(&small, "hello, upload\n").unwrap();
+    let out = curl(&[
+        "-F",
+        "note=from curl",
+        "-F",
+        &format!("file=@{}", big.display()),
+        "-F",
+        &format!("file=@{};type=text/plain", small.display()),
+        &format!("{base}/upload"),
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let Some(out) = out else { return };
+    let doc: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        doc,
+        upload_summary(&[
+            ("note", None, None, 9),
+            (
+                "file",
+                Some("big.bin"),
+                Some("application/octet-stream"),
+                (2 << 20) + 3
+            ),
+            ("file", Some("notes.txt"), Some("text/plain"), 14),
+        ])
+    );
+
+    // Not a form: 415, from the library.
+    let out = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        "{}",
+        &format!("{base}/upload"),
+    ])
+    .unwrap();
+    assert_eq!(out, b"415");
+}
+
+/// A page that loads the index page in a frame, fills its upload form
+/// (a text field and two files, made with `DataTransfer`, the one way a
+/// script can give a file input its files), submits it as a person
+/// would, and copies what `/upload` answered into `#result`.
+const UPLOAD_FROM_THE_INDEX_PAGE: &str = r#"<!doctype html>
+<iframe id="frame" src="/"></iframe>
+<pre id="result">not submitted</pre>
+<script>
+const frame = document.getElementById("frame");
+let loads = 0;
+frame.addEventListener("load", () => {
+  const doc = frame.contentDocument;
+  if (loads++ === 0) {
+    const form = doc.getElementById("upload");
+    form.elements["note"].value = "from chromium";
+    const files = new DataTransfer();
+    files.items.add(new File(["hello, upload\n"], "hello.txt", { type: "text/plain" }));
+    files.items.add(new File([new Uint8Array(100000)], "zeros.bin", { type: "application/octet-stream" }));
+    form.elements["file"].files = files.files;
+    form.submit();
+  } else {
+    const pre = doc.querySelector("pre");
+    document.getElementById("result").textContent = pre ? pre.textContent : doc.body.innerText;
+  }
+});
+</script>
+"#;
+
+#[test]
+fn a_browser_uploads_through_the_index_page_form() {
+    let srv = TestServer::with(
+        Server::bind("127.0.0.1:0").unwrap().threads(4),
+        app::app().get("/upload-test", |_req| {
+            Response::html(UPLOAD_FROM_THE_INDEX_PAGE)
+        }),
+    );
+    let Some(dom) = support::chromium_dom(&format!("http://{}/upload-test", srv.addr())) else {
+        return;
+    };
+    let start = dom.find("<pre id=\"result\">").expect("the result element") + 17;
+    let end = start + dom[start..].find("</pre>").expect("the end of the result");
+    let doc: Value = serde_json::from_str(&dom[start..end]).unwrap_or_else(|e| {
+        panic!("not the upload's JSON ({e}): {}", &dom[start..end]);
+    });
+    assert_eq!(
+        doc,
+        upload_summary(&[
+            ("note", None, None, 13),
+            ("file", Some("hello.txt"), Some("text/plain"), 14),
+            (
+                "file",
+                Some("zeros.bin"),
+                Some("application/octet-stream"),
+                100_000
+            ),
+        ])
     );
 }

@@ -16,6 +16,7 @@
 //! | `/panic` | any | the handler panics: the server answers 500 and lives on |
 //! | `/items` | GET, POST | list; create (201 + `Location`) |
 //! | `/items/{id}` | GET, PUT, PATCH, DELETE | read; replace; merge; delete (204) |
+//! | `/upload` | POST | a `multipart/form-data` upload, streamed: JSON listing each part |
 //!
 //! Errors this module produces have a JSON body `{"error": "..."}` whose
 //! message is a fixed string, never built from the peer's bytes. Errors
@@ -54,6 +55,7 @@ pub fn app() -> Router {
         .put("/items/{id}", replace)
         .patch("/items/{id}", merge)
         .delete("/items/{id}", delete)
+        .post("/upload", upload)
 }
 
 /// `/echo`: the request body, streamed back as it arrives.
@@ -142,6 +144,29 @@ fn stream(req: &mut Request) -> HandlerResult {
     })
     .with_header("Content-Type", "text/plain; charset=utf-8")
     .with_header("X-Accel-Buffering", "no"))
+}
+
+/// `POST /upload`: a `multipart/form-data` upload (a browser form with
+/// `enctype="multipart/form-data"`, or `curl -F`), read part by part as
+/// it arrives. Each part's bytes are counted and dropped, never held
+/// whole: a real application would `copy_to` a file instead of the sink.
+/// Answers JSON with each part's `name`, `filename` (null for a plain
+/// field), `content_type` and `size`. The library's limits apply (the
+/// number of parts, their header sections, the whole body) with their
+/// statuses; a body that is not `multipart/form-data` is `415`.
+fn upload(req: &mut Request) -> HandlerResult {
+    let mut form = req.multipart()?;
+    let mut parts = Vec::new();
+    while let Some(mut part) = form.next_part()? {
+        let size = part.copy_to(&mut io::sink())?;
+        parts.push(json!({
+            "name": part.name(),
+            "filename": part.filename(),
+            "content_type": part.content_type(),
+            "size": size,
+        }));
+    }
+    Ok(Response::json(json!({ "parts": parts }).to_string()))
 }
 
 /// Makes an error that answers with a JSON body `{"error": message}`.
@@ -384,6 +409,7 @@ pre { background: #f4f4f4; padding: .8em; overflow: auto; }
 <tr><td><code>* /panic</code></td><td>a handler that panics: one 500, and the server keeps serving</td></tr>
 <tr><td><code>GET, POST /items</code></td><td>list items; create one (JSON object) &rarr; 201 + Location</td></tr>
 <tr><td><code>GET, PUT, PATCH, DELETE /items/{id}</code></td><td>read, replace, merge (RFC 7396), delete &rarr; 204</td></tr>
+<tr><td><code>POST /upload</code></td><td>a <code>multipart/form-data</code> upload, streamed: JSON listing each part's name, filename and size</td></tr>
 </table>
 <h2>Try it</h2>
 <form id="try">
@@ -397,6 +423,10 @@ pre { background: #f4f4f4; padding: .8em; overflow: auto; }
 <p><textarea id="body" rows="4" placeholder='request body, e.g. {"name": "apple"}'></textarea></p>
 </form>
 <pre id="out">The response appears here.</pre>
+<h2>Upload</h2>
+<form id="upload" method="post" action="/upload" enctype="multipart/form-data">
+<p><input name="note" placeholder="a text field"> <input type="file" name="file" multiple> <button>Upload</button></p>
+</form>
 <script>
 document.getElementById("try").addEventListener("submit", async (event) => {
   event.preventDefault();

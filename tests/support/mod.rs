@@ -700,6 +700,77 @@ pub fn curl(args: &[&str]) -> Option<Vec<u8>> {
     Some(out.stdout)
 }
 
+/// Loads `url` in headless Chromium and returns the page's DOM once it
+/// has settled (`--dump-dom`, after up to 10 s of the page's virtual
+/// time, which waits for the page's own requests); `None` (the test
+/// skips) if no Chromium is installed, which CI does not allow. Each run
+/// gets a fresh profile directory; a browser still running after
+/// [`FAILSAFE`] × 3 is killed by its PID.
+pub fn chromium_dom(url: &str) -> Option<String> {
+    let Some(exe) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|exe| Command::new(exe).arg("--version").output().is_ok())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "cannot run chromium, and CI must not skip this test: install chromium"
+        );
+        eprintln!("skipping: no chromium; install it to run this test");
+        return None;
+    };
+    static PROFILE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let profile = std::env::temp_dir().join(format!(
+        "sockhttp-chromium-{}-{}",
+        std::process::id(),
+        PROFILE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut child = Command::new(exe)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let pid = child.id();
+    let (done, finished) = channel();
+    thread::spawn(move || {
+        let mut dom = String::new();
+        let _ = child.stdout.take().expect("piped").read_to_string(&mut dom);
+        let _ = done.send((child.wait(), dom));
+    });
+    let (status, dom) = match finished.recv_timeout(FAILSAFE * 3) {
+        Ok(done) => done,
+        Err(_) => {
+            // Hung: ended by its PID, then reaped by the thread above.
+            #[cfg(target_os = "linux")]
+            {
+                let pid = rustix::process::Pid::from_raw(pid as i32).expect("a child's PID");
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = pid;
+            finished.recv().expect("chromium reaped")
+        }
+    };
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(
+        status.as_ref().is_ok_and(|s| s.success()),
+        "chromium on {url}: {status:?}"
+    );
+    Some(dom)
+}
+
 /// Raises this process's open-file limit to its hard limit, for tests
 /// that hold hundreds of sockets at both ends (a desktop's default soft
 /// limit is often 1024).
