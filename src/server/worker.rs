@@ -183,8 +183,10 @@ pub(crate) fn refuse(st: ConnState) {
 
 /// Parker is the server's parking implementation.
 pub(crate) enum Parker {
-    /// Connections wait in an epoll set (Linux).
+    /// Connections wait in an epoll set (Linux). Never made when the
+    /// build switches epoll off.
     #[cfg(target_os = "linux")]
+    #[cfg_attr(sockhttp_no_epoll, allow(dead_code))]
     Epoll(Arc<Poller<ConnState>>),
     /// Connections wait in their own blocking calls; new ones queue for a
     /// worker.

@@ -143,6 +143,7 @@ pub(crate) enum Ready<T> {
 impl<T: Send + Parkable> Poller<T> {
     /// Creates the epoll instance and its wake-up eventfd, for a pool of
     /// `workers` on `cpus` CPUs.
+    #[cfg_attr(sockhttp_no_epoll, allow(dead_code))]
     pub(crate) fn new(workers: usize, cpus: usize) -> io::Result<Poller<T>> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
