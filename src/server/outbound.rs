@@ -122,12 +122,32 @@ impl Outbound {
     /// copied bytes waits); reports whether they did.
     pub(crate) fn hold(&mut self, parts: &[Part<'_>]) -> bool {
         let len: usize = parts.iter().map(Part::len).sum();
-        let only_copies = self.queue.iter().all(|p| matches!(p, Piece::Owned(..)));
-        if !only_copies || self.queued_bytes() + len > MAX_HELD_BYTES {
+        // Held answers are one buffer at the back: the common case looks
+        // at it alone.
+        let held = match (self.queue.len(), self.queue.back()) {
+            (0, _) => 0,
+            (1, Some(Piece::Owned(v, at))) => v.len() - at,
+            _ if self.queue.iter().all(|p| matches!(p, Piece::Owned(..))) => self.queued_bytes(),
+            _ => return false,
+        };
+        if held + len > MAX_HELD_BYTES {
             return false;
         }
-        for p in parts {
-            self.append_copy(p.bytes());
+        match self.queue.back_mut() {
+            Some(Piece::Owned(v, _)) if v.len() + len <= MAX_HELD_BYTES => {
+                v.reserve(len);
+                for p in parts {
+                    v.extend_from_slice(p.bytes());
+                }
+            }
+            _ if len > 0 => {
+                let mut v = Vec::with_capacity(len);
+                for p in parts {
+                    v.extend_from_slice(p.bytes());
+                }
+                self.queue.push_back(Piece::Owned(v, 0));
+            }
+            _ => {}
         }
         true
     }
