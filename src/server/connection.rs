@@ -224,7 +224,16 @@ pub(crate) fn advance(mut st: ConnState) -> Step {
                 st.config.permits.release();
                 next
             }
-            Stage::Flush { close } => flush(&mut st, close),
+            // Output queued by an exchange in this same turn was queued
+            // just now (`idle_since`); after a park, the clock says when.
+            Stage::Flush { close } => {
+                let now = if served > 0 {
+                    st.idle_since
+                } else {
+                    coarse_ms()
+                };
+                flush(&mut st, close, now)
+            }
             Stage::Linger { until, dropped } => linger(&mut st, until, dropped),
         };
         match next {
@@ -404,12 +413,12 @@ fn close_after_pipeline(st: &mut ConnState) -> Next {
 
 /// Step 3: decides how the body of a request with a complete head is read.
 fn start_request(st: &mut ConnState, head: Box<RequestHead>) -> Next {
-    let now = coarse_ms();
     let limit = st.config.limits.prebuffer_body_bytes;
     let conn = st.conn();
     if conn.body_finished() {
         return exchange(st, head, RequestBody::empty());
     }
+    let now = coarse_ms();
     let small = match head.body {
         BodyKind::Length(n) => n <= limit as u64,
         _ => limit > 0,
@@ -493,10 +502,10 @@ fn lend_body(st: &mut ConnState, got: Bytes, since: u64) -> RequestBody {
 /// Answers held back for a pipeline stay held while more of it is
 /// buffered; but the next request is not handled while the peer is not
 /// reading the answers already made.
-fn flush(st: &mut ConnState, close: Option<bool>) -> Next {
+fn flush(st: &mut ConnState, close: Option<bool>, now: u64) -> Next {
     let pipelined = close.is_none() && st.conn().buffered() > 0 && !st.link.is_blocked();
     if pipelined {
-        st.stage = Stage::Head { since: coarse_ms() };
+        st.stage = Stage::Head { since: now };
         return Next::Go;
     }
     match st.link.push() {
@@ -514,7 +523,7 @@ fn flush(st: &mut ConnState, close: Option<bool>) -> Next {
         st.stage = if st.conn().is_idle() {
             Stage::Idle
         } else {
-            Stage::Head { since: coarse_ms() }
+            Stage::Head { since: now }
         };
         return Next::Go;
     };
