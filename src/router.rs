@@ -576,6 +576,10 @@ impl Router {
                     // Decoded only once a handler is found (a 405 comes
                     // before a 400 for the parameters), under its names.
                     let params = handler.map(|h| {
+                        if caps.is_empty() {
+                            // Most routes have no parameters: nothing to decode.
+                            return Ok(Vec::new());
+                        }
                         caps.into_iter()
                             .zip(&h.names)
                             .map(|((_, raw), name)| {
