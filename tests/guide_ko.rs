@@ -132,25 +132,6 @@ fn commands(block: &Block) -> Vec<(String, String)> {
     out
 }
 
-/// A temporary directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("sockhttp-guide-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Runs `cmd` with `sh -c` in `dir` and returns stdout and stderr, in
 /// that order. A command still running after [`COMMAND_FAILSAFE`] is
 /// killed by its PID and fails the test.
@@ -290,7 +271,7 @@ fn check_http_example(example: &str) {
         .filter(|b| b.name == example)
         .collect();
     assert!(!blocks.is_empty(), "the guide checks no {example} block");
-    let dir = TempDir::new(example);
+    let dir = support::TempDir::new(&format!("guide-{example}"));
     let server = support::Example::start(example, &["--addr", "127.0.0.1:0"], None);
     let mut learned = Vec::new();
     for block in &blocks {
@@ -404,7 +385,7 @@ fn the_socket_section_runs_both_ways() {
         return;
     }
     let guide = guide();
-    let dir = TempDir::new("tcp_echo");
+    let dir = support::TempDir::new("guide-tcp_echo");
     let tcp_echo = support::example_binary("tcp_echo");
     let mut server: Option<EchoServer> = None;
     let mut ran = (0, 0); // (Python clients, Rust clients)

@@ -6,29 +6,9 @@ mod support;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use support::{Example, FAILSAFE, curl};
-
-/// TempDir is a directory under the system temporary directory, unique
-/// to this process and `tag`, removed on drop (also when a test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("sockhttp-static-site-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::{Example, FAILSAFE, TempDir, curl};
 
 fn http_get(addr: &str, target: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -95,7 +75,7 @@ fn example_help_and_bad_arguments() {
 #[cfg(unix)]
 #[test]
 fn example_serves_another_root_without_listing() {
-    let tmp = TempDir::new("other-root");
+    let tmp = TempDir::new("static-site-other-root");
     let root = &tmp.0;
     std::fs::create_dir_all(root.join("dir")).unwrap();
     std::fs::write(root.join("a.txt"), "from another root\n").unwrap();
@@ -183,7 +163,7 @@ fn example_serves_curl_a_range_and_exits_0_on_ctrl_c() {
 fn example_streams_a_1_gib_file_without_growing_its_memory() {
     const GIB: u64 = 1 << 30;
     const MAX_GROWTH: u64 = 32 << 20;
-    let tmp = TempDir::new("gib");
+    let tmp = TempDir::new("static-site-gib");
     let root = &tmp.0;
     {
         // Sparse: it takes no disk space.

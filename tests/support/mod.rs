@@ -700,6 +700,26 @@ pub fn curl(args: &[&str]) -> Option<Vec<u8>> {
     Some(out.stdout)
 }
 
+/// TempDir is a directory under the system temporary directory, unique
+/// to this process and `tag`, removed on drop (also when a test fails).
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// Makes (empty) `sockhttp-TAG-PID` in the temporary directory.
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("sockhttp-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Loads `url` in headless Chromium and returns the page's DOM once it
 /// has settled (`--dump-dom`, after up to 10 s of the page's virtual
 /// time, which waits for the page's own requests); `None` (the test
