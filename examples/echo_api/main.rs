@@ -10,6 +10,10 @@
 //! cargo run --example echo_api -- --trusted-proxies 10.0.0.0/8 --forwarding-header forwarded
 //! ```
 //!
+//! Started by systemd through a socket unit (`deploy/echo_api.socket`),
+//! it serves on the listening socket it inherits as fd 3 (`LISTEN_FDS=1`,
+//! `LISTEN_PID` its own pid) and ignores `--addr`; see `deploy/README.md`.
+//!
 //! It prints exactly one line on stdout, `listening on http://HOST:PORT`,
 //! with the port really bound (useful with port 0), and logs to stderr.
 //! Ctrl-C or SIGTERM starts a graceful shutdown: stop accepting, close
@@ -32,7 +36,8 @@ Usage: echo_api [--addr HOST:PORT] [--threads N] [--trusted-proxies LIST]
 Serves the echo_api example routes (open http://HOST:PORT/ for the list).
 
 Options:
-  --addr HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port)
+  --addr HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port);
+                    ignored when a listening socket is inherited (LISTEN_FDS)
   --threads N       worker threads (default: four per CPU, at least eight)
   --trusted-proxies LIST
                     comma-separated proxy addresses or CIDR ranges (127.0.0.1,10.0.0.0/8)
@@ -49,6 +54,10 @@ Options:
 
 Environment:
   RUST_LOG          log filter for env_logger (default warn; info adds the access log)
+  LISTEN_FDS, LISTEN_PID
+                    socket activation, as systemd sets them: with LISTEN_FDS=1 and
+                    LISTEN_PID this process's id, serve on the listening TCP socket
+                    that is fd 3 instead of binding --addr
 ";
 
 /// Options are the parsed command-line flags.
@@ -122,7 +131,43 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
     Ok(Some(opts))
 }
 
+/// Returns the listening TCP socket passed as fd 3 by socket activation
+/// (`LISTEN_FDS`, `LISTEN_PID`; see sd_listen_fds(3)), or `None` when
+/// there is none. listenfd checks that `LISTEN_PID` is ours, that the fd
+/// is a TCP socket, marks it close-on-exec and unsets both variables (so
+/// a child process would not take the fd for its own). It changes the
+/// environment, which is sound only while this process has one thread:
+/// call it first.
+fn inherited_listener() -> Result<Option<std::net::TcpListener>, String> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() > 1 {
+        return Err(format!(
+            "{} sockets inherited (LISTEN_FDS); this server takes one",
+            fds.len()
+        ));
+    }
+    let Some(listener) = fds
+        .take_tcp_listener(0)
+        .map_err(|e| format!("the inherited socket (fd 3): {e}"))?
+    else {
+        return Ok(None);
+    };
+    // The accept loop blocks in accept(2); a socket unit with
+    // `NonBlocking=yes` would make it spin.
+    listener
+        .set_nonblocking(false)
+        .map_err(|e| format!("the inherited socket (fd 3): {e}"))?;
+    Ok(Some(listener))
+}
+
 fn main() -> ExitCode {
+    let inherited = match inherited_listener() {
+        Ok(inherited) => inherited,
+        Err(msg) => {
+            eprintln!("echo_api: {msg}");
+            return ExitCode::FAILURE;
+        }
+    };
     let opts = match parse_args(std::env::args().skip(1)) {
         Ok(Some(opts)) => opts,
         Ok(None) => {
@@ -137,11 +182,20 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
 
     // `socket`, `setsockopt(SO_REUSEADDR)`, `bind`, `listen`: the port is
-    // ours from here on, so `local_addr` knows the real one.
-    let mut server = match Server::bind(&opts.addr) {
+    // ours from here on, so `local_addr` knows the real one. Under socket
+    // activation systemd did all that, and holds the socket across our
+    // restarts: connections made meanwhile wait in its backlog.
+    let bound = match inherited {
+        Some(listener) => Server::from_listener(listener)
+            .map_err(|e| format!("cannot serve on the inherited socket (fd 3): {e}")),
+        None => {
+            Server::bind(&opts.addr).map_err(|e| format!("cannot listen on {}: {e}", opts.addr))
+        }
+    };
+    let mut server = match bound {
         Ok(server) => server,
-        Err(e) => {
-            eprintln!("echo_api: cannot listen on {}: {e}", opts.addr);
+        Err(msg) => {
+            eprintln!("echo_api: {msg}");
             return ExitCode::FAILURE;
         }
     };

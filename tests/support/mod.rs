@@ -560,9 +560,16 @@ impl Example {
     /// line it announces.
     pub fn start<S: AsRef<OsStr>>(name: &str, args: &[S], rust_log: Option<&str>) -> Example {
         let mut cmd = Command::new(example_binary(name));
-        cmd.args(args)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
+        cmd.args(args).stdin(Stdio::null());
+        Example::spawn(name, cmd, rust_log)
+    }
+
+    /// Starts `cmd`, which runs example `name` (directly, or through a
+    /// shell that execs it, keeping its pid), with its stdout piped and
+    /// `RUST_LOG` as in [`Example::start`], and reads the line it
+    /// announces. Its stdin is left as `cmd` has it.
+    pub fn spawn(name: &str, mut cmd: Command, rust_log: Option<&str>) -> Example {
+        cmd.env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if let Some(filter) = rust_log {
