@@ -215,12 +215,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 ///   locks tables with `SQLITE_LOCKED`, which the busy timeout does not
 ///   wait out.) The data lives as long as the process.
 ///
-/// Each change is one transaction. A change that reads first (PATCH
-/// reads the item, merges, writes it back) begins with `BEGIN IMMEDIATE`,
-/// which takes the write lock before the read: two concurrent PATCHes of
-/// one item, from two workers or two processes, run one after the other
-/// and both land. (A deferred transaction would read, then fail to
-/// upgrade to a writer with `SQLITE_BUSY` at once, without waiting.)
+/// Each change (create, PUT, PATCH, DELETE) is one transaction begun with
+/// `BEGIN IMMEDIATE`, which takes the write lock before its first
+/// statement. That matters for PATCH, which reads the item, merges and
+/// writes it back: two concurrent PATCHes of one item, from two workers
+/// or two processes, run one after the other and both land. (A deferred
+/// transaction would read, then fail to upgrade to a writer with
+/// `SQLITE_BUSY` at once, without waiting.) Reads need no transaction.
 pub struct Store {
     conns: Conns,
 }
