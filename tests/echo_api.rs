@@ -668,11 +668,38 @@ fn items_answer_405_with_allow_and_options() {
 /// Every create must get a distinct id, and the list must hold them all.
 #[test]
 fn concurrent_creates_and_patches_lose_no_update() {
+    creates_and_patches_lose_no_update(&[start()]);
+}
+
+/// The same through two servers, each with its own connections to one
+/// SQLite file, as two `echo_api --db FILE` processes have: the clients
+/// alternate between them, so PATCHes of the shared item from both
+/// interleave, and each write waits for the other's lock (the busy
+/// timeout) inside its own transaction.
+#[test]
+fn concurrent_creates_and_patches_through_two_stores_on_one_file_lose_no_update() {
+    let dir = TempDir::new("echo-api-db");
+    let db = dir.0.join("items.db");
+    let server = || {
+        let store = app::Store::open(Some(&db)).unwrap();
+        TestServer::with(
+            Server::bind("127.0.0.1:0").unwrap().threads(8),
+            app::app_with(store),
+        )
+    };
+    creates_and_patches_lose_no_update(&[server(), server()]);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+fn creates_and_patches_lose_no_update(srvs: &[TestServer]) {
     const CLIENTS: usize = 8;
     const ROUNDS: usize = 50;
-    let srv = start();
     let r = send_json(
-        &mut srv.connect(),
+        &mut srvs[0].connect(),
         "POST",
         "/items",
         &json!({"shared": true}),
@@ -682,7 +709,7 @@ fn concurrent_creates_and_patches_lose_no_update() {
     let start = Arc::new(Barrier::new(CLIENTS));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
-            let mut s = srv.connect();
+            let mut s = srvs[c % srvs.len()].connect();
             let start = Arc::clone(&start);
             thread::spawn(move || {
                 start.wait();
@@ -725,16 +752,30 @@ fn concurrent_creates_and_patches_lose_no_update() {
     assert_eq!(ids.len(), CLIENTS * ROUNDS, "every create got its own id");
     assert!(!ids.contains(&shared));
 
+    for srv in srvs {
+        check_after_creates_and_patches(srv, shared, &created, CLIENTS, ROUNDS);
+    }
+}
+
+/// What a server sees afterwards: every PATCH's field on the shared item,
+/// every created item in the list.
+fn check_after_creates_and_patches(
+    srv: &TestServer,
+    shared: u64,
+    created: &BTreeSet<(u64, usize, usize)>,
+    clients: usize,
+    rounds: usize,
+) {
     let mut s = srv.connect();
     let item = json_of(&send(&mut s, "GET", &format!("/items/{shared}"), &[], b""));
     let fields = item.as_object().unwrap();
     assert_eq!(
         fields.len(),
-        CLIENTS * ROUNDS + 2,
+        clients * rounds + 2,
         "id, shared, and one field per PATCH"
     );
-    for c in 0..CLIENTS {
-        for round in 0..ROUNDS {
+    for c in 0..clients {
+        for round in 0..rounds {
             assert_eq!(
                 item[format!("c{c}r{round}")],
                 round,
@@ -745,8 +786,8 @@ fn concurrent_creates_and_patches_lose_no_update() {
 
     let list = json_of(&send(&mut s, "GET", "/items", &[], b""));
     let list = list.as_array().unwrap();
-    assert_eq!(list.len(), CLIENTS * ROUNDS + 1);
-    for (id, c, round) in &created {
+    assert_eq!(list.len(), clients * rounds + 1);
+    for (id, c, round) in created {
         let item = list
             .iter()
             .find(|i| i["id"] == *id)

@@ -4,7 +4,10 @@
 //! loses no request.
 //!
 //! Each test starts two `echo_api` binaries and an nginx master process as
-//! child processes on loopback ports. nginx gets the repository's config
+//! child processes on loopback ports. The two share one SQLite file
+//! (`--db`, in a temporary directory) for their `/items`: an item created
+//! through one is read, patched and deleted through the other, also while
+//! they restart one after the other. nginx gets the repository's config
 //! with its ports and site root replaced, and its own prefix (pid, logs,
 //! temp files) in a temporary directory; no system path is written. Every
 //! child is stopped by its PID when the test ends, passing or not.
@@ -31,7 +34,7 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use support::rng::{Rng, pattern};
-use support::{FAILSAFE, Reply, curl};
+use support::{FAILSAFE, Reply, TempDir, curl};
 
 /// How long a process may take to start or to stop: a failsafe against a
 /// hang, far longer than either ever takes.
@@ -45,9 +48,17 @@ fn nginx_serves_the_site_balances_the_api_and_forwards_the_client_address() {
     let Some(nginx_bin) = nginx_or_skip() else {
         return;
     };
-    let mut backends = [Backend::start("127.0.0.1:0"), Backend::start("127.0.0.1:0")];
+    let tmp = TempDir::new("nginx-site");
+    let db = tmp.0.join("items.db");
+    let mut backends = [
+        Backend::start("127.0.0.1:0", &db),
+        Backend::start("127.0.0.1:0", &db),
+    ];
     let mut nginx = Nginx::start(&nginx_bin, [backends[0].port, backends[1].port]);
     let mut client = Client::new(nginx.addr());
+
+    // One set of items, whichever instance answers.
+    items_cross_instances(nginx.addr(), [backends[0].port, backends[1].port], "site");
 
     // The static site comes from nginx itself, with the config's caching.
     let public = repo().join("examples/static_site/public");
@@ -183,7 +194,12 @@ fn a_rolling_restart_under_load_through_nginx_loses_no_request() {
     /// Failsafe: the load stops by itself after this long.
     const LOAD_LIMIT: Duration = Duration::from_secs(25);
 
-    let mut backends = [Backend::start("127.0.0.1:0"), Backend::start("127.0.0.1:0")];
+    let tmp = TempDir::new("nginx-restart");
+    let db = tmp.0.join("items.db");
+    let mut backends = [
+        Backend::start("127.0.0.1:0", &db),
+        Backend::start("127.0.0.1:0", &db),
+    ];
     let ports = [backends[0].port, backends[1].port];
     let mut nginx = Nginx::start(&nginx_bin, ports);
     let addr = nginx.addr();
@@ -204,18 +220,38 @@ fn a_rolling_restart_under_load_through_nginx_loses_no_request() {
         for b in &backends {
             b.log.wait_for_accesses(SHARE, STARTUP);
         }
+        // Under load, before the restarts; this item must outlive both.
+        items_cross_instances(addr, ports, "before");
+        let lasting = create_item(addr, &serde_json::json!({"name": "lasting"}));
         for (slot, &port) in ports.iter().enumerate() {
             // A graceful stop: SIGTERM, then exit status 0 once the requests
             // in flight are answered.
             generations[slot].push(backends[slot].stop());
             // Its one stdout line says it listens: no need to probe.
-            backends[slot] = Backend::restart_on(port);
+            backends[slot] = Backend::restart_on(port, &db);
             // Before the other backend goes down, this one must be back in
             // nginx's rotation: the event is requests arriving.
             backends[slot].log.wait_for_accesses(SHARE, STARTUP);
             println!(
                 "backend {slot} restarted on port {port}; {} requests so far",
                 load.done()
+            );
+            // One instance new, the other not yet restarted (or, after
+            // the second, both new): still one set of items.
+            items_cross_instances(addr, ports, &format!("restart-{slot}"));
+        }
+        // Both processes were replaced; the item is in the file.
+        for port in ports {
+            let r = Client::new(backend_addr(port))
+                .send("GET", &format!("/items/{lasting}"), &[], b"")
+                .unwrap();
+            assert_eq!(
+                r.status, 200,
+                "item {lasting} after the restarts, on port {port}"
+            );
+            assert_eq!(
+                serde_json::from_slice::<Value>(&r.body).unwrap(),
+                serde_json::json!({"name": "lasting", "id": lasting})
             );
         }
         load.wait_done(load.done() + AFTER, STARTUP);
@@ -225,6 +261,7 @@ fn a_rolling_restart_under_load_through_nginx_loses_no_request() {
             .flat_map(|c| c.join().expect("client thread"))
             .collect()
     });
+    check_created_items(&load, ports);
     nginx.stop();
     let nginx_log = nginx.access_log();
     for (slot, b) in backends.iter_mut().enumerate() {
@@ -280,7 +317,12 @@ fn a_rolling_restart_under_load_through_nginx_loses_no_request() {
                     continue;
                 }
                 assert_eq!(a.client, "127.0.0.1:0", "{a:?}");
-                assert_eq!(a.status, 200, "{a:?}");
+                let ok = if a.target.starts_with("/items") {
+                    201
+                } else {
+                    200
+                };
+                assert_eq!(a.status, ok, "{a:?}");
                 *served.entry(load_tag(&a.target).to_owned()).or_default() += 1;
                 peers.insert(a.peer.clone().expect("nginx is the peer"));
                 lines += 1;
@@ -335,7 +377,14 @@ fn a_rolling_restart_under_load_through_nginx_loses_no_request() {
     );
     let not_ok: Vec<_> = nginx_log
         .lines()
-        .filter(|l| l.contains("load=") && !l.contains("\" 200 "))
+        .filter(|l| {
+            let ok = if l.contains("/api/items?") {
+                "\" 201 "
+            } else {
+                "\" 200 "
+            };
+            l.contains("load=") && !l.contains(ok)
+        })
         .collect();
     assert!(not_ok.is_empty(), "{not_ok:#?}");
 }
@@ -352,6 +401,8 @@ struct Load {
     failed: AtomicU64,
     /// The first failures, described.
     failures: Mutex<Vec<String>>,
+    /// The items the load created: its tag, and the id it was given.
+    created: Mutex<Vec<(String, i64)>>,
 }
 
 impl Load {
@@ -390,8 +441,9 @@ impl Drop for StopOnDrop<'_> {
 }
 
 /// One client thread: `GET /api/inspect`, `POST /api/echo` with bodies
-/// from a seeded generator and, now and then, a 20 ms `GET /api/sleep`,
-/// on a keep-alive connection to nginx, until told to stop. Each request
+/// from a seeded generator, `POST /api/items` (into the database both
+/// backends share) and, now and then, a 20 ms `GET /api/sleep`, on a
+/// keep-alive connection to nginx, until told to stop. Each request
 /// carries a unique `load=ID-N` query parameter; returns the tags of the
 /// requests that succeeded.
 fn run_client(id: u64, nginx: SocketAddr, load: &Load, deadline: Instant) -> Vec<String> {
@@ -417,6 +469,23 @@ fn run_client(id: u64, nginx: SocketAddr, load: &Load, deadline: Instant) -> Vec
                     ))),
                 }
             })
+        } else if r % 8 == 1 {
+            let target = format!("/api/items?load={tag}");
+            let body = serde_json::json!({ "load": tag }).to_string();
+            let headers = [("Content-Type", "application/json")];
+            client
+                .send("POST", &target, &headers, body.as_bytes())
+                .and_then(|reply| {
+                    let doc: Value =
+                        serde_json::from_slice(&reply.body).map_err(io::Error::other)?;
+                    match (reply.status, doc["load"].as_str(), doc["id"].as_i64()) {
+                        (201, Some(t), Some(id)) if t == tag => {
+                            load.created.lock().unwrap().push((tag.clone(), id));
+                            Ok(())
+                        }
+                        _ => Err(io::Error::other(format!("{}: {doc}", reply.status))),
+                    }
+                })
         } else if r % 8 < 4 {
             let target = format!("/api/inspect?load={tag}");
             client.send("GET", &target, &[], b"").and_then(|reply| {
@@ -467,6 +536,110 @@ fn load_tag(target: &str) -> &str {
         .split('&')
         .find_map(|p| p.strip_prefix("load="))
         .unwrap_or("")
+}
+
+// ---------------------------------------------------------------------------
+// Items across instances
+
+fn backend_addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Sends a JSON body and returns the status and the JSON answer (`null`
+/// for an empty body).
+fn send_json(addr: SocketAddr, method: &str, target: &str, body: &Value) -> (u16, Value) {
+    let r = Client::new(addr)
+        .send(
+            method,
+            target,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{method} {target} to {addr}: {e}"));
+    let doc = if r.body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&r.body).unwrap()
+    };
+    (r.status, doc)
+}
+
+/// Creates an item through nginx and returns its id.
+fn create_item(nginx: SocketAddr, item: &Value) -> i64 {
+    let (status, doc) = send_json(nginx, "POST", "/api/items", item);
+    assert_eq!(status, 201, "{doc}");
+    doc["id"].as_i64().expect("an id")
+}
+
+/// Creates an item through nginx, then reads, patches, replaces and
+/// deletes it with requests sent to each backend directly, alternating, so
+/// that each step sees what the other instance wrote.
+fn items_cross_instances(nginx: SocketAddr, ports: [u16; 2], label: &str) {
+    use serde_json::json;
+    let [a, b] = ports.map(backend_addr);
+    let id = create_item(nginx, &json!({"label": label, "n": 0}));
+    let item = format!("/items/{id}");
+    let get = |addr| send_json(addr, "GET", &item, &Value::Null);
+    assert_eq!(get(a), (200, json!({"label": label, "n": 0, "id": id})));
+    assert_eq!(get(b), (200, json!({"label": label, "n": 0, "id": id})));
+    let patched = json!({"label": label, "n": 1, "extra": {"x": true}, "id": id});
+    let patch = json!({"n": 1, "extra": {"x": true}});
+    assert_eq!(send_json(a, "PATCH", &item, &patch), (200, patched.clone()));
+    assert_eq!(get(b), (200, patched));
+    let patch = json!({"extra": null, "n": 2});
+    let patched = json!({"label": label, "n": 2, "id": id});
+    assert_eq!(send_json(b, "PATCH", &item, &patch), (200, patched.clone()));
+    assert_eq!(get(a), (200, patched));
+    let replaced = json!({"label": label, "id": id});
+    assert_eq!(
+        send_json(a, "PUT", &item, &json!({"label": label})),
+        (200, replaced.clone())
+    );
+    assert_eq!(get(b), (200, replaced));
+    assert_eq!(send_json(b, "DELETE", &item, &Value::Null).0, 204);
+    assert_eq!(get(a).0, 404);
+    assert_eq!(send_json(a, "DELETE", &item, &Value::Null).0, 404);
+    let through_nginx = send_json(nginx, "GET", &format!("/api{item}"), &Value::Null);
+    assert_eq!(through_nginx.0, 404);
+    // Ids are never reused, whichever instance gives them.
+    let next = create_item(nginx, &json!({"label": label}));
+    assert!(next > id, "id {next} after {id}");
+    assert_eq!(
+        send_json(a, "DELETE", &format!("/items/{next}"), &Value::Null).0,
+        204
+    );
+}
+
+/// Every item the load created is there, the same through each backend,
+/// with its own id.
+fn check_created_items(load: &Load, ports: [u16; 2]) {
+    let created = load.created.lock().unwrap();
+    let ids: BTreeSet<i64> = created.iter().map(|(_, id)| *id).collect();
+    assert_eq!(ids.len(), created.len(), "an id given twice");
+    for port in ports {
+        let r = Client::new(backend_addr(port))
+            .send("GET", "/items", &[], b"")
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let list: Value = serde_json::from_slice(&r.body).unwrap();
+        let by_id: BTreeMap<i64, &Value> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| (item["id"].as_i64().unwrap(), item))
+            .collect();
+        for (tag, id) in created.iter() {
+            assert_eq!(
+                by_id.get(id).map(|item| &item["load"]),
+                Some(&Value::from(tag.as_str())),
+                "item {id} through port {port}"
+            );
+        }
+    }
+    println!(
+        "{} items created by the load, all on both backends",
+        created.len()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -752,8 +925,8 @@ impl Log {
     }
 }
 
-/// Backend is an `echo_api` binary trusting 127.0.0.1 as its proxy, with
-/// its access log on stderr. Dropping it kills the process unless it was
+/// Backend is an `echo_api` binary trusting 127.0.0.1 as its proxy, its
+/// items in the SQLite file `db`, with its access log on stderr. Dropping it kills the process unless it was
 /// stopped.
 struct Backend {
     child: Child,
@@ -763,18 +936,18 @@ struct Backend {
 }
 
 impl Backend {
-    fn start(addr: &str) -> Backend {
-        Backend::try_start(addr).unwrap_or_else(|e| panic!("{e}"))
+    fn start(addr: &str, db: &Path) -> Backend {
+        Backend::try_start(addr, db).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Starts one on the port an earlier one used; the port may be taken
     /// for a moment (an outgoing connection's ephemeral port), so a
     /// refused bind is tried again, a bounded number of times.
-    fn restart_on(port: u16) -> Backend {
+    fn restart_on(port: u16, db: &Path) -> Backend {
         let addr = format!("127.0.0.1:{port}");
         let mut last = String::new();
         for _ in 0..50 {
-            match Backend::try_start(&addr) {
+            match Backend::try_start(&addr, db) {
                 Ok(b) => return b,
                 Err(e) if e.contains("cannot listen") => last = e,
                 Err(e) => panic!("{e}"),
@@ -784,9 +957,11 @@ impl Backend {
         panic!("{last}");
     }
 
-    fn try_start(addr: &str) -> Result<Backend, String> {
+    fn try_start(addr: &str, db: &Path) -> Result<Backend, String> {
         let mut child = Command::new(support::example_binary("echo_api"))
             .args(["--addr", addr, "--trusted-proxies", "127.0.0.1"])
+            .arg("--db")
+            .arg(db)
             .args(["--threads", "8"])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

@@ -1,4 +1,4 @@
-//! The routes of the `echo_api` example, and its in-memory item store.
+//! The routes of the `echo_api` example, and its item store (SQLite).
 //!
 //! Everything here uses only sockhttp's public API, as another crate
 //! would. The binary (`main.rs`) adds flags, logging and signals; the
@@ -23,11 +23,12 @@
 //! the library produces by itself (404 for an unknown path, 405 + `Allow`,
 //! 413, …) have its plain-text body.
 
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value, json};
 use sockhttp::{Body, HandlerError, HandlerResult, Request, Response, Router, StatusCode};
-use std::collections::BTreeMap;
 use std::io;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The longest `/sleep` in milliseconds; larger values are capped to it.
@@ -37,10 +38,16 @@ pub const MAX_SLEEP_MS: u64 = 10_000;
 pub const MAX_STREAM_LINES: u64 = 100_000;
 
 /// Builds the router with every route of the example and a new, empty
-/// item store, shared by the item routes as the router's state.
+/// in-memory item store, shared by the item routes as the router's state.
 pub fn app() -> Router {
+    app_with(Store::open(None).expect("an in-memory SQLite database opens"))
+}
+
+/// Builds the router with every route of the example, its items in
+/// `items` (see [`Store::open`]).
+pub fn app_with(items: Store) -> Router {
     Router::new()
-        .with_state(Store::default())
+        .with_state(items)
         .get("/", |_req| Response::html(INDEX_HTML))
         .any("/echo", echo)
         .any("/inspect", inspect)
@@ -178,22 +185,53 @@ fn json_error(status: StatusCode, message: &'static str) -> HandlerError {
 /// added to the object only when it is sent.
 type Item = Map<String, Value>;
 
-/// Store is the in-memory item store, shared by every worker: the
-/// router's state.
-///
-/// One lock guards the map and the id counter. Every change (create,
-/// replace, merge, delete) is one write-lock section that reads and
-/// writes, so two concurrent PATCHes of the same item both land: there is
-/// no read-modify-write window between two lock sections where an update
-/// could be lost. Ids start at 1, only grow, and are never reused, even
-/// after a delete.
-#[derive(Default)]
-struct Store(RwLock<Items>);
+/// How long a connection waits for another one's write lock (another
+/// worker, or another process on the same file) before its statement
+/// fails with `SQLITE_BUSY`, answered `503`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Default)]
-struct Items {
-    last_id: u64,
-    by_id: BTreeMap<u64, Item>,
+/// Store is the item store, an SQLite database shared by every worker:
+/// the router's state.
+///
+/// The table is `items(id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)`,
+/// the body the item's JSON text. `AUTOINCREMENT` makes ids start at 1,
+/// only grow, and never be reused, even after the last item is deleted
+/// (SQLite keeps the high-water mark in `sqlite_sequence`).
+///
+/// Handlers call the database directly, blocking their worker, which is
+/// what workers are for: no async, no queue in front of the database.
+///
+/// Connections: an SQLite connection is used by one thread at a time.
+///
+/// - With a file (`--db FILE`), each request checks a connection out of a
+///   small pool and puts it back after, so the workers query in parallel;
+///   the pool never holds more connections than there are workers. The
+///   file is in WAL mode, so readers never wait for the writer and two
+///   processes (the two instances behind nginx) can share it on one
+///   machine; writers take turns, each waiting up to [`BUSY_TIMEOUT`].
+/// - In memory (the default), a database belongs to its one connection,
+///   so there is exactly one, behind a mutex: requests take turns. (A
+///   shared-cache in-memory URI would allow several, but shared cache
+///   locks tables with `SQLITE_LOCKED`, which the busy timeout does not
+///   wait out.) The data lives as long as the process.
+///
+/// Each change (create, PUT, PATCH, DELETE) is one transaction begun with
+/// `BEGIN IMMEDIATE`, which takes the write lock before its first
+/// statement. That matters for PATCH, which reads the item, merges and
+/// writes it back: two concurrent PATCHes of one item, from two workers
+/// or two processes, run one after the other and both land. (A deferred
+/// transaction would read, then fail to upgrade to a writer with
+/// `SQLITE_BUSY` at once, without waiting.) Reads need no transaction.
+pub struct Store {
+    conns: Conns,
+}
+
+enum Conns {
+    Memory(Mutex<Connection>),
+    File {
+        path: PathBuf,
+        idle: Mutex<Vec<Connection>>,
+    },
 }
 
 /// Returns the store, which [`app`] puts in the router. A handler reads
@@ -205,40 +243,131 @@ fn store(req: &Request) -> &Store {
 }
 
 impl Store {
-    /// A panic while the lock is held cannot leave an item half-written
-    /// (each section ends with one insert or remove), so a poisoned lock
-    /// is still safe to use.
-    fn read_lock(&self) -> RwLockReadGuard<'_, Items> {
-        self.0.read().unwrap_or_else(|p| p.into_inner())
+    /// Opens the item store: an SQLite file (created if missing, its
+    /// table too), or with `None` a new, empty in-memory database.
+    pub fn open(db: Option<&Path>) -> rusqlite::Result<Store> {
+        let conns = match db {
+            None => {
+                let conn = Connection::open_in_memory()?;
+                create_table(&conn)?;
+                Conns::Memory(Mutex::new(conn))
+            }
+            Some(path) => {
+                let conn = open_file(path)?;
+                create_table(&conn)?;
+                Conns::File {
+                    path: path.to_owned(),
+                    idle: Mutex::new(vec![conn]),
+                }
+            }
+        };
+        Ok(Store { conns })
     }
 
-    fn write_lock(&self) -> RwLockWriteGuard<'_, Items> {
-        self.0.write().unwrap_or_else(|p| p.into_inner())
+    /// Runs `f` with a connection of its own. A panic in `f` cannot leave
+    /// an item half-written: an open transaction rolls back when it is
+    /// dropped, so a poisoned lock is still safe to use.
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> HandlerResult<T> {
+        let result = match &self.conns {
+            Conns::Memory(conn) => f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())),
+            Conns::File { path, idle } => {
+                let pooled = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                let mut conn = match pooled {
+                    Some(conn) => conn,
+                    None => open_file(path).map_err(db_error)?,
+                };
+                let result = f(&mut conn);
+                idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+                result
+            }
+        };
+        result.map_err(db_error)
+    }
+
+    /// Runs `f` in a transaction that holds the write lock from its start
+    /// (`BEGIN IMMEDIATE`), committed if `f` returns `Ok`.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> HandlerResult<T> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
     }
 
     /// `GET /items`: every item, in id order.
-    fn list(&self) -> Response {
-        let items = self.read_lock();
-        let all: Vec<Value> = items
-            .by_id
+    fn list(&self) -> HandlerResult {
+        let rows = self.with(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT id, body FROM items ORDER BY id")?;
+            let rows = stmt.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<(i64, String)>>>()
+        })?;
+        let all = rows
             .iter()
-            .map(|(id, item)| with_id(*id, item))
-            .collect();
-        drop(items);
-        Response::json(Value::Array(all).to_string())
+            .map(|(id, body)| Ok(with_id(*id, &parse_item(body)?)))
+            .collect::<HandlerResult<Vec<Value>>>()?;
+        Ok(Response::json(Value::Array(all).to_string()))
     }
+}
+
+/// Opens a connection to a database file, in WAL mode, with the busy
+/// timeout.
+fn open_file(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Persistent: set once, it stays in the file; answers the mode in force.
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        log::warn!("{}: journal mode {mode}, not wal", path.display());
+    }
+    Ok(conn)
+}
+
+fn create_table(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS items (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             body TEXT NOT NULL
+         )",
+    )
+}
+
+/// A database failure is the server's: `503` when the write lock stayed
+/// taken for the whole busy timeout (try again), `500` otherwise. The
+/// details are logged, not sent.
+fn db_error(e: rusqlite::Error) -> HandlerError {
+    log::error!("item store: {e}");
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            json_error(StatusCode::SERVICE_UNAVAILABLE, "database busy")
+        }
+        _ => json_error(StatusCode::INTERNAL_SERVER_ERROR, "database error"),
+    }
+}
+
+/// Parses a stored body (the JSON text of an object, as this module
+/// wrote it).
+fn parse_item(body: &str) -> HandlerResult<Item> {
+    serde_json::from_str(body).map_err(|e| {
+        log::error!("item store: a stored item is not a JSON object: {e}");
+        json_error(StatusCode::INTERNAL_SERVER_ERROR, "database error")
+    })
+}
+
+fn item_text(item: &Item) -> String {
+    Value::Object(item.clone()).to_string()
 }
 
 /// `POST /items`: 201, `Location: /items/{id}`, the item with its id.
 fn create(req: &mut Request) -> HandlerResult {
     let item = read_object(req, false)?;
-    let mut items = store(req).write_lock();
-    items.last_id += 1;
-    let id = items.last_id;
-    let body = with_id(id, &item);
-    items.by_id.insert(id, item);
-    drop(items);
-    Ok(Response::json(body.to_string())
+    let text = item_text(&item);
+    let id = store(req).write(|tx| {
+        tx.prepare_cached("INSERT INTO items (body) VALUES (?1)")?
+            .execute([&text])?;
+        Ok(tx.last_insert_rowid())
+    })?;
+    Ok(Response::json(with_id(id, &item).to_string())
         .with_status(StatusCode::CREATED)
         .with_header("Location", format!("/items/{id}")))
 }
@@ -246,12 +375,13 @@ fn create(req: &mut Request) -> HandlerResult {
 /// `GET /items/{id}`.
 fn read(req: &mut Request) -> HandlerResult {
     let id = item_id(req)?;
-    let body = store(req)
-        .read_lock()
-        .by_id
-        .get(&id)
-        .map(|item| with_id(id, item));
-    Ok(Response::json(body.ok_or_else(no_such_item)?.to_string()))
+    let body = store(req).with(|conn| {
+        conn.prepare_cached("SELECT body FROM items WHERE id = ?1")?
+            .query_row([id], |row| row.get::<_, String>(0))
+            .optional()
+    })?;
+    let item = parse_item(&body.ok_or_else(no_such_item)?)?;
+    Ok(Response::json(with_id(id, &item).to_string()))
 }
 
 /// `PUT /items/{id}`: replaces every field. It does not create: an
@@ -259,39 +389,59 @@ fn read(req: &mut Request) -> HandlerResult {
 fn replace(req: &mut Request) -> HandlerResult {
     let id = item_id(req)?;
     let new = read_object(req, false)?;
-    let mut items = store(req).write_lock();
-    let item = items.by_id.get_mut(&id).ok_or_else(no_such_item)?;
-    *item = new;
-    let body = with_id(id, item);
-    drop(items);
-    Ok(Response::json(body.to_string()))
+    let text = item_text(&new);
+    let changed = store(req).write(|tx| {
+        tx.prepare_cached("UPDATE items SET body = ?1 WHERE id = ?2")?
+            .execute(rusqlite::params![text, id])
+    })?;
+    if changed == 0 {
+        return Err(no_such_item());
+    }
+    Ok(Response::json(with_id(id, &new).to_string()))
 }
 
 /// `PATCH /items/{id}`: merges the fields of the request into the item
 /// (RFC 7396 JSON Merge Patch: a field set to `null` is removed, an
-/// object merges into an object, anything else replaces).
+/// object merges into an object, anything else replaces). The read, the
+/// merge and the write are one `BEGIN IMMEDIATE` transaction.
 fn merge(req: &mut Request) -> HandlerResult {
     let id = item_id(req)?;
     let patch = read_object(req, true)?;
-    let mut items = store(req).write_lock();
-    let item = items.by_id.get_mut(&id).ok_or_else(no_such_item)?;
-    merge_fields(item, patch);
-    let body = with_id(id, item);
-    drop(items);
-    Ok(Response::json(body.to_string()))
+    let merged = store(req).write(|tx| {
+        let body = tx
+            .prepare_cached("SELECT body FROM items WHERE id = ?1")?
+            .query_row([id], |row| row.get::<_, String>(0))
+            .optional()?;
+        let Some(body) = body else {
+            return Ok(Err(no_such_item()));
+        };
+        let mut item = match parse_item(&body) {
+            Ok(item) => item,
+            Err(e) => return Ok(Err(e)),
+        };
+        merge_fields(&mut item, patch);
+        tx.prepare_cached("UPDATE items SET body = ?1 WHERE id = ?2")?
+            .execute(rusqlite::params![item_text(&item), id])?;
+        Ok(Ok(item))
+    })??;
+    Ok(Response::json(with_id(id, &merged).to_string()))
 }
 
 /// `DELETE /items/{id}`: 204.
 fn delete(req: &mut Request) -> HandlerResult {
     let id = item_id(req)?;
-    match store(req).write_lock().by_id.remove(&id) {
-        Some(_) => Ok(Response::new(StatusCode::NO_CONTENT)),
-        None => Err(no_such_item()),
+    let deleted = store(req).write(|tx| {
+        tx.prepare_cached("DELETE FROM items WHERE id = ?1")?
+            .execute([id])
+    })?;
+    match deleted {
+        0 => Err(no_such_item()),
+        _ => Ok(Response::new(StatusCode::NO_CONTENT)),
     }
 }
 
 /// Returns the item as a JSON object with its `id` field.
-fn with_id(id: u64, item: &Item) -> Value {
+fn with_id(id: i64, item: &Item) -> Value {
     let mut obj = item.clone();
     obj.insert("id".to_owned(), Value::from(id));
     Value::Object(obj)
@@ -304,10 +454,12 @@ fn no_such_item() -> HandlerError {
 /// Returns the `{id}` route parameter. An id that is not an integer in
 /// canonical form (`abc`, `-1`, `007`, `1.0`) names no item: 404, the
 /// same answer as an id that was never given or has been deleted, so
-/// `/items/007` is never an alias of `/items/7`.
-fn item_id(req: &Request) -> HandlerResult<u64> {
+/// `/items/007` is never an alias of `/items/7`. Ids are SQLite rowids:
+/// one past `i64::MAX` cannot name an item either.
+fn item_id(req: &Request) -> HandlerResult<i64> {
     req.param("id")
         .and_then(|s| s.parse::<u64>().ok().filter(|id| id.to_string() == s))
+        .and_then(|id| i64::try_from(id).ok())
         .ok_or_else(no_such_item)
 }
 

@@ -8,6 +8,7 @@
 //! RUST_LOG=info cargo run --example echo_api            # with the access log
 //! cargo run --example echo_api -- --trusted-proxies 127.0.0.1   # behind nginx
 //! cargo run --example echo_api -- --trusted-proxies 10.0.0.0/8 --forwarding-header forwarded
+//! cargo run --example echo_api -- --db items.db        # items kept in an SQLite file
 //! ```
 //!
 //! Started by systemd through a socket unit (`deploy/echo_api.socket`),
@@ -26,12 +27,13 @@ mod app;
 
 use sockhttp::{ForwardingHeader, Server, TrustedProxies};
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
 Usage: echo_api [--addr HOST:PORT] [--threads N] [--trusted-proxies LIST]
                 [--forwarding-header x-forwarded-for|forwarded]
-                [--prebuffer-body-bytes N]
+                [--prebuffer-body-bytes N] [--db FILE]
 
 Serves the echo_api example routes (open http://HOST:PORT/ for the list).
 
@@ -50,6 +52,9 @@ Options:
                     bodies of up to N bytes are read whole before their handler
                     runs (default 65536); longer ones stream to it, as every
                     body does with 0
+  --db FILE         keep /items in this SQLite database file (created if missing, in
+                    WAL mode: several instances on one machine may share it);
+                    default: an in-memory database, empty at start, lost at exit
   --help            print this help and exit
 
 Environment:
@@ -68,6 +73,7 @@ struct Options {
     prebuffer_body_bytes: Option<usize>,
     trusted_proxies: TrustedProxies,
     forwarding_header: ForwardingHeader,
+    db: Option<PathBuf>,
 }
 
 /// Parses the flags after the program name; `Ok(None)` means `--help`.
@@ -79,6 +85,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
         prebuffer_body_bytes: None,
         trusted_proxies: TrustedProxies::none(),
         forwarding_header: ForwardingHeader::default(),
+        db: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -109,6 +116,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
                     .map_err(|_| format!("--prebuffer-body-bytes needs a byte count, not {v:?}"))?;
                 opts.prebuffer_body_bytes = Some(n);
             }
+            "--db" => opts.db = Some(PathBuf::from(value("--db")?)),
             "--trusted-proxies" => {
                 let v = value("--trusted-proxies")?;
                 opts.trusted_proxies = v.parse().map_err(|e| format!("--trusted-proxies: {e}"))?;
@@ -181,6 +189,19 @@ fn main() -> ExitCode {
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
 
+    // Before the port is bound: a database file that cannot be opened is
+    // an error at start, not a 500 on every item request.
+    let router = match &opts.db {
+        None => app::app(),
+        Some(path) => match app::Store::open(Some(path)) {
+            Ok(store) => app::app_with(store),
+            Err(e) => {
+                eprintln!("echo_api: cannot open the database {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+
     // `socket`, `setsockopt(SO_REUSEADDR)`, `bind`, `listen`: the port is
     // ours from here on, so `local_addr` knows the real one. Under socket
     // activation systemd did all that, and holds the socket across our
@@ -239,7 +260,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    match server.serve(app::app()) {
+    match server.serve(router) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("echo_api: {e}");
