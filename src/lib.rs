@@ -244,9 +244,11 @@
 //! `trace` for byte counts. Values of `Authorization` and `Cookie` are
 //! never logged.
 //!
-//! Not done, on purpose: TLS, HTTP/2 and HTTP/3, `Upgrade`/WebSockets,
-//! `CONNECT` tunnels, request body content codings (`gzip`), and
-//! compression of responses. Put nginx in front for those.
+//! Not done, on purpose: HTTP/2 and HTTP/3, `CONNECT` tunnels, request
+//! body content codings (`gzip`), and compression of responses. Not done
+//! yet: TLS, and serving WebSockets (`Upgrade`): the protocol's rules are
+//! written (the `ws` module's vocabulary comes from them), the server does
+//! not yet hand a connection over to them. Put nginx in front for those.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
