@@ -269,7 +269,9 @@ mod server;
 mod static_files;
 pub mod testing;
 mod types;
+mod upgrade;
 pub mod uri;
+pub mod ws;
 
 pub use cookie::{Cookie, SameSite};
 pub use error::{Error, Phase, Result};
@@ -289,12 +291,7 @@ pub use server::{
 };
 pub use static_files::StaticFiles;
 pub use types::{Headers, HttpDate, InvalidHeader, Method, StatusCode, Version};
-
-/// WebSocket (RFC 6455) vocabulary for applications: the close codes and
-/// the kinds of message.
-pub mod ws {
-    pub use crate::proto::ws::{CloseCode, MessageKind};
-}
+pub use upgrade::{OnUpgrade, Upgraded};
 
 /// Internals exposed for the fuzz targets and benchmarks: the pure
 /// protocol core. Not a stable API.

@@ -9,6 +9,7 @@ use crate::cookie::Cookie;
 use crate::error::Error;
 use crate::request::Request;
 use crate::types::{Headers, InvalidHeader, Method, StatusCode};
+use crate::upgrade::{OnUpgrade, Upgraded};
 use bytes::Bytes;
 use std::fmt;
 use std::fs::File;
@@ -71,6 +72,10 @@ pub enum Body {
     /// (or close-delimited to HTTP/1.0 clients). Each `flush` of the
     /// writer sends what was written so far.
     Writer(WriteFn),
+    /// Nothing: the response is a `101 Switching Protocols`, after which
+    /// the connection speaks another protocol ([`OnUpgrade`]: a WebSocket
+    /// session, or a function that takes the connection over).
+    Upgrade(OnUpgrade),
 }
 
 impl Body {
@@ -82,6 +87,7 @@ impl Body {
             Body::File { len, .. } => Some(*len),
             Body::Reader { len, .. } => *len,
             Body::Writer(_) => None,
+            Body::Upgrade(_) => Some(0),
         }
     }
 
@@ -99,6 +105,7 @@ impl fmt::Debug for Body {
             Body::File { offset, len, .. } => write!(f, "File({len} bytes at {offset})"),
             Body::Reader { len, .. } => write!(f, "Reader({len:?})"),
             Body::Writer(_) => f.write_str("Writer"),
+            Body::Upgrade(u) => fmt::Debug::fmt(u, f),
         }
     }
 }
@@ -379,6 +386,41 @@ impl Response {
     pub fn with_body(mut self, body: Body) -> Response {
         self.body = body;
         self
+    }
+
+    /// Makes a `101 Switching Protocols` response that switches the
+    /// connection to `protocol` (the `Upgrade` field) and hands it to
+    /// `take_over`, on a thread of its own, once the `101` has gone.
+    ///
+    /// For protocols the crate does not speak; WebSockets have their own
+    /// parked sessions ([`crate::ws::Upgrade`]). The server refuses the
+    /// switch with `400` unless the request is a `GET` over HTTP/1.1 with
+    /// `Connection: upgrade`, an `Upgrade` field and no body, and nothing
+    /// pipelined behind it (see [`Upgraded`] for what the new owner
+    /// gets).
+    ///
+    /// # Examples
+    /// A protocol that greets, then echoes one line:
+    /// ```no_run
+    /// use sockhttp::{Request, Response};
+    /// use std::io::{BufRead, BufReader, Write};
+    /// fn greet(req: &mut Request) -> Response {
+    ///     Response::upgrade("greeting/1", |mut up| {
+    ///         let _ = up.stream.write_all(b"hello\n");
+    ///         let mut line = String::from_utf8_lossy(&up.read_ahead).into_owned();
+    ///         let _ = BufReader::new(&up.stream).read_line(&mut line);
+    ///         let _ = up.stream.write_all(line.as_bytes());
+    ///     })
+    /// }
+    /// ```
+    ///
+    /// # Panics
+    /// If `protocol` is not a valid field value.
+    #[must_use]
+    pub fn upgrade(protocol: &str, take_over: impl FnOnce(Upgraded) + Send + 'static) -> Response {
+        Response::new(StatusCode::SWITCHING_PROTOCOLS)
+            .with_header("Upgrade", protocol)
+            .with_body(Body::Upgrade(OnUpgrade::take_over(take_over)))
     }
 
     /// Splits the response into its parts.

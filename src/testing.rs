@@ -330,7 +330,8 @@ impl fmt::Debug for TestResponse {
 fn collect_body(body: Body) -> Result<Bytes, (Bytes, io::Error)> {
     let mut out = Vec::new();
     let result = match body {
-        Body::Empty => Ok(()),
+        // A `101`'s session does not run here: the test sees the answer.
+        Body::Empty | Body::Upgrade(_) => Ok(()),
         Body::Bytes(b) => return Ok(b),
         Body::File {
             mut file,

@@ -17,6 +17,9 @@
 //! | `/items` | GET, POST | list; create (201 + `Location`) |
 //! | `/items/{id}` | GET, PUT, PATCH, DELETE | read; replace; merge; delete (204) |
 //! | `/upload` | POST | a `multipart/form-data` upload, streamed: JSON listing each part |
+//! | `/ws/echo` | GET (WebSocket) | every text and binary message echoed back unchanged |
+//! | `/ws/chat` | GET (WebSocket) | each text message sent to every connected session |
+//! | `/chat` | GET | an HTML page that chats through `/ws/chat` |
 //!
 //! Errors this module produces have a JSON body `{"error": "..."}` whose
 //! message is a fixed string, never built from the peer's bytes. Errors
@@ -25,6 +28,7 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value, json};
+use sockhttp::ws::{self, CloseCode, Closed, Group, Message, Session};
 use sockhttp::{Body, HandlerError, HandlerResult, Request, Response, Router, StatusCode};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -46,6 +50,7 @@ pub fn app() -> Router {
 /// Builds the router with every route of the example, its items in
 /// `items` (see [`Store::open`]).
 pub fn app_with(items: Store) -> Router {
+    let room = Group::new();
     Router::new()
         .with_state(items)
         .get("/", |_req| Response::html(INDEX_HTML))
@@ -63,6 +68,65 @@ pub fn app_with(items: Store) -> Router {
         .patch("/items/{id}", merge)
         .delete("/items/{id}", delete)
         .post("/upload", upload)
+        .get("/ws/echo", ws_echo)
+        .get("/ws/chat", move |req| chat(req, &room))
+        .get("/chat", |_req| Response::html(CHAT_HTML))
+}
+
+/// The largest message `/ws/echo` takes: 16 MiB, the largest the
+/// Autobahn test suite sends (its limits cases), run against this
+/// endpoint for conformance.
+pub const MAX_ECHO_MESSAGE: u64 = 16 * 1024 * 1024;
+
+/// `/ws/echo`: a WebSocket that sends every message back unchanged.
+/// Any origin may use it: it reads no cookie.
+fn ws_echo(req: &mut Request) -> Response {
+    let settings = ws::Settings::default()
+        .max_frame_bytes(MAX_ECHO_MESSAGE)
+        .max_message_bytes(MAX_ECHO_MESSAGE);
+    ws::Upgrade::new(req)
+        .allow_any_origin()
+        .settings(settings)
+        .accept(|session: &mut Session, msg: Message| {
+            let _ = session.send(msg);
+        })
+}
+
+/// The largest chat message: 4 KiB (1009 beyond).
+pub const MAX_CHAT_MESSAGE: u64 = 4096;
+
+/// `/ws/chat`: a chat room. Each text message goes to every session
+/// (its sender too); a binary one closes the session with 1003. Only
+/// pages of this server may join (the default origin check).
+fn chat(req: &mut Request, room: &Group) -> Response {
+    let settings = ws::Settings::default().max_message_bytes(MAX_CHAT_MESSAGE);
+    ws::Upgrade::new(req)
+        .settings(settings)
+        .accept(Chatter { room: room.clone() })
+}
+
+/// Chatter is one member of the chat room.
+struct Chatter {
+    room: Group,
+}
+
+impl ws::Handler for Chatter {
+    fn on_open(&mut self, session: &mut Session) {
+        self.room.insert(session.sender());
+    }
+
+    fn on_message(&mut self, session: &mut Session, msg: Message) {
+        match msg {
+            Message::Text(text) => {
+                self.room.broadcast(text);
+            }
+            Message::Binary(_) => session.close(CloseCode::UNSUPPORTED, "text only"),
+        }
+    }
+
+    fn on_close(&mut self, session: &mut Session, _closed: &Closed) {
+        self.room.remove(session.id());
+    }
 }
 
 /// `/echo`: the request body, streamed back as it arrives.
@@ -562,6 +626,9 @@ pre { background: #f4f4f4; padding: .8em; overflow: auto; }
 <tr><td><code>GET, POST /items</code></td><td>list items; create one (JSON object) &rarr; 201 + Location</td></tr>
 <tr><td><code>GET, PUT, PATCH, DELETE /items/{id}</code></td><td>read, replace, merge (RFC 7396), delete &rarr; 204</td></tr>
 <tr><td><code>POST /upload</code></td><td>a <code>multipart/form-data</code> upload, streamed: JSON listing each part's name, filename and size</td></tr>
+<tr><td><code>GET /ws/echo</code></td><td>a WebSocket: every message echoed back</td></tr>
+<tr><td><code>GET /ws/chat</code></td><td>a WebSocket chat room: each text message goes to everyone</td></tr>
+<tr><td><code>GET <a href="/chat">/chat</a></code></td><td>a page that chats through <code>/ws/chat</code></td></tr>
 </table>
 <h2>Try it</h2>
 <form id="try">
@@ -599,6 +666,52 @@ document.getElementById("try").addEventListener("submit", async (event) => {
   } catch (err) {
     out.textContent = "request failed: " + err;
   }
+});
+</script>
+</body>
+</html>
+"#;
+
+/// The page at `/chat`: a chat room over `/ws/chat`. With `?say=TEXT` it
+/// sends TEXT as soon as it is connected (the browser test uses it).
+const CHAT_HTML: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>sockhttp chat</title>
+<style>
+body { font: 15px/1.4 system-ui, sans-serif; max-width: 40em; margin: 2em auto; padding: 0 1em; }
+#log { list-style: none; padding: 0; min-height: 10em; border: 1px solid #ccc; padding: .5em; }
+</style>
+</head>
+<body>
+<h1>Chat</h1>
+<p id="status">connecting...</p>
+<ul id="log"></ul>
+<form id="say"><input id="text" size="40" autocomplete="off" autofocus> <button>Send</button></form>
+<script>
+const status = document.getElementById("status");
+const log = document.getElementById("log");
+const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+const socket = new WebSocket(scheme + location.host + "/ws/chat");
+socket.addEventListener("open", () => {
+  status.textContent = "connected";
+  const say = new URLSearchParams(location.search).get("say");
+  if (say) socket.send(say);
+});
+socket.addEventListener("message", (event) => {
+  const item = document.createElement("li");
+  item.textContent = event.data;
+  log.appendChild(item);
+});
+socket.addEventListener("close", (event) => {
+  status.textContent = "closed (" + event.code + ")";
+});
+document.getElementById("say").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = document.getElementById("text");
+  if (text.value !== "") socket.send(text.value);
+  text.value = "";
 });
 </script>
 </body>

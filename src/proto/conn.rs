@@ -18,12 +18,12 @@
 //!    (keep-alive; pipelined bytes already buffered are parsed next) or 4.
 //! 4. `Closed`: after `Connection: close`, an error or end-of-stream.
 
-use super::BodyKind;
 use super::body::{BodyDecoder, Decoded};
 use super::head::{RequestHead, limit_error, parse_head};
+use super::{BodyKind, is_tchar};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::types::Headers;
+use crate::types::{Headers, Method, StatusCode, Version};
 use bytes::{Bytes, BytesMut};
 
 /// How many bytes the server reads from the socket at most at once.
@@ -462,6 +462,44 @@ impl Conn {
     pub fn close(&mut self) {
         self.reading = Reading::Closed;
         self.keep_alive = false;
+    }
+
+    /// Hands the connection over to another protocol, for a `101
+    /// Switching Protocols` answer to `head` (RFC 9110 §7.8): returns the
+    /// bytes received past the head, which are the new protocol's, and
+    /// reads no more requests.
+    ///
+    /// Only a `GET` over HTTP/1.1 that lists `upgrade` in `Connection`
+    /// and names a protocol in `Upgrade`, without a body, can switch:
+    /// the bytes of a body would be taken for the new protocol's. Bytes
+    /// that begin like a request (a method's token character) are a
+    /// request pipelined behind the upgrade, which would never be
+    /// answered: refused too. (A WebSocket client sends nothing before
+    /// the `101`, RFC 6455 §4.1, and a frame's first byte is never a
+    /// token character.)
+    ///
+    /// # Errors
+    /// [`Error::Status`]-like errors with status 400 for each refusal;
+    /// the connection is then closed.
+    pub fn switch_protocols(&mut self, head: &RequestHead) -> Result<Bytes> {
+        let refuse = |detail| Err(Error::with_status(StatusCode::BAD_REQUEST, detail));
+        let checked = if head.method != Method::Get {
+            refuse("only GET can be upgraded")
+        } else if head.version != Version::Http11 {
+            refuse("only HTTP/1.1 can be upgraded")
+        } else if !head.headers.has_token("connection", "upgrade")
+            || !head.headers.contains("upgrade")
+        {
+            refuse("upgrade without Connection: upgrade and Upgrade")
+        } else if !matches!(head.body, BodyKind::Empty) || !self.body_finished() {
+            refuse("a request with a body cannot be upgraded")
+        } else if self.buf.first().is_some_and(|&b| is_tchar(b)) {
+            refuse("a request pipelined behind an upgrade")
+        } else {
+            Ok(self.buf.split().freeze())
+        };
+        self.close();
+        checked
     }
 }
 

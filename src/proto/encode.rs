@@ -115,6 +115,8 @@ pub fn encode_head(
         ConnectionHeader::None => {}
         ConnectionHeader::Close => put_field(out, b"Connection", b"close"),
         ConnectionHeader::KeepAlive => put_field(out, b"Connection", b"keep-alive"),
+        ConnectionHeader::Upgrade => put_field(out, b"Connection", b"Upgrade"),
+        ConnectionHeader::UpgradeClose => put_field(out, b"Connection", b"Upgrade, close"),
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -128,6 +130,12 @@ pub enum ConnectionHeader {
     Close,
     /// `Connection: keep-alive`: an HTTP/1.0 client asked to keep it open.
     KeepAlive,
+    /// `Connection: Upgrade`: the response has an `Upgrade` field, which
+    /// is hop-by-hop (RFC 9110 §7.8: "A server that sends an Upgrade
+    /// header field MUST also send an upgrade connection option").
+    Upgrade,
+    /// `Connection: Upgrade, close`: the same, on the last response.
+    UpgradeClose,
 }
 
 impl ConnectionHeader {
@@ -138,6 +146,19 @@ impl ConnectionHeader {
             (false, _) => ConnectionHeader::Close,
             (true, Version::Http10) => ConnectionHeader::KeepAlive,
             (true, Version::Http11) => ConnectionHeader::None,
+        }
+    }
+
+    /// Returns the field for a response that sends `Upgrade` (a `101`, or
+    /// a `426 Upgrade Required`): the `upgrade` option joins it. An
+    /// HTTP/1.0 client ignores `Upgrade`, and gets the field unchanged.
+    pub fn with_upgrade(self) -> ConnectionHeader {
+        match self {
+            ConnectionHeader::None | ConnectionHeader::Upgrade => ConnectionHeader::Upgrade,
+            ConnectionHeader::Close | ConnectionHeader::UpgradeClose => {
+                ConnectionHeader::UpgradeClose
+            }
+            ConnectionHeader::KeepAlive => ConnectionHeader::KeepAlive,
         }
     }
 }

@@ -37,3 +37,8 @@ pub enum BodyKind {
     /// the trailer section.
     Chunked,
 }
+
+/// `tchar` (RFC 9110 §5.6.2): the characters of a token.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}

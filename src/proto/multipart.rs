@@ -48,6 +48,7 @@
 //! Every error is an [`Error::Status`] with a 4xx status, and it sticks:
 //! once failed, the decoder returns the same error again.
 
+use super::is_tchar;
 use crate::error::{Error, Result};
 use crate::limits::MultipartLimits;
 use crate::types::{Headers, StatusCode};
@@ -699,11 +700,6 @@ fn parse_quoted_string(s: &[u8]) -> Option<(Cow<'_, [u8]>, &[u8])> {
         }
     }
     None
-}
-
-/// `tchar` (RFC 9110 §5.6.2): the characters of a token.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

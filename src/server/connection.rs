@@ -35,6 +35,7 @@ use super::config::Config;
 use super::link::{Filled, Link};
 use super::park::{Interest, Wait};
 use super::registry::{Registration, Waiting};
+use super::session::{Session, Turn};
 use super::wire::{Lease, Prebuffered, body_deadline};
 use super::writer::{Answer, Outcome, ResponseWriter};
 use crate::error::{Error, Phase};
@@ -42,8 +43,10 @@ use crate::proto::BodyKind;
 use crate::proto::conn::{Conn, Event, Reading, Writing};
 use crate::proto::head::RequestHead;
 use crate::request::{Request, RequestBody};
-use crate::response::Response;
+use crate::response::{Body, Response};
 use crate::types::StatusCode;
+use crate::upgrade::{UpgradeKind, Upgraded};
+use crate::ws;
 use bytes::{Bytes, BytesMut};
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -110,6 +113,9 @@ pub(crate) enum Stage {
     /// Our side is shut; what the peer still sends is dropped until it
     /// closes, `LINGER_BYTES` or `until`.
     Linger { until: u64, dropped: usize },
+    /// The connection was upgraded to a WebSocket session (see
+    /// `session`): no more requests, its own timers.
+    Session(Box<Session>),
 }
 
 /// Step is where [`advance`] left a connection.
@@ -165,6 +171,7 @@ impl Connection {
             Stage::Stream { since, .. } => (body_deadline(t, *since, 0), false),
             Stage::Linger { until, .. } => (*until, false),
             Stage::Flush { .. } => (u64::MAX, false),
+            Stage::Session(s) => (s.deadline(&self.link, &self.config), false),
         };
         if self.link.has_output() {
             Wait {
@@ -235,6 +242,10 @@ pub(crate) fn advance(mut st: ConnState) -> Step {
                 flush(&mut st, close, now)
             }
             Stage::Linger { until, dropped } => linger(&mut st, until, dropped),
+            Stage::Session(mut session) => {
+                let turn = session.turn(&st.link, &st.config);
+                end_turn(&mut st, session, turn)
+            }
         };
         match next {
             Next::Go => {}
@@ -253,6 +264,7 @@ pub(crate) fn advance(mut st: ConnState) -> Step {
                 }
             }
             Next::Closed => return Step::Closed,
+            Next::TakeOver(f, read_ahead) => return take_over(st, f, read_ahead),
         }
     }
 }
@@ -267,6 +279,9 @@ enum Next {
     Park,
     /// The connection is closed.
     Closed,
+    /// The connection goes to a function that owns it from now on, with
+    /// the bytes read past the request head.
+    TakeOver(Box<dyn FnOnce(Upgraded) + Send>, Bytes),
 }
 
 /// Handles a connection whose deadline passed while it was parked:
@@ -274,6 +289,20 @@ enum Next {
 /// lingering close in the middle of a request.
 pub(crate) fn expire(mut st: ConnState) -> Step {
     st.waiting = None;
+    if let Stage::Session(session) = &mut st.stage {
+        // A session runs its own timers; then it is served as usual,
+        // which sends the ping they may have queued and parks again.
+        let Some(turn) = session.expire(&st.link, &st.config) else {
+            return advance(st);
+        };
+        let Stage::Session(session) = std::mem::replace(&mut st.stage, Stage::Idle) else {
+            unreachable!("matched just above");
+        };
+        return match end_turn(&mut st, session, turn) {
+            Next::Closed => Step::Closed,
+            _ => advance(st),
+        };
+    }
     let t = &st.config.timeouts;
     if st.link.has_output() && coarse_ms() >= st.link.send_deadline(t) {
         // What it did receive stays whole: our side is shut after it, and
@@ -291,7 +320,7 @@ pub(crate) fn expire(mut st: ConnState) -> Step {
             log::trace!("{}: idle timeout; closing", st.peer);
             return Step::Closed;
         }
-        Stage::Flush { .. } | Stage::Linger { .. } => return Step::Closed,
+        Stage::Flush { .. } | Stage::Linger { .. } | Stage::Session(_) => return Step::Closed,
     };
     answer_error(&mut st, &Error::Timeout(phase));
     st.stage = Stage::Flush { close: Some(true) };
@@ -602,6 +631,10 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         }
     };
 
+    if !panicked && matches!(resp.body(), Body::Upgrade(_)) {
+        return switch(st, &mut req, resp, start);
+    }
+
     // Drain what the handler left of the body, then take the connection
     // state back (unless the body went into the response). A response
     // that closes the connection anyway is not held back for bytes nobody
@@ -694,6 +727,133 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         }
     };
     Next::Served
+}
+
+/// Step 4, an upgrade: the handler answered with what runs on the
+/// connection after its `101` (a WebSocket session, or a function that
+/// takes the connection over). The request must allow it
+/// ([`Conn::switch_protocols`]); otherwise the answer is a `400` and the
+/// connection closes.
+fn switch(st: &mut ConnState, req: &mut Request, resp: Response, start: Option<Instant>) -> Next {
+    drop(req.take_body());
+    st.reclaim();
+    let (status, headers, body) = resp.into_parts();
+    let Body::Upgrade(on) = body else {
+        return close(st, false);
+    };
+    let switched = match st.conn.as_deref_mut() {
+        Some(_) if status != StatusCode::SWITCHING_PROTOCOLS => Err(Error::handler(format!(
+            "an upgrade answered {} instead of 101",
+            status.as_u16()
+        ))),
+        Some(conn) => conn.switch_protocols(req.head()),
+        None => Err(Error::with_status(
+            StatusCode::BAD_REQUEST,
+            "a request with a body cannot be upgraded",
+        )),
+    };
+    let writer = ResponseWriter::new(&st.link, &st.config);
+    let (read_ahead, outcome) = match switched {
+        Ok(bytes) => (Some(bytes), writer.write_switch(&headers)),
+        Err(e) => {
+            let resp = Response::from_error(&e);
+            (None, writer.write(resp, Answer::closing(false), None))
+        }
+    };
+    let client = req.client_addr().unwrap_or(st.peer);
+    let (method, version) = (req.method().as_str(), req.version().as_str());
+    access_log(
+        client,
+        st.peer,
+        method,
+        req.target(),
+        version,
+        &outcome,
+        start,
+    );
+    let Some(read_ahead) = read_ahead else {
+        return close(st, true);
+    };
+    if outcome.result.is_err() {
+        return Next::Closed;
+    }
+    match on.kind {
+        UpgradeKind::WebSocket(start) => {
+            st.link.mark_upgraded(true);
+            let waker = st.registration.owner.waker(st.id());
+            let max_queued = start.settings.max_queued_bytes;
+            let shared = ws::Shared::new(st.id(), Some(st.peer), max_queued, waker);
+            st.stage = Stage::Session(Box::new(Session::new(*start, shared, read_ahead)));
+            Next::Go
+        }
+        UpgradeKind::TakeOver(f) => Next::TakeOver(f, read_ahead),
+    }
+}
+
+/// Carries out where a WebSocket session's turn left it.
+fn end_turn(st: &mut ConnState, session: Box<Session>, turn: Turn) -> Next {
+    match turn {
+        Turn::Park => {
+            st.stage = Stage::Session(session);
+            Next::Park
+        }
+        Turn::Close { linger } => {
+            // Dropped here: the handler hears how the session ended.
+            drop(session);
+            st.stage = Stage::Flush {
+                close: Some(linger),
+            };
+            Next::Go
+        }
+        Turn::Gone => Next::Closed,
+    }
+}
+
+/// Hands the connection to `f`, on a thread of its own, once its `101`
+/// has gone: the socket (blocking, without timeouts), the bytes read past
+/// the head, and the connection's registration, so that a shutdown still
+/// reaches it (see [`Upgraded`]).
+fn take_over(st: ConnState, f: Box<dyn FnOnce(Upgraded) + Send>, read_ahead: Bytes) -> Step {
+    if let Err(e) = st.link.push_waiting(&st.config.timeouts, None) {
+        log::debug!("{}: the 101 did not go: {e}", st.peer);
+        return Step::Closed;
+    }
+    st.link.mark_upgraded(false);
+    st.registration.owner.detach(&st.link);
+    let stream = st.link.stream.try_clone().and_then(|s| {
+        s.set_nonblocking(false)?;
+        s.set_read_timeout(None)?;
+        s.set_write_timeout(None)?;
+        Ok(s)
+    });
+    let stream = match stream {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{}: cannot hand the connection over: {e}", st.peer);
+            return Step::Closed;
+        }
+    };
+    let (peer, config) = (st.peer, Arc::clone(&st.config));
+    let upgraded = Upgraded {
+        stream,
+        read_ahead,
+        _keep: Box::new(st),
+        shutting_down: Box::new(move || config.is_shutting_down()),
+    };
+    let spawned = std::thread::Builder::new()
+        .name("sockhttp-upgraded".to_owned())
+        .spawn(move || {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(upgraded))) {
+                log::error!(
+                    "{peer}: the owner of an upgraded connection panicked: {}",
+                    super::pool::panic_message(&payload)
+                );
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("{peer}: cannot start the thread of an upgraded connection: {e}");
+    }
+    Step::Closed
 }
 
 /// Logs one access-log line: `client "METHOD target VERSION" status

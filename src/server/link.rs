@@ -37,6 +37,10 @@ use std::time::Duration;
 const BUSY: u8 = 0;
 const IDLE: u8 = 1;
 const CLOSED: u8 = 2;
+/// Upgraded to a WebSocket session, which the server still serves.
+const SESSION: u8 = 3;
+/// Upgraded and handed over to a function that owns it.
+const TAKEN: u8 = 4;
 
 /// Link is an accepted socket and its pending output.
 #[derive(Debug)]
@@ -74,6 +78,18 @@ pub(crate) struct Link {
     /// bytes may be waiting, which an edge-triggered poller would not
     /// report again.
     full_read: AtomicBool,
+}
+
+/// Got is what one read of an upgraded connection found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Got {
+    /// Bytes arrived.
+    Data,
+    /// The peer closed its side.
+    Eof,
+    /// Nothing yet: the socket would block (non-blocking mode), or the
+    /// deadline passed (blocking mode).
+    Nothing,
 }
 
 /// Filled is what one read found.
@@ -160,6 +176,24 @@ impl Link {
             .compare_exchange(IDLE, BUSY, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
             || self.state.load(Ordering::SeqCst) == BUSY
+    }
+
+    /// Marks the connection upgraded (a `101` went): to a WebSocket
+    /// session the server serves (`session`), or handed over. It is never
+    /// idle again, so a shutdown does not close it as such.
+    pub(crate) fn mark_upgraded(&self, session: bool) {
+        let state = if session { SESSION } else { TAKEN };
+        self.state.store(state, Ordering::SeqCst);
+    }
+
+    /// Returns whether the connection was upgraded: `Some(true)` to a
+    /// session the server serves, `Some(false)` handed over.
+    pub(crate) fn upgraded(&self) -> Option<bool> {
+        match self.state.load(Ordering::SeqCst) {
+            SESSION => Some(true),
+            TAKEN => Some(false),
+            _ => None,
+        }
     }
 
     /// Shuts an idle connection down for a graceful shutdown; a
@@ -271,6 +305,46 @@ impl Link {
         {
             let _ = (write, until(deadline));
             Ok(())
+        }
+    }
+
+    /// Reads what has arrived into `buf`, for a connection that speaks
+    /// another protocol now (a WebSocket session): at most
+    /// [`SCRATCH_LEN`] bytes, through the per-thread scratch buffer, so a
+    /// parked session holds no empty buffer. A blocking socket waits
+    /// until `deadline` (coarse clock) at most.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the socket fails.
+    pub(crate) fn read_into(&self, buf: &mut bytes::BytesMut, deadline: u64) -> Result<Got> {
+        loop {
+            if !self.nonblocking {
+                let left = deadline.saturating_sub(coarse_ms());
+                if left == 0 {
+                    return Ok(Got::Nothing);
+                }
+                self.set_read_timeout(Duration::from_millis(left))?;
+            }
+            let got = SCRATCH.with_borrow_mut(|scratch| {
+                let got = (&self.stream).read(&mut scratch[..]);
+                if let Ok(n) = got {
+                    buf.extend_from_slice(&scratch[..n]);
+                }
+                got
+            });
+            self.full_read
+                .store(matches!(got, Ok(SCRATCH_LEN)), Ordering::Relaxed);
+            match got {
+                Ok(0) => return Ok(Got::Eof),
+                Ok(_) => return Ok(Got::Data),
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock if self.nonblocking => return Ok(Got::Nothing),
+                    io::ErrorKind::WouldBlock
+                    | io::ErrorKind::TimedOut
+                    | io::ErrorKind::Interrupted => {}
+                    _ => return Err(Error::Io(e)),
+                },
+            }
         }
     }
 

@@ -33,6 +33,7 @@ mod outbound;
 mod park;
 mod pool;
 mod registry;
+mod session;
 mod streams;
 mod wire;
 mod worker;
@@ -453,6 +454,7 @@ impl Server {
         log::debug!("shutting down: closing idle connections");
         drop(shared.parker.close_idle());
         shared.registry.close_idle();
+        shared.tell_upgraded();
         let deadline = Instant::now() + self.timeouts.shutdown;
         if !shared.registry.wait_empty(deadline) {
             log::warn!("shutdown timeout passed; closing the remaining connections");

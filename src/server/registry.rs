@@ -50,6 +50,15 @@ impl Registry {
         }
     }
 
+    /// Returns the upgraded connections: key, link, and whether the
+    /// server serves it as a session (else it was handed over).
+    pub(crate) fn upgraded(&self) -> Vec<(u64, Arc<Link>, bool)> {
+        self.lock()
+            .iter()
+            .filter_map(|(id, link)| Some((*id, Arc::clone(link), link.upgraded()?)))
+            .collect()
+    }
+
     /// Closes every connection (the shutdown deadline passed).
     pub(crate) fn close_all(&self) {
         for link in self.lock().values() {
@@ -79,6 +88,15 @@ impl Registry {
 pub(crate) trait Owner: Send + Sync {
     /// Forgets the connection `id`, which is closing.
     fn unregister(&self, id: u64);
+
+    /// Returns the waker of the connection `id`: it makes a parked
+    /// connection ready, for a WebSocket session to send what another
+    /// thread queued.
+    fn waker(&self, id: u64) -> std::task::Waker;
+
+    /// Stops watching `link` for readiness: it was handed over, and its
+    /// new owner reads it.
+    fn detach(&self, link: &Link);
 }
 
 /// Registration keeps a connection registered while it lives, so a

@@ -28,6 +28,11 @@ use crate::response::Response;
 use crate::types::StatusCode;
 use std::net::Shutdown;
 use std::sync::Arc;
+#[cfg(target_os = "linux")]
+use std::sync::Weak;
+#[cfg(target_os = "linux")]
+use std::task::Wake;
+use std::task::Waker;
 
 /// Shared is what the workers and the accept loop of one server share.
 pub(crate) struct Shared {
@@ -48,9 +53,65 @@ impl Owner for Shared {
         self.parker.forget(id);
         self.registry.remove(id);
     }
+
+    fn waker(&self, id: u64) -> Waker {
+        match &self.parker {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => Waker::from(Arc::new(SessionWake {
+                poller: Arc::downgrade(poller),
+                key: id,
+            })),
+            // A blocking session looks at its outbox between short reads.
+            Parker::Blocking(_) => Waker::noop().clone(),
+        }
+    }
+
+    fn detach(&self, link: &Link) {
+        match &self.parker {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => poller.detach(link),
+            Parker::Blocking(_) => {}
+        }
+    }
+}
+
+/// SessionWake makes a parked WebSocket session ready when another thread
+/// has queued something for it. It holds the poller weakly: a sender kept
+/// after the server stopped wakes nothing.
+#[cfg(target_os = "linux")]
+struct SessionWake {
+    poller: Weak<Poller<ConnState>>,
+    key: u64,
+}
+
+#[cfg(target_os = "linux")]
+impl Wake for SessionWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(poller) = self.poller.upgrade() {
+            poller.notify(self.key);
+        }
+    }
 }
 
 impl Shared {
+    /// Tells the upgraded connections that the server is shutting down:
+    /// each parked WebSocket session is made ready (it then closes with
+    /// 1001), and a connection handed over has its reading side shut
+    /// (its owner's read returns end of stream).
+    pub(crate) fn tell_upgraded(&self) {
+        for (id, link, session) in self.registry.upgraded() {
+            if session {
+                self.parker.notify(id);
+            } else {
+                let _ = link.stream.shutdown(Shutdown::Read);
+            }
+        }
+    }
+
     /// Takes in a connection just accepted: parked until its first bytes
     /// arrive, or queued for a worker (a full queue answers `503`).
     pub(crate) fn admit(self: &Arc<Self>, st: ConnState) {
@@ -246,6 +307,15 @@ impl Parker {
                 None
             }
             Parker::Blocking(_) => Some(st),
+        }
+    }
+
+    /// Makes the parked connection `key` ready (see `Poller::notify`).
+    pub(crate) fn notify(&self, key: u64) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => poller.notify(key),
+            Parker::Blocking(_) => {}
         }
     }
 

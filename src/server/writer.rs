@@ -29,7 +29,7 @@ use crate::proto::encode::{
 };
 use crate::proto::head::parse_decimal;
 use crate::response::{Body, Response, WriteFn};
-use crate::types::{StatusCode, Version};
+use crate::types::{Headers, StatusCode, Version};
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -158,7 +158,7 @@ impl<'a> ResponseWriter<'a> {
             status,
             &headers,
             framing,
-            ConnectionHeader::choose(version, keep_alive),
+            connection_header(version, keep_alive, &headers),
             &date_now(),
             config.server_header.as_deref(),
         );
@@ -215,6 +215,42 @@ impl<'a> ResponseWriter<'a> {
             body_bytes: enc.written(),
             result,
             keep_alive,
+        }
+    }
+}
+
+/// Chooses the `Connection` field: keep-alive or close, with the
+/// `upgrade` option when the response sends `Upgrade` (a `426`).
+fn connection_header(version: Version, keep_alive: bool, headers: &Headers) -> ConnectionHeader {
+    let field = ConnectionHeader::choose(version, keep_alive);
+    if headers.contains("upgrade") {
+        field.with_upgrade()
+    } else {
+        field
+    }
+}
+
+impl ResponseWriter<'_> {
+    /// Writes the head of a `101 Switching Protocols` (the handler's
+    /// fields, `Connection: Upgrade`, no body) and sends it before
+    /// anything of the new protocol.
+    pub(crate) fn write_switch(self, headers: &Headers) -> Outcome {
+        let mut head = Head::with_capacity(HEAD_ROOM + 256);
+        encode_head(
+            &mut head.0,
+            StatusCode::SWITCHING_PROTOCOLS,
+            headers,
+            Framing::NoBody(None),
+            ConnectionHeader::Upgrade,
+            &date_now(),
+            self.config.server_header.as_deref(),
+        );
+        let result = self.link.send(&[Part::Copy(&head)], false);
+        Outcome {
+            status: StatusCode::SWITCHING_PROTOCOLS,
+            body_bytes: 0,
+            result,
+            keep_alive: false,
         }
     }
 }
@@ -290,7 +326,9 @@ impl ResponseWriter<'_> {
         hold: bool,
     ) -> Result<()> {
         match body {
-            Body::Empty => {
+            // An upgrade reaches the writer only when it was refused (the
+            // status is not 101): nothing to send of it.
+            Body::Empty | Body::Upgrade(_) => {
                 // A declared length the empty body cannot meet is found before
                 // the head leaves, so the client gets a 500 instead.
                 let end = enc.finish().map_err(overrun)?;

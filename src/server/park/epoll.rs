@@ -258,6 +258,22 @@ impl<T: Send + Parkable> Poller<T> {
         self.list(vec![key]);
     }
 
+    /// Makes the connection `key` ready if it is parked (or busy: then
+    /// its next park gives it back), whatever it waits for.
+    pub(crate) fn notify(&self, key: u64) {
+        let parked = self.lock().notify(key);
+        if parked {
+            self.list(vec![key]);
+        }
+    }
+
+    /// Takes `link` out of the epoll set: it was handed over.
+    pub(crate) fn detach(&self, link: &Link) {
+        if link.registered.swap(false, Ordering::Relaxed) {
+            let _ = epoll::delete(&self.epoll, &link.stream);
+        }
+    }
+
     /// Forgets the connection `key`, which is closing.
     pub(crate) fn forget(&self, key: u64) {
         self.lock().forget(key);

@@ -159,6 +159,21 @@ impl<T> Slots<T> {
         }
     }
 
+    /// Wakes `key` for a reason of its own (a WebSocket session that was
+    /// sent something from another thread): true if it is parked, and so
+    /// should be listed to be taken; a busy one is marked pending, so its
+    /// next park gives it back.
+    pub(crate) fn notify(&mut self, key: u64) -> bool {
+        match self.map.get_mut(&key) {
+            Some(Slot::Parked { .. }) => true,
+            Some(Slot::Busy { pending }) => {
+                *pending = true;
+                false
+            }
+            None => false,
+        }
+    }
+
     /// Takes `key` out if it is parked, leaving it busy (pending if it
     /// heard its peer while it waited to write); true if an event said
     /// its peer closed its side.
@@ -340,6 +355,22 @@ mod tests {
             .unwrap();
         assert!(matches!(slots.event(1, R, true), Found::Nothing));
         assert!(matches!(slots.event(1, W, true), Found::Taken("c", false)));
+        assert!(matches!(
+            slots.park(1, "c", wait(Interest::Read, false), false),
+            Err(Refused::Ready("c"))
+        ));
+    }
+
+    #[test]
+    fn a_notify_lists_a_parked_connection_and_marks_a_busy_one_pending() {
+        let mut slots = Slots::default();
+        assert!(!slots.notify(1), "gone");
+        slots
+            .park(1, "c", wait(Interest::Write, false), false)
+            .unwrap();
+        assert!(slots.notify(1), "parked, whatever it waits for");
+        assert_eq!(slots.take(1), Some(("c", false)));
+        assert!(!slots.notify(1), "busy");
         assert!(matches!(
             slots.park(1, "c", wait(Interest::Read, false), false),
             Err(Refused::Ready("c"))
