@@ -658,7 +658,7 @@ mod tests {
 
     #[test]
     fn the_outbox_is_bounded_but_takes_one_message_of_any_size() {
-        let s = Session::new(shared(10), None);
+        let s = Session::new(shared(11), None);
         let tx = s.sender();
         assert_eq!(tx.send(vec![0u8; 100]), Ok(()), "alone, it fits");
         assert_eq!(tx.send("x"), Err(SendError::Full));
@@ -667,7 +667,7 @@ mod tests {
         assert_eq!(frames[0].head.as_bytes(), [0x82, 100]);
         assert!(close.is_none());
         assert_eq!(tx.send("abc"), Ok(()));
-        assert_eq!(tx.send("defg"), Ok(()), "2+3 and 2+4 bytes fit in 10");
+        assert_eq!(tx.send("defg"), Ok(()), "2+3 and 2+4 bytes fit in 11");
         assert_eq!(tx.send("h"), Err(SendError::Full));
     }
 
