@@ -752,6 +752,19 @@ fn switch(st: &mut ConnState, req: &mut Request, resp: Response, start: Option<I
             "a request with a body cannot be upgraded",
         )),
     };
+    // A session is set up (its handler's `on_open`) before its 101 goes.
+    let (switched, on) = match (switched, on.kind) {
+        (Ok(bytes), UpgradeKind::WebSocket(start)) => {
+            let waker = st.registration.owner.waker(st.id());
+            let max_queued = start.settings.max_queued_bytes;
+            let shared = ws::Shared::new(st.id(), Some(st.peer), max_queued, waker);
+            let mut session = Session::new(*start, shared, bytes.clone());
+            session.open();
+            (Ok(bytes), Then::Session(Box::new(session)))
+        }
+        (switched, UpgradeKind::TakeOver(f)) => (switched, Then::TakeOver(f)),
+        (Err(e), UpgradeKind::WebSocket(_)) => (Err(e), Then::Nothing),
+    };
     let writer = ResponseWriter::new(&st.link, &st.config);
     let (read_ahead, outcome) = match switched {
         Ok(bytes) => (Some(bytes), writer.write_switch(&headers)),
@@ -777,17 +790,22 @@ fn switch(st: &mut ConnState, req: &mut Request, resp: Response, start: Option<I
     if outcome.result.is_err() {
         return Next::Closed;
     }
-    match on.kind {
-        UpgradeKind::WebSocket(start) => {
+    match on {
+        Then::Session(session) => {
             st.link.mark_upgraded(true);
-            let waker = st.registration.owner.waker(st.id());
-            let max_queued = start.settings.max_queued_bytes;
-            let shared = ws::Shared::new(st.id(), Some(st.peer), max_queued, waker);
-            st.stage = Stage::Session(Box::new(Session::new(*start, shared, read_ahead)));
+            st.stage = Stage::Session(session);
             Next::Go
         }
-        UpgradeKind::TakeOver(f) => Next::TakeOver(f, read_ahead),
+        Then::TakeOver(f) => Next::TakeOver(f, read_ahead),
+        Then::Nothing => Next::Closed,
     }
+}
+
+/// Then is what runs after a `101`.
+enum Then {
+    Session(Box<Session>),
+    TakeOver(Box<dyn FnOnce(Upgraded) + Send>),
+    Nothing,
 }
 
 /// Carries out where a WebSocket session's turn left it.

@@ -142,13 +142,20 @@ impl Session {
         }
     }
 
-    /// Serves the session as far as it goes without waiting on its peer
-    /// (see the module docs).
-    pub(crate) fn turn(&mut self, link: &Link, config: &Config) -> Turn {
+    /// Calls the handler's `on_open`: before the `101` leaves, so that
+    /// a client that has it knows its session is set up (in a chat
+    /// room, say). What it sends follows the `101`.
+    pub(crate) fn open(&mut self) {
         if !self.opened {
             self.opened = true;
             self.call(|h, s| h.on_open(s));
         }
+    }
+
+    /// Serves the session as far as it goes without waiting on its peer
+    /// (see the module docs).
+    pub(crate) fn turn(&mut self, link: &Link, config: &Config) -> Turn {
+        self.open();
         // After a read that drained the socket, a read again would find
         // nothing: the poller reports what arrives next.
         let mut drained = false;
@@ -219,7 +226,13 @@ impl Session {
     /// The connection failed under the session.
     fn gone(&mut self, e: &crate::Error) -> Turn {
         log::debug!("WebSocket session {}: {e}", self.shared_id());
-        self.ended.get_or_insert(Closed::Abnormal);
+        let closed = match e {
+            // A blocking write that made no progress for the write
+            // timeout: the peer does not read (1008, as when parked).
+            crate::Error::Timeout(crate::Phase::Write) => Closed::ByServer(CloseCode::POLICY),
+            _ => Closed::Abnormal,
+        };
+        self.ended.get_or_insert(closed);
         Turn::Gone
     }
 

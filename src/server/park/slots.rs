@@ -205,9 +205,22 @@ impl<T> Slots<T> {
     }
 
     /// Takes out the connections whose deadline is at or before `now`
-    /// (and that `chosen` agrees to).
+    /// (and that `chosen` agrees to), leaving them busy: one that goes on
+    /// (a WebSocket session whose timer was due) must not miss an event
+    /// that comes while it is served.
     pub(crate) fn take_expired(&mut self, now: u64, chosen: impl Fn(&T, &Wait) -> bool) -> Vec<T> {
-        self.take_parked(|item, wait| wait.deadline <= now && chosen(item, wait))
+        let keys: Vec<u64> = self
+            .map
+            .iter()
+            .filter(|(_, slot)| {
+                matches!(slot, Slot::Parked { item, wait, .. }
+                    if wait.deadline <= now && chosen(item, wait))
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| Some(take_slot(self.map.get_mut(&k)?)?.0))
+            .collect()
     }
 
     /// Stops parking idle connections and takes out those parked: a
@@ -437,6 +450,13 @@ mod tests {
         due.sort();
         assert_eq!(due, ["head-due", "idle-due"]);
         assert_eq!(slots.take_expired(10, |_, _| true), Vec::<&str>::new());
+        // Taken out busy: an event meanwhile is not lost.
+        assert!(matches!(slots.event(3, R, true), Found::Nothing));
+        assert!(matches!(
+            slots.park(3, "head-due", at(50, false), false),
+            Err(Refused::Ready("head-due"))
+        ));
+        assert!(slots.forget(1) && slots.forget(3));
         slots.park(5, "mid-request", at(99, false), false).unwrap();
         assert_eq!(slots.close_idle(), ["idle-later"]);
         assert_eq!(slots.len(), 2, "the busy one and the one mid-request");
