@@ -38,6 +38,9 @@ use std::sync::Arc;
 /// How often a session on a blocking socket looks at its outbox (for
 /// messages pushed from other threads) while it waits for its peer.
 const BLOCKING_TICK_MS: u64 = 50;
+/// Frames that add up to at most this many bytes are copied into one
+/// buffer to be sent; larger ones go by reference.
+const COPY_FRAMES_MAX: usize = 16 * 1024;
 
 /// Turn is where a session's turn left it.
 pub(crate) enum Turn {
@@ -62,6 +65,11 @@ pub(crate) struct Session {
     shared: Arc<Shared>,
     settings: Settings,
     opened: bool,
+    /// Whether nothing has been read yet and nothing came with the
+    /// handshake: a client waits for the `101` before it sends (RFC 6455
+    /// §4.1), so the first turn parks without a read that would find
+    /// nothing.
+    fresh: bool,
     /// When bytes last arrived (coarse clock).
     heard: u64,
     /// When the unanswered ping was sent.
@@ -126,6 +134,7 @@ impl Session {
         };
         Session {
             decoder: MessageDecoder::new(Role::Server, &config),
+            fresh: read_ahead.is_empty(),
             buf: BytesMut::from(&read_ahead[..]),
             message: None,
             handler,
@@ -158,7 +167,7 @@ impl Session {
         self.open();
         // After a read that drained the socket, a read again would find
         // nothing: the poller reports what arrives next.
-        let mut drained = false;
+        let mut drained = std::mem::take(&mut self.fresh);
         loop {
             let now = coarse_ms();
             if config.is_shutting_down() {
@@ -392,7 +401,19 @@ impl Session {
             return Ok(());
         }
         let (frames, close) = self.shared.take();
-        if self.close_sent.is_none() {
+        let total: usize = frames.iter().map(Frame::wire_len).sum();
+        if self.close_sent.is_some() {
+            // Closing: nothing more is sent but the close.
+        } else if total <= COPY_FRAMES_MAX {
+            // Small frames are copied into one buffer: one `send`, the
+            // kernel's shortest path, instead of a `writev` of pieces.
+            let mut out = Vec::with_capacity(total);
+            for f in &frames {
+                out.extend_from_slice(f.head.as_bytes());
+                out.extend_from_slice(&f.payload);
+            }
+            link.send(&[Part::Copy(&out)], false)?;
+        } else {
             for batch in frames.chunks(4) {
                 let mut parts = Vec::with_capacity(8);
                 for f in batch {
@@ -421,14 +442,13 @@ impl Session {
         self.send_control(link, Opcode::Close, Bytes::from(payload));
     }
 
-    /// Sends a control frame after what is queued.
+    /// Sends a control frame (at most 127 bytes) after what is queued.
     fn send_control(&self, link: &Link, opcode: Opcode, payload: Bytes) {
         let frame = Frame::new(opcode, payload);
-        let parts = [
-            Part::Copy(frame.head.as_bytes()),
-            Part::Shared(&frame.payload),
-        ];
-        if let Err(e) = link.send(&parts, false) {
+        let mut out = Vec::with_capacity(frame.wire_len());
+        out.extend_from_slice(frame.head.as_bytes());
+        out.extend_from_slice(&frame.payload);
+        if let Err(e) = link.send(&[Part::Copy(&out)], false) {
             log::debug!("WebSocket session {}: {e}", self.shared_id());
         }
     }

@@ -342,7 +342,7 @@ impl Frame {
     }
 
     /// Returns the frame's size on the wire.
-    fn wire_len(&self) -> usize {
+    pub(crate) fn wire_len(&self) -> usize {
         self.head.as_bytes().len() + self.payload.len()
     }
 }
