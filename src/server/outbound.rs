@@ -287,8 +287,10 @@ impl Outbound {
         write_slices_once(stream, &slices[..n])
     }
 
-    /// Drops `n` sent bytes from the front of the queue (a file range
-    /// counts its own progress).
+    /// Drops `n` sent bytes from the front of the queue. A file range
+    /// counts its own progress: when it is at the front, `n` were its
+    /// bytes, not those of the pieces behind it (the part heads of a
+    /// segmented body), and a byte send stops before a file range.
     fn advance(&mut self, mut n: usize) {
         while let Some(front) = self.queue.front_mut() {
             match front {
@@ -308,9 +310,10 @@ impl Outbound {
                     n -= b.len();
                 }
                 Piece::File(f) => {
-                    if f.left > 0 {
-                        return;
+                    if f.left == 0 {
+                        self.queue.pop_front();
                     }
+                    return;
                 }
             }
             self.queue.pop_front();
@@ -546,6 +549,24 @@ mod tests {
         assert_eq!(out.queued_bytes(), 4);
         out.advance(4);
         assert!(out.queue.is_empty());
+    }
+
+    #[test]
+    fn a_finished_file_range_takes_none_of_the_bytes_behind_it() {
+        // A segmented body: a part head, a range, the next part head. The
+        // range's last `sendfile` sent 5 bytes; they were its own.
+        let mut out = Outbound::default();
+        out.queue_rest(&[Part::Copy(b"head")], 0);
+        out.queue_file(FileRange::new(File::open("Cargo.toml").unwrap(), 0, 5));
+        out.queue_rest(&[Part::Copy(b"next")], 0);
+        out.advance(4);
+        let Some(Piece::File(f)) = out.queue.front_mut() else {
+            panic!("the range is next: {:?}", out.queue);
+        };
+        f.left = 0;
+        out.advance(5);
+        assert_eq!(out.queued_bytes(), 4);
+        assert!(matches!(out.queue.front(), Some(Piece::Owned(v, 0)) if v == b"next"));
     }
 
     #[test]
