@@ -281,7 +281,7 @@ pub use limits::MultipartLimits;
 pub use limits::{Limits, Timeouts};
 pub use multipart::{Multipart, Part};
 pub use request::{Request, RequestBody, RequestBuilder};
-pub use response::{Body, IntoResponse, Response, WriteFn};
+pub use response::{Body, IntoResponse, Response, Segment, WriteFn};
 pub use router::Router;
 pub use server::{
     DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE, RunningServer, Server, ShutdownHandle,

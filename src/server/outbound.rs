@@ -3,10 +3,11 @@
 //!
 //! The queue keeps bytes, shared buffers and file ranges in order. A
 //! small response is copied in; a large in-memory body is kept by
-//! reference (`Bytes`), and a file by its descriptor and offset, so a slow
-//! reader of a large answer costs a few hundred bytes of memory, not the
-//! answer. While output waits, the peer must keep reading at a minimum
-//! rate ([`Outbound::deadline`]), or the connection is closed.
+//! reference (`Bytes`), and a file by its descriptor and offset (the
+//! ranges of a segmented body share one descriptor), so a slow reader of
+//! a large answer costs a few hundred bytes of memory, not the answer.
+//! While output waits, the peer must keep reading at a minimum rate
+//! ([`Outbound::deadline`]), or the connection is closed.
 
 use super::clock::coarse_ms;
 use crate::error::{Error, Phase, Result};
@@ -15,6 +16,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 
 /// The most response bytes held back for pipelined requests before they
 /// are sent anyway.
@@ -58,7 +60,7 @@ enum Piece {
 /// FileRange is what is left to send of a file body.
 #[derive(Debug)]
 pub(crate) struct FileRange {
-    file: File,
+    file: Source,
     offset: u64,
     left: u64,
     /// Whether `sendfile(2)` refused this file (or is not available): its
@@ -66,14 +68,40 @@ pub(crate) struct FileRange {
     copy: bool,
 }
 
+/// Source is the file a range is sent from: its own (a file body), or
+/// one shared by the ranges of a segmented body (a `multipart/byteranges`
+/// answer), which then holds one descriptor however many parts it has.
+#[derive(Debug)]
+enum Source {
+    Own(File),
+    Shared(Arc<File>),
+}
+
 impl FileRange {
     /// Makes the range of `len` bytes of `file` from `offset`.
     pub(crate) fn new(file: File, offset: u64, len: u64) -> FileRange {
+        FileRange::of(Source::Own(file), offset, len)
+    }
+
+    /// Makes the range of `len` bytes from `offset` of a file that other
+    /// ranges share.
+    pub(crate) fn shared(file: &Arc<File>, offset: u64, len: u64) -> FileRange {
+        FileRange::of(Source::Shared(Arc::clone(file)), offset, len)
+    }
+
+    fn of(file: Source, offset: u64, len: u64) -> FileRange {
         FileRange {
             file,
             offset,
             left: len,
             copy: !cfg!(target_os = "linux"),
+        }
+    }
+
+    fn file(&self) -> &File {
+        match &self.file {
+            Source::Own(f) => f,
+            Source::Shared(f) => f,
         }
     }
 
@@ -450,7 +478,7 @@ fn send_file_piece(stream: &TcpStream, f: &mut FileRange, nonblocking: bool) -> 
         use rustix::io::Errno;
         let count = usize::try_from(f.left.min(1 << 30)).unwrap_or(1 << 30);
         let mut pos = f.offset;
-        return match rustix::fs::sendfile(stream, &f.file, Some(&mut pos), count) {
+        return match rustix::fs::sendfile(stream, f.file(), Some(&mut pos), count) {
             Ok(0) => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the file shrank while it was sent",
@@ -472,8 +500,9 @@ fn send_file_piece(stream: &TcpStream, f: &mut FileRange, nonblocking: bool) -> 
     }
     let _ = nonblocking;
     let mut buf = vec![0u8; FILE_PIECE.min(usize::try_from(f.left).unwrap_or(FILE_PIECE))];
-    f.file.seek(SeekFrom::Start(f.offset))?;
-    let n = f.file.read(&mut buf)?;
+    let mut file = f.file();
+    file.seek(SeekFrom::Start(f.offset))?;
+    let n = file.read(&mut buf)?;
     if n == 0 {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
