@@ -183,6 +183,7 @@
 //! | body held in memory by [`Request::body_bytes`] | 2 MiB | `413`, close |
 //! | fields of a form ([`Request::form`], [`Request::query_form`]) | 1000 | `413` (`414` for a query) |
 //! | unread body drained after a handler | 256 KiB | more: the connection closes instead |
+//! | ranges in one `Range` field ([`StaticFiles`]) | 64, adding up to no more than the file, at most two overlapping, 8 out of order | past any of these: the whole file with `200` |
 //! | trailer section | 16 KiB | `431`, close |
 //! | chunk-size line | 4 KiB | `400`, close |
 //! | head deadline (from its first byte) | 20 s | `408 Request Timeout`, close |
@@ -205,7 +206,8 @@
 //! the peer moves or a deadline passes (a few hundred bytes each; the pool
 //! serves 10,000 open connections): between requests, in the middle of a
 //! request head or of a body of up to 64 KiB, and while the peer is slow
-//! to read an answer the server owns (bytes or a file). Only a handler
+//! to read an answer the server owns (bytes, a file, or the parts of a
+//! `multipart/byteranges` answer). Only a handler
 //! that chose to stream (a larger body, a `Body::Reader` or `Body::Writer`
 //! answer) waits on the peer, under the same deadlines and rates, and at
 //! most half the pool reads streaming bodies at once.
@@ -283,7 +285,7 @@ pub use limits::MultipartLimits;
 pub use limits::{Limits, Timeouts};
 pub use multipart::{Multipart, Part};
 pub use request::{Request, RequestBody, RequestBuilder};
-pub use response::{Body, IntoResponse, Response, WriteFn};
+pub use response::{Body, IntoResponse, Response, Segment, WriteFn};
 pub use router::Router;
 pub use server::{
     DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE, RunningServer, Server, ShutdownHandle,

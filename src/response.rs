@@ -76,6 +76,71 @@ pub enum Body {
     /// the connection speaks another protocol ([`OnUpgrade`]: a WebSocket
     /// session, or a function that takes the connection over).
     Upgrade(OnUpgrade),
+    /// Bytes in memory and byte ranges of one open file, sent in order
+    /// with `Content-Length` (the sum of their lengths): the shape of a
+    /// `multipart/byteranges` answer (RFC 9110 §14.6), part heads between
+    /// ranges of the file, which [`StaticFiles`](crate::StaticFiles)
+    /// sends for a request of several ranges.
+    ///
+    /// The file ranges go out as a [`Body::File`] does (with
+    /// `sendfile(2)` on Linux, never read whole into memory), and an
+    /// answer the peer reads slowly waits in the connection's queue, not
+    /// on a worker. A range that reaches past the end of the file ends
+    /// the response early and closes the connection.
+    Segments {
+        /// The open file the [`Segment::File`] ranges are taken from.
+        file: File,
+        /// What to send, in order.
+        segments: Vec<Segment>,
+    },
+}
+
+/// Segment is one piece of a [`Body::Segments`].
+#[non_exhaustive]
+#[derive(Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Bytes in memory (a part head, say).
+    Bytes(Bytes),
+    /// A byte range of the body's file.
+    File {
+        /// Where the range starts.
+        offset: u64,
+        /// How many bytes to send.
+        len: u64,
+    },
+}
+
+impl Segment {
+    /// Returns the number of bytes the segment sends.
+    pub fn len(&self) -> u64 {
+        match self {
+            Segment::Bytes(b) => b.len() as u64,
+            Segment::File { len, .. } => *len,
+        }
+    }
+
+    /// Reports whether the segment sends no byte.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Segment::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Segment::File { offset, len } => write!(f, "File({len} bytes at {offset})"),
+        }
+    }
+}
+
+/// Returns the number of bytes `segments` send (saturating: a sum past
+/// `u64::MAX` cannot be sent anyway).
+pub(crate) fn segments_len(segments: &[Segment]) -> u64 {
+    segments
+        .iter()
+        .map(Segment::len)
+        .fold(0, u64::saturating_add)
 }
 
 impl Body {
@@ -88,6 +153,7 @@ impl Body {
             Body::Reader { len, .. } => *len,
             Body::Writer(_) => None,
             Body::Upgrade(_) => Some(0),
+            Body::Segments { segments, .. } => Some(segments_len(segments)),
         }
     }
 
@@ -106,6 +172,12 @@ impl fmt::Debug for Body {
             Body::Reader { len, .. } => write!(f, "Reader({len:?})"),
             Body::Writer(_) => f.write_str("Writer"),
             Body::Upgrade(u) => fmt::Debug::fmt(u, f),
+            Body::Segments { segments, .. } => write!(
+                f,
+                "Segments({} in {} bytes)",
+                segments.len(),
+                segments_len(segments)
+            ),
         }
     }
 }

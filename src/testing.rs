@@ -38,7 +38,7 @@
 use crate::extensions::Extensions;
 use crate::handler::Handler;
 use crate::request::{Request, RequestBuilder};
-use crate::response::{Body, Response};
+use crate::response::{Body, Response, Segment};
 use crate::types::{Headers, Method, StatusCode, Version};
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -350,6 +350,18 @@ fn collect_body(body: Body) -> Result<Bytes, (Bytes, io::Error)> {
                 .and_then(|n| len.map_or(Ok(()), |len| exact(n as u64, len, "reader")))
         }
         Body::Writer(f) => f(&mut out),
+        Body::Segments { file, segments } => segments.iter().try_for_each(|s| match s {
+            Segment::Bytes(b) => {
+                out.extend_from_slice(b);
+                Ok(())
+            }
+            Segment::File { offset, len } => {
+                let mut file = &file;
+                file.seek(SeekFrom::Start(*offset))
+                    .and_then(|_| file.take(*len).read_to_end(&mut out))
+                    .and_then(|n| exact(n as u64, *len, "file segment"))
+            }
+        }),
     };
     match result {
         Ok(()) => Ok(Bytes::from(out)),
@@ -388,6 +400,18 @@ mod tests {
                     len: 3,
                 }),
                 "234",
+            ),
+            (
+                Response::new(StatusCode::OK).with_body(Body::Segments {
+                    file: std::fs::File::open(&path).unwrap(),
+                    segments: vec![
+                        Segment::Bytes(Bytes::from_static(b"<")),
+                        Segment::File { offset: 8, len: 2 },
+                        Segment::Bytes(Bytes::from_static(b"|")),
+                        Segment::File { offset: 0, len: 1 },
+                    ],
+                }),
+                "<89|0",
             ),
             (Response::stream(io::Cursor::new("reader")), "reader"),
             (

@@ -100,6 +100,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &[
         "crate::static_files",
+        "crate::static_files::byteranges",
         "crate::static_files::conditional",
         "crate::static_files::listing",
         "crate::static_files::path",

@@ -1,6 +1,7 @@
 //! Slow peers cost memory, not workers: with four times the pool of
 //! clients stuck in the middle of a request (a partial head, a body that
-//! dribbles, an endless upload, a download nobody reads), a normal client
+//! dribbles, an endless upload, a download nobody reads, whole or in
+//! `multipart/byteranges` parts), a normal client
 //! is still served, and every one of them is closed in the end, with the
 //! right status where one is due.
 //!
@@ -10,7 +11,7 @@
 
 mod support;
 
-use sockhttp::{Request, Response, Server, StatusCode};
+use sockhttp::{Request, Response, Server, StaticFiles, StatusCode};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::thread;
@@ -168,6 +169,45 @@ fn downloads_nobody_reads_hold_no_worker_and_are_cut_off() {
             "cut off before the end of the answer"
         );
     }
+}
+
+#[test]
+fn multipart_answers_nobody_reads_hold_no_worker() {
+    // The write timeout outlasts a client's failsafe: a worker held by a
+    // stuck reader would not be free in time to serve anyone else.
+    let root = TempDir::new("slow-multipart");
+    std::fs::write(root.0.join("hello"), "hello").unwrap();
+    // 64 MiB, sparse: no disk, and sent by `sendfile` all the same.
+    std::fs::File::create(root.0.join("big.bin"))
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let mut timeouts = short_timeouts();
+    timeouts.write = FAILSAFE * 2;
+    timeouts.send_grace = FAILSAFE * 2;
+    let server = Server::bind("127.0.0.1:0")
+        .unwrap()
+        .threads(WORKERS)
+        .timeouts(timeouts);
+    let srv = TestServer::with(server, StaticFiles::new(&root.0));
+    // Two parts of 16 MiB: more than the socket buffers of both ends hold.
+    let raw = b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\
+        Range: bytes=0-16777215,33554432-50331647\r\n\r\n";
+    let mut stuck = stuck_clients(&srv, raw);
+    // Every answer has begun (its head is here), and none is read further.
+    for s in &mut stuck {
+        let head = read_head(s);
+        assert!(
+            head.starts_with("HTTP/1.1 206 Partial Content\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nContent-Type: multipart/byteranges; boundary="));
+    }
+    for _ in 0..5 {
+        assert_served(&srv);
+    }
+    drop(stuck);
+    assert_served(&srv);
 }
 
 #[test]

@@ -1107,7 +1107,12 @@ fn range_requests_table() {
         };
     let earlier =
         HttpDate::from_unix_secs(HttpDate::parse(&lm).unwrap().unix_secs() - 1).to_string();
-    let too_many = format!("bytes={}", vec!["0-0"; 65].join(","));
+    // 65 one-byte ranges, disjoint and in order: only their number is
+    // too many.
+    let too_many: Vec<String> = (0..65).map(|i| format!("{0}-{0}", 2 * i)).collect();
+    let too_many = format!("bytes={}", too_many.join(","));
+    let descending: Vec<String> = (0..10).rev().map(|i| format!("{i}0-{i}0")).collect();
+    let descending = format!("bytes={}", descending.join(","));
     let weak = format!("W/{etag}");
     let cases = vec![
         row(
@@ -1199,12 +1204,36 @@ fn range_requests_table() {
             None,
         ),
         row(
-            "two disjoint ranges: whole file",
+            "ranges adding up past the file: whole file",
             "GET",
-            &[("Range", "bytes=0-1,5-6")],
+            &[("Range", "bytes=0-599,400-999")],
             200,
             Some(0..1000),
             None,
+        ),
+        row(
+            "three overlapping ranges: whole file",
+            "GET",
+            &[("Range", "bytes=0-9,5-14,100-109,105-114")],
+            200,
+            Some(0..1000),
+            None,
+        ),
+        row(
+            "many descending ranges: whole file",
+            "GET",
+            &[("Range", &descending)],
+            200,
+            Some(0..1000),
+            None,
+        ),
+        row(
+            "one overlap among disjoint ranges, merged into one part",
+            "GET",
+            &[("Range", "bytes=0-9,5-14")],
+            206,
+            Some(0..15),
+            Some("bytes 0-14/1000"),
         ),
         row(
             "adjacent ranges merged",
@@ -1295,12 +1324,12 @@ fn range_requests_table() {
             Some("bytes 0-9/1000"),
         ),
         row(
-            "suffix and open range covering the file",
+            "suffix and open range adding up past the file",
             "GET",
             &[("Range", "bytes=-500,0-")],
-            206,
+            200,
             Some(0..1000),
-            Some("bytes 0-999/1000"),
+            None,
         ),
         row(
             "zero suffix with a satisfiable range",
@@ -1382,6 +1411,14 @@ fn range_requests_table() {
             None,
             None,
         ),
+        row(
+            "HEAD ignores several ranges",
+            "HEAD",
+            &[("Range", "bytes=0-9,20-29")],
+            200,
+            None,
+            None,
+        ),
     ];
     for c in &cases {
         let fields: Vec<(&str, &str)> = c.fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -1407,6 +1444,193 @@ fn range_requests_table() {
             assert_eq!(r.header("content-length"), Some("1000"), "{}", c.name);
         }
     }
+}
+
+/// Returns the boundary of a `multipart/byteranges` reply, checking its
+/// form: 32 hexadecimal digits.
+fn boundary_of(r: &Reply) -> String {
+    let ct = r.header("content-type").unwrap_or_default();
+    let boundary = ct
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap_or_else(|| panic!("Content-Type {ct:?}"));
+    assert!(
+        boundary.len() == 32 && boundary.bytes().all(|b| b.is_ascii_hexdigit()),
+        "boundary {boundary:?}"
+    );
+    boundary.to_owned()
+}
+
+/// The exact `multipart/byteranges` body of `parts` (byte ranges, in the
+/// order sent) of `data`, each with `content_type`, after RFC 9110 §14.6.
+fn multipart_body(
+    boundary: &str,
+    content_type: &str,
+    data: &[u8],
+    parts: &[std::ops::Range<usize>],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let delimiter = if i == 0 { "" } else { "\r\n" };
+        out.extend_from_slice(
+            format!(
+                "{delimiter}--{boundary}\r\nContent-Type: {content_type}\r\n\
+                 Content-Range: bytes {}-{}/{}\r\n\r\n",
+                part.start,
+                part.end - 1,
+                data.len()
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(&data[part.clone()]);
+    }
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    out
+}
+
+/// Asserts that `r` is the multipart answer of `parts` of `data`.
+fn assert_multipart(
+    name: &str,
+    r: &Reply,
+    content_type: &str,
+    data: &[u8],
+    parts: &[std::ops::Range<usize>],
+) {
+    assert_eq!(r.status_line(), "HTTP/1.1 206 Partial Content", "{name}");
+    let want = multipart_body(&boundary_of(r), content_type, data, parts);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        String::from_utf8_lossy(&want),
+        "{name}: body"
+    );
+    assert_eq!(
+        r.header("content-length"),
+        Some(want.len().to_string().as_str()),
+        "{name}"
+    );
+    // The ranges are in the parts; the answer as a whole has none.
+    assert_eq!(r.header("content-range"), None, "{name}");
+    assert_eq!(r.header("accept-ranges"), Some("bytes"), "{name}");
+    assert_eq!(
+        r.header("x-content-type-options"),
+        Some("nosniff"),
+        "{name}"
+    );
+    assert!(r.header("etag").is_some(), "{name}");
+    assert_eq!(r.header("last-modified"), Some(MTIME_LM), "{name}");
+}
+
+#[test]
+fn several_ranges_get_a_multipart_answer_byte_for_byte() {
+    let t = Tree::standard("multipart");
+    let srv = TestServer::start(StaticFiles::new(t.root()));
+    let data = data_bytes();
+    let octets = "application/octet-stream";
+    let etag = get(srv.addr(), "/data.bin")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    // Several answers on one connection, each framed exactly: the next
+    // one, and a plain file after them, arrive whole.
+    let mut s = srv.connect();
+    let mut boundaries = Vec::new();
+    // (name, Range and If-Range fields, the parts of the answer)
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [std::ops::Range<usize>],
+    );
+    let cases: &[Case<'_>] = &[
+        (
+            "two ranges",
+            &[("Range", "bytes=0-9,20-29")],
+            &[0..10, 20..30],
+        ),
+        (
+            "listed out of order, sent in order",
+            &[("Range", "bytes=500-509,0-9,20-29")],
+            &[0..10, 20..30, 500..510],
+        ),
+        (
+            "an unsatisfiable member dropped, adjacent ones merged",
+            &[("Range", "bytes=5000-,0-9,10-19,-10")],
+            &[0..20, 990..1000],
+        ),
+        (
+            "If-Range holding",
+            &[("Range", "bytes=0-0,999-"), ("If-Range", &etag)],
+            &[0..1, 999..1000],
+        ),
+        (
+            "two ranges again",
+            &[("Range", "bytes=0-9,20-29")],
+            &[0..10, 20..30],
+        ),
+    ];
+    for (name, fields, parts) in cases {
+        let mut raw = String::from("GET /data.bin HTTP/1.1\r\nHost: x\r\n");
+        for (n, v) in *fields {
+            raw.push_str(&format!("{n}: {v}\r\n"));
+        }
+        raw.push_str("\r\n");
+        s.write_all(raw.as_bytes()).unwrap();
+        let r = read_reply(&mut s, false);
+        assert_multipart(name, &r, octets, &data, parts);
+        boundaries.push(boundary_of(&r));
+    }
+    boundaries.sort();
+    boundaries.dedup();
+    assert_eq!(boundaries.len(), cases.len(), "a fresh boundary per answer");
+    s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut s, false).body, HELLO);
+
+    // Each part has the file's own type.
+    let r = request(
+        srv.addr(),
+        "GET",
+        "/hello.txt",
+        &[("Range", "bytes=0-4,7-11")],
+    );
+    assert_multipart(
+        "text",
+        &r,
+        "text/plain; charset=utf-8",
+        HELLO,
+        &[0..5, 7..12],
+    );
+
+    // If-Range not holding: the whole file.
+    let r = request(
+        srv.addr(),
+        "GET",
+        "/data.bin",
+        &[("Range", "bytes=0-9,20-29"), ("If-Range", "\"other\"")],
+    );
+    assert_eq!((r.status, r.body.as_slice()), (200, data.as_slice()));
+}
+
+/// RFC 9110 §14.2: "A server MUST ignore a Range header field received
+/// with a request method [...] for which range handling is not defined",
+/// and GET is the only one: a `HEAD` with several ranges gets the headers
+/// a `GET` without `Range` gets, and no body.
+#[test]
+fn head_with_several_ranges_gets_the_headers_of_the_whole_file() {
+    let t = Tree::standard("multipart-head");
+    let srv = TestServer::start(StaticFiles::new(t.root()));
+    let mut s = srv.connect();
+    s.write_all(b"GET /data.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let g = read_reply(&mut s, false);
+    s.write_all(
+        b"HEAD /data.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9,20-29\r\n\r\n\
+          GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    let h = read_reply(&mut s, true);
+    assert_eq!(h.status, 200);
+    assert_eq!(headers_without_date(&g), headers_without_date(&h));
+    // Nothing followed the head: the next reply is the next request's.
+    assert_eq!(read_reply(&mut s, false).body, HELLO);
 }
 
 /// RFC 9110 §14.1.1: "When a selected representation has zero length,
@@ -1718,6 +1942,30 @@ fn curl_downloads_the_sample_site_and_a_range() {
     ])
     .expect("curl ran above");
     assert_eq!(status, b"404");
+}
+
+/// `curl -r 0-9,20-29`: the real client asks for two ranges in one
+/// request and gets them as one `multipart/byteranges` answer, which it
+/// writes out as it came.
+#[test]
+fn curl_gets_two_ranges_as_one_multipart_answer() {
+    if curl(&["--version"]).is_none() {
+        return;
+    }
+    let t = Tree::standard("curl-multipart");
+    let srv = TestServer::start(StaticFiles::new(t.root()));
+    let url = format!("http://{}/data.bin", srv.addr());
+    let out = curl(&["--fail", "--include", "-r", "0-9,20-29", &url]).expect("curl ran above");
+    // Everything curl printed: the head, then the body through its end.
+    let r = support::parse_one(&out);
+    let data = data_bytes();
+    assert_multipart(
+        "curl",
+        &r,
+        "application/octet-stream",
+        &data,
+        &[0..10, 20..30],
+    );
 }
 
 /// Lists the files under `dir` that the handler serves (no hidden names,

@@ -26,13 +26,19 @@ use super::outbound::{FileRange, Outbound, Part, send_file_now, write_now};
 use crate::error::{Error, Phase, Result};
 use crate::limits::Timeouts;
 use crate::proto::conn::{Conn, Reading};
+use crate::response::Segment;
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::TcpStream;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The largest bytes of a segmented body copied into the queue rather
+/// than kept by reference (as the writer copies a small body behind its
+/// head).
+const COPIED_SEGMENT_MAX: usize = 4 * 1024;
 
 const BUSY: u8 = 0;
 const IDLE: u8 = 1;
@@ -525,6 +531,39 @@ impl Link {
         let mut out = self.out();
         out.queue_rest(&[Part::Copy(head)], 0);
         out.queue_file(range);
+        self.has_out.store(true, Ordering::Relaxed);
+        drop(out);
+        self.push().map(drop)
+    }
+
+    /// Queues `segments` after `head` (bytes, and ranges of `file`, which
+    /// they share) and sends as much as the socket takes, the ranges as
+    /// [`Link::send_file`] sends its one. Small bytes are copied into the
+    /// queue, where they join the head or the bytes before them, so a part
+    /// head leaves with `MSG_MORE` in one piece before its range.
+    ///
+    /// # Errors
+    /// As [`Link::send`].
+    pub(crate) fn send_segments(
+        &self,
+        head: &[u8],
+        file: File,
+        segments: &[Segment],
+    ) -> Result<()> {
+        let file = Arc::new(file);
+        let mut out = self.out();
+        out.queue_rest(&[Part::Copy(head)], 0);
+        for segment in segments {
+            match segment {
+                Segment::Bytes(b) if b.len() <= COPIED_SEGMENT_MAX => {
+                    out.queue_rest(&[Part::Copy(b)], 0);
+                }
+                Segment::Bytes(b) => out.queue_rest(&[Part::Shared(b)], 0),
+                Segment::File { offset, len } => {
+                    out.queue_file(FileRange::shared(&file, *offset, *len));
+                }
+            }
+        }
         self.has_out.store(true, Ordering::Relaxed);
         drop(out);
         self.push().map(drop)

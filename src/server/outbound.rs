@@ -3,10 +3,11 @@
 //!
 //! The queue keeps bytes, shared buffers and file ranges in order. A
 //! small response is copied in; a large in-memory body is kept by
-//! reference (`Bytes`), and a file by its descriptor and offset, so a slow
-//! reader of a large answer costs a few hundred bytes of memory, not the
-//! answer. While output waits, the peer must keep reading at a minimum
-//! rate ([`Outbound::deadline`]), or the connection is closed.
+//! reference (`Bytes`), and a file by its descriptor and offset (the
+//! ranges of a segmented body share one descriptor), so a slow reader of
+//! a large answer costs a few hundred bytes of memory, not the answer.
+//! While output waits, the peer must keep reading at a minimum rate
+//! ([`Outbound::deadline`]), or the connection is closed.
 
 use super::clock::coarse_ms;
 use crate::error::{Error, Phase, Result};
@@ -15,6 +16,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 
 /// The most response bytes held back for pipelined requests before they
 /// are sent anyway.
@@ -58,7 +60,7 @@ enum Piece {
 /// FileRange is what is left to send of a file body.
 #[derive(Debug)]
 pub(crate) struct FileRange {
-    file: File,
+    file: Source,
     offset: u64,
     left: u64,
     /// Whether `sendfile(2)` refused this file (or is not available): its
@@ -66,14 +68,40 @@ pub(crate) struct FileRange {
     copy: bool,
 }
 
+/// Source is the file a range is sent from: its own (a file body), or
+/// one shared by the ranges of a segmented body (a `multipart/byteranges`
+/// answer), which then holds one descriptor however many parts it has.
+#[derive(Debug)]
+enum Source {
+    Own(File),
+    Shared(Arc<File>),
+}
+
 impl FileRange {
     /// Makes the range of `len` bytes of `file` from `offset`.
     pub(crate) fn new(file: File, offset: u64, len: u64) -> FileRange {
+        FileRange::of(Source::Own(file), offset, len)
+    }
+
+    /// Makes the range of `len` bytes from `offset` of a file that other
+    /// ranges share.
+    pub(crate) fn shared(file: &Arc<File>, offset: u64, len: u64) -> FileRange {
+        FileRange::of(Source::Shared(Arc::clone(file)), offset, len)
+    }
+
+    fn of(file: Source, offset: u64, len: u64) -> FileRange {
         FileRange {
             file,
             offset,
             left: len,
             copy: !cfg!(target_os = "linux"),
+        }
+    }
+
+    fn file(&self) -> &File {
+        match &self.file {
+            Source::Own(f) => f,
+            Source::Shared(f) => f,
         }
     }
 
@@ -287,8 +315,10 @@ impl Outbound {
         write_slices_once(stream, &slices[..n])
     }
 
-    /// Drops `n` sent bytes from the front of the queue (a file range
-    /// counts its own progress).
+    /// Drops `n` sent bytes from the front of the queue. A file range
+    /// counts its own progress: when it is at the front, `n` were its
+    /// bytes, not those of the pieces behind it (the part heads of a
+    /// segmented body), and a byte send stops before a file range.
     fn advance(&mut self, mut n: usize) {
         while let Some(front) = self.queue.front_mut() {
             match front {
@@ -308,9 +338,10 @@ impl Outbound {
                     n -= b.len();
                 }
                 Piece::File(f) => {
-                    if f.left > 0 {
-                        return;
+                    if f.left == 0 {
+                        self.queue.pop_front();
                     }
+                    return;
                 }
             }
             self.queue.pop_front();
@@ -447,7 +478,7 @@ fn send_file_piece(stream: &TcpStream, f: &mut FileRange, nonblocking: bool) -> 
         use rustix::io::Errno;
         let count = usize::try_from(f.left.min(1 << 30)).unwrap_or(1 << 30);
         let mut pos = f.offset;
-        return match rustix::fs::sendfile(stream, &f.file, Some(&mut pos), count) {
+        return match rustix::fs::sendfile(stream, f.file(), Some(&mut pos), count) {
             Ok(0) => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the file shrank while it was sent",
@@ -469,8 +500,9 @@ fn send_file_piece(stream: &TcpStream, f: &mut FileRange, nonblocking: bool) -> 
     }
     let _ = nonblocking;
     let mut buf = vec![0u8; FILE_PIECE.min(usize::try_from(f.left).unwrap_or(FILE_PIECE))];
-    f.file.seek(SeekFrom::Start(f.offset))?;
-    let n = f.file.read(&mut buf)?;
+    let mut file = f.file();
+    file.seek(SeekFrom::Start(f.offset))?;
+    let n = file.read(&mut buf)?;
     if n == 0 {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
@@ -546,6 +578,24 @@ mod tests {
         assert_eq!(out.queued_bytes(), 4);
         out.advance(4);
         assert!(out.queue.is_empty());
+    }
+
+    #[test]
+    fn a_finished_file_range_takes_none_of_the_bytes_behind_it() {
+        // A segmented body: a part head, a range, the next part head. The
+        // range's last `sendfile` sent 5 bytes; they were its own.
+        let mut out = Outbound::default();
+        out.queue_rest(&[Part::Copy(b"head")], 0);
+        out.queue_file(FileRange::new(File::open("Cargo.toml").unwrap(), 0, 5));
+        out.queue_rest(&[Part::Copy(b"next")], 0);
+        out.advance(4);
+        let Some(Piece::File(f)) = out.queue.front_mut() else {
+            panic!("the range is next: {:?}", out.queue);
+        };
+        f.left = 0;
+        out.advance(5);
+        assert_eq!(out.queued_bytes(), 4);
+        assert!(matches!(out.queue.front(), Some(Piece::Owned(v, 0)) if v == b"next"));
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::proto::encode::{
     BodyEncoder, ConnectionHeader, Framing, Overrun, decide_framing, encode_head,
 };
 use crate::proto::head::parse_decimal;
-use crate::response::{Body, Response, WriteFn};
+use crate::response::{Body, Response, WriteFn, segments_len};
 use crate::types::{Headers, StatusCode, Version};
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -314,8 +314,9 @@ impl Drop for Head {
 
 impl ResponseWriter<'_> {
     /// Sends the head and `body`; an in-memory body may be held back with
-    /// its head when `hold` says more of a pipeline is waiting. Bytes and
-    /// files the socket does not take at once wait in the link's queue (the
+    /// its head when `hold` says more of a pipeline is waiting. Bytes,
+    /// files and segmented bodies (part heads between ranges of a file)
+    /// the socket does not take at once wait in the link's queue (the
     /// connection parks until the peer reads them); a handler's stream waits
     /// for the socket here, under the minimum send rate.
     fn send_body(
@@ -370,6 +371,14 @@ impl ResponseWriter<'_> {
                     .map_err(overrun)?;
                 enc.finish().map_err(overrun)?;
                 self.link.send_file(&take(head), file, offset, len)
+            }
+            Body::Segments { file, segments } => {
+                // As a file: the length is known and counted now.
+                let len = segments_len(&segments);
+                enc.frame(usize::try_from(len).unwrap_or(usize::MAX))
+                    .map_err(overrun)?;
+                enc.finish().map_err(overrun)?;
+                self.link.send_segments(&take(head), file, &segments)
             }
             Body::Reader { reader, .. } => guarded(|| self.send_reader(head, enc, reader)),
             Body::Writer(f) => guarded(|| self.send_writer(head, enc, f)),

@@ -11,8 +11,9 @@
 //! a refusal), `resolve` (checked segments → what they name under the
 //! root, opened: every look at the file system but a listing's), `mime`
 //! (content types and `Accept-Encoding`), `conditional` (RFC 9110 §13
-//! preconditions and validators), `range` (RFC 9110 §14 byte ranges),
-//! `listing` (HTML directory listings).
+//! preconditions and validators), `range` (RFC 9110 §14 byte ranges:
+//! parsing and deciding), `byteranges` (the `multipart/byteranges` body
+//! of several ranges), `listing` (HTML directory listings).
 //!
 //! The life of a request, after Go's `serveFile`:
 //! 1. Only `GET` and `HEAD`: anything else is 405 with `Allow: GET, HEAD`.
@@ -31,14 +32,17 @@
 //! 6. Preconditions, in RFC 9110 §13.2.2 order (`conditional`): 412, or
 //!    304 with the validators and caching fields but no body.
 //! 7. `Range` (GET only), guarded by `If-Range` (`range`): 206 with
-//!    `Content-Range`, 416 with `Content-Range: bytes */LEN`, or the
-//!    whole file.
-//! 8. The response: a [`Body::File`] slice, which the server streams
-//!    (and, for HEAD, does not send, keeping `Content-Length`).
+//!    `Content-Range` for one range, 206 with a `multipart/byteranges`
+//!    body for several (`byteranges`), 416 with `Content-Range: bytes
+//!    */LEN`, or the whole file.
+//! 8. The response: a [`Body::File`] slice, or for several ranges a
+//!    [`Body::Segments`] of part heads and slices, which the server
+//!    streams (and, for HEAD, does not send, keeping `Content-Length`).
 //!
 //! Every response, errors included, carries `X-Content-Type-Options:
 //! nosniff`.
 
+mod byteranges;
 mod conditional;
 mod listing;
 mod mime;
@@ -91,8 +95,15 @@ use std::time::{Duration, SystemTime};
 ///   `bytes=100-`, `bytes=-500`) gives 206 with `Content-Range`; none
 ///   satisfiable, 416 with `Content-Range: bytes */LEN` (so an empty
 ///   file answers 416 to `bytes=0-0`, RFC 9110 §14.1.1). Several ranges
-///   are merged when they overlap or touch; if more than one part
-///   remains the whole file is sent with 200 (no `multipart/byteranges`).
+///   are sorted and merged where they overlap or touch; if one part
+///   remains it is sent as one range, otherwise as 206 with a
+///   `multipart/byteranges` body (RFC 9110 §14.6): a random boundary per
+///   answer, each part with the file's `Content-Type` and its own
+///   `Content-Range`, an exact `Content-Length`, the parts sent from the
+///   file with `sendfile`. The whole file is sent with 200 instead when
+///   the field lists more than 64 ranges, when the ranges add up to more
+///   bytes than the file has, when more than two of them overlap, or when
+///   more than 8 are listed out of order (RFC 9110 §14.2; CVE-2011-3192).
 ///   An invalid `Range` is ignored, and so is `Range` on `HEAD` (RFC 9110
 ///   §14.2: "A server MUST ignore a Range header field received with a
 ///   request method that is unrecognized or for which range handling is
@@ -309,11 +320,8 @@ impl StaticFiles {
             _ => RangeChoice::Full,
         };
 
-        let mut resp = set(
-            fresh(StatusCode::OK),
-            "Content-Type",
-            mime::content_type(name),
-        );
+        let content_type = mime::content_type(name);
+        let mut resp = set(fresh(StatusCode::OK), "Content-Type", content_type);
         if encoded {
             resp = set(resp, "Content-Encoding", "gzip");
         }
@@ -339,6 +347,16 @@ impl StaticFiles {
                     offset: start,
                     len,
                 }),
+            RangeChoice::Multipart(ranges) => {
+                let boundary = byteranges::boundary();
+                let segments = byteranges::segments(&ranges, size, content_type, &boundary);
+                set(
+                    resp.with_status(StatusCode::PARTIAL_CONTENT),
+                    "Content-Type",
+                    byteranges::content_type(&boundary),
+                )
+                .with_body(Body::Segments { file, segments })
+            }
             RangeChoice::Unsatisfiable => {
                 let mut err = Response::from_error(&Error::with_status(
                     StatusCode::RANGE_NOT_SATISFIABLE,
