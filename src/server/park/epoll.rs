@@ -222,13 +222,20 @@ impl<T: Send + Parkable> Poller<T> {
         }
         // Registered once, at the first park; for writability too at the
         // first wait to write (a slow reader), which is rare.
-        let first = !link.registered.swap(true, Ordering::Relaxed);
-        let out = wait.on == Interest::Write && !link.registered_out.swap(true, Ordering::Relaxed);
+        let first = !link.registered.load(Ordering::Relaxed);
+        let out = wait.on == Interest::Write && !link.registered_out.load(Ordering::Relaxed);
         // The slot goes in before the socket is registered: a worker woken
-        // by the socket at once finds it.
+        // by the socket at once finds it. A park refused here registers
+        // nothing, so the flags are set only once it is accepted: a wait to
+        // write refused (an event was pending) must still register for
+        // writability at the next park, or no edge would ever wake it.
         self.lock().park(key, item, wait, link.may_have_more())?;
         if !first && !out {
             return Ok(());
+        }
+        link.registered.store(true, Ordering::Relaxed);
+        if out {
+            link.registered_out.store(true, Ordering::Relaxed);
         }
         let mut flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ET;
         if link.registered_out.load(Ordering::Relaxed) {
@@ -236,7 +243,12 @@ impl<T: Send + Parkable> Poller<T> {
         }
         let data = epoll::EventData::new_u64(key);
         let done = if first {
-            epoll::add(&self.epoll, &link.stream, data, flags)
+            match epoll::add(&self.epoll, &link.stream, data, flags) {
+                // Added meanwhile by whoever took it off its deadline and
+                // parked it again: registered either way.
+                Err(rustix::io::Errno::EXIST) => Ok(()),
+                other => other,
+            }
         } else {
             epoll::modify(&self.epoll, &link.stream, data, flags)
         };
