@@ -205,8 +205,15 @@ impl Outbound {
 
     /// Queues what is left of `parts` after the first `sent` bytes: copied
     /// parts are copied, shared ones kept by reference.
+    ///
+    /// The `sent` bytes, which the socket took just now, count towards
+    /// the minimum rate: a peer must first read what fills the socket's
+    /// buffers (megabytes, on a fast link) before the queue moves, and a
+    /// peer that reads a large answer at a fair rate must not be cut off
+    /// for the time that takes.
     pub(crate) fn queue_rest(&mut self, parts: &[Part<'_>], mut sent: usize) {
         self.start_waiting();
+        self.sent = self.sent.saturating_add(sent as u64);
         for p in parts {
             let len = p.len();
             if sent >= len {
@@ -566,6 +573,17 @@ mod tests {
             }
             assert_eq!(got, &b"head0123456789end"[sent..], "sent {sent}");
         }
+    }
+
+    #[test]
+    fn what_the_socket_took_before_the_rest_waited_counts_towards_the_rate() {
+        let mut out = Outbound::default();
+        let big = Bytes::from(vec![0u8; 10_000]);
+        out.queue_rest(&[Part::Shared(&big)], 2_400);
+        let (since, grace) = (out.since, 5_000);
+        assert_eq!(out.sent, 2_400);
+        // 2,400 bytes at 240 bytes/s earn 10 s beyond the grace.
+        assert_eq!(out.deadline(30_000, grace, 240), since + grace + 10_000);
     }
 
     #[test]
