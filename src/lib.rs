@@ -141,6 +141,55 @@
 //! sendfile(6, 8, [100] => [200], 100) = 100
 //! ```
 //!
+//! # Upgrades and WebSockets
+//!
+//! A `101 Switching Protocols` answer (RFC 9110 §7.8) hands the
+//! connection to another protocol; the response carries what runs next
+//! ([`Body::Upgrade`]). The server refuses the switch with `400` unless
+//! the request is a `GET` over HTTP/1.1 with `Connection: upgrade` and
+//! no body, with no request pipelined behind it; the bytes read past
+//! the head go to the new protocol, explicitly ([`Upgraded::read_ahead`]).
+//!
+//! * **WebSockets** ([`ws`]) stay with the server. A route answers the
+//!   handshake with [`ws::Upgrade`], which carries the session's
+//!   [`ws::Handler`]. The connection then becomes a session: each whole
+//!   message calls the handler on a worker, and between messages the
+//!   session parks with the idle connections (in the epoll set, with the
+//!   deadline of its next timer), so a quiet session costs a few hundred
+//!   bytes, not a thread. A [`ws::Sender`] on another thread queues a
+//!   message and wakes the parked session, which a worker then serves.
+//! * **Any other protocol** takes the connection over
+//!   ([`Response::upgrade`]): a function gets the socket on a thread of
+//!   its own and owns it from then on.
+//!
+//! This is the same `strace` as above of `echo_api` serving one session
+//! on `/ws/echo` (a Python client: the handshake, a text message
+//! `hello`, a ping, the close). Per message, as per request: the
+//! `epoll_pwait` that hands the session to a worker, a `recvfrom`, one
+//! `sendto` (frame head and payload together), and the session parks
+//! again without a call:
+//!
+//! ```text
+//! 43 recvfrom(9, "GET /ws/echo HTTP/1.1\r\nHost: x\r\n"..., 4096, 0, NULL, NULL) = 147
+//! 43 sendto(9, "HTTP/1.1 101 Switching Protocols"..., 184, MSG_NOSIGNAL, NULL, 0) = 184
+//!    (parked: a client waits for the 101 before it sends)
+//! 43 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 250, NULL, 0) = 1
+//! 43 recvfrom(9, "\201\2057\372!=_\237MQX", 16384, 0, NULL, NULL) = 11
+//! 43 sendto(9, "\201\5hello", 7, MSG_NOSIGNAL, NULL, 0) = 7
+//! 43 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 238, NULL, 0) = 1
+//! 43 recvfrom(9, "\211\2047\372!=G\223OZ", 16384, 0, NULL, NULL) = 10
+//! 43 sendto(9, "\212\4ping", 6, MSG_NOSIGNAL, NULL, 0) = 6
+//! 43 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 250, NULL, 0) = 1
+//! 43 recvfrom(9, "\210\2027\372!=4\22", 16384, 0, NULL, NULL) = 8
+//! 43 sendto(9, "\210\2\3\350", 4, MSG_NOSIGNAL, NULL, 0) = 4
+//! 43 shutdown(9, SHUT_WR)              = 0
+//! 43 close(9)                          = 0
+//! ```
+//!
+//! The client's frames are masked (`7\372!=` is the key); the server's
+//! are not. The close frame (`\210\2\3\350`: code 1000) is echoed, and
+//! the server closes the TCP connection first (RFC 6455 §7.1.1).
+//!
 //! # Architecture
 //!
 //! ```text
@@ -247,10 +296,9 @@
 //! never logged.
 //!
 //! Not done, on purpose: HTTP/2 and HTTP/3, `CONNECT` tunnels, request
-//! body content codings (`gzip`), and compression of responses. Not done
-//! yet: TLS, and serving WebSockets (`Upgrade`): the protocol's rules are
-//! written (the `ws` module's vocabulary comes from them), the server does
-//! not yet hand a connection over to them. Put nginx in front for those.
+//! body content codings (`gzip`), compression of responses, and
+//! WebSocket extensions (`permessage-deflate`). Not done yet: TLS. Put
+//! nginx in front for those.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]

@@ -1,7 +1,7 @@
 //! sockhttp behind a real nginx running `deploy/nginx.conf`: load
 //! balancing, the client address through forwarded headers, upstream
-//! keep-alive, and a rolling restart of both backends under load that
-//! loses no request.
+//! keep-alive, WebSockets through nginx, and a rolling restart of both
+//! backends under load that loses no request.
 //!
 //! Each test starts two `echo_api` binaries and an nginx master process as
 //! child processes on loopback ports. The two share one SQLite file
@@ -132,6 +132,35 @@ fn nginx_serves_the_site_balances_the_api_and_forwards_the_client_address() {
     let lines: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
     assert!(r.body == lines.as_bytes(), "{} bytes", r.body.len());
     assert_eq!(r.header("x-accel-buffering"), None);
+
+    // WebSockets pass through nginx's /ws/ location: an echo, and the chat
+    // room, whose origin check sees the page's host and port in `Host`.
+    let (mut ws, _) = tungstenite::connect(format!("ws://{}/ws/echo", nginx.addr()))
+        .expect("a WebSocket through nginx");
+    for text in ["through nginx", "again"] {
+        ws.send(tungstenite::Message::text(text)).unwrap();
+        assert_eq!(ws.read().unwrap(), tungstenite::Message::text(text));
+    }
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+    let origin = format!("http://{}", nginx.addr());
+    for (origin, status) in [(origin.as_str(), 101), ("http://evil.example", 403)] {
+        let mut s = TcpStream::connect(nginx.addr()).unwrap();
+        s.set_read_timeout(Some(FAILSAFE)).unwrap();
+        write!(
+            s,
+            "GET /ws/chat HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n",
+            nginx.addr()
+        )
+        .unwrap();
+        let head = support::read_head(&mut s);
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{origin}: {head}"
+        );
+    }
 
     // Twenty requests on one client connection: nginx alternates between
     // the backends, reusing one upstream connection to each.
