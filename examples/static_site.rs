@@ -13,6 +13,11 @@
 //! and a precompressed `name.gz` next to `name` is sent, with
 //! `Content-Encoding: gzip`, to clients that accept gzip.
 //!
+//! With `--reuse-port` (Linux) it binds with `SO_REUSEPORT`: several
+//! `static_site --reuse-port` processes then serve one port, the kernel
+//! spreading connections over them (see the README's "Several processes
+//! on one port").
+//!
 //! On start it prints exactly one line to stdout,
 //! `listening on http://HOST:PORT`, with the real port (also for
 //! `--addr 127.0.0.1:0`), so scripts and tests can read it.
@@ -33,6 +38,8 @@ Options:
   --threads N               worker threads (default: four per CPU, at least eight)
   --no-listing              answer 404 for directories without index.html instead of listing them
   --cache-control VALUE     Cache-Control for files (default: no-cache; '' sends none)
+  --reuse-port              bind with SO_REUSEPORT (Linux only): other processes started with it
+                            on the same port serve it too, the kernel spreading connections
   -h, --help                print this help
 
 Environment:
@@ -47,6 +54,7 @@ struct Config {
     threads: usize,
     listing: bool,
     cache_control: Option<String>,
+    reuse_port: bool,
 }
 
 /// What the command line asks for.
@@ -62,6 +70,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
         threads: default_threads(),
         listing: true,
         cache_control: Some("no-cache".to_owned()),
+        reuse_port: false,
     };
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -77,6 +86,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
                 };
             }
             "--no-listing" => config.listing = false,
+            "--reuse-port" => config.reuse_port = true,
             "--cache-control" => {
                 let v = value("--cache-control")?;
                 config.cache_control = (!v.is_empty()).then_some(v);
@@ -117,7 +127,12 @@ fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .listing(config.listing)
         .cache_control(config.cache_control.as_deref())
         .precompressed_gzip(true);
-    let server = Server::bind(config.addr.as_str())
+    let bound = if config.reuse_port {
+        Server::bind_reuse_port(config.addr.as_str())
+    } else {
+        Server::bind(config.addr.as_str())
+    };
+    let server = bound
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?
         .threads(config.threads);
 

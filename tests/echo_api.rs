@@ -81,6 +81,7 @@ fn index_page_lists_every_route() {
         "/sleep?ms=N",
         "/stream?n=N",
         "/panic",
+        "/pid",
         "/items",
         "/items/{id}",
         "<form",
@@ -435,6 +436,22 @@ fn panic_costs_one_500_and_the_server_keeps_serving() {
     for h in handles {
         assert_eq!(h.join().unwrap(), b"alive");
     }
+}
+
+#[test]
+fn pid_names_the_process_that_answered() {
+    let srv = start();
+    let mut s = srv.connect();
+    let r = send(&mut s, "GET", "/pid", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    // Served in this process: its id.
+    assert_eq!(r.text(), format!("{{\"pid\":{}}}", std::process::id()));
+    let r = send(&mut s, "POST", "/pid", &[], b"");
+    assert_eq!(
+        (r.status, r.header("allow")),
+        (405, Some("GET, HEAD, OPTIONS"))
+    );
 }
 
 #[test]

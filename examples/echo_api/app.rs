@@ -14,6 +14,7 @@
 //! | `/sleep?ms=N` | GET | 200 after sleeping N ms (at most [`MAX_SLEEP_MS`]) |
 //! | `/stream?n=N` | GET | 200, chunked, `line 1\n` … `line N\n`, one chunk per line |
 //! | `/panic` | any | the handler panics: the server answers 500 and lives on |
+//! | `/pid` | GET | 200, JSON: the id of the process that answered |
 //! | `/items` | GET, POST | list; create (201 + `Location`) |
 //! | `/items/{id}` | GET, PUT, PATCH, DELETE | read; replace; merge; delete (204) |
 //! | `/upload` | POST | a `multipart/form-data` upload, streamed: JSON listing each part |
@@ -61,6 +62,7 @@ pub fn app_with(items: Store) -> Router {
         .any("/panic", |_req| -> Response {
             panic!("/panic panics on purpose");
         })
+        .get("/pid", pid)
         .get("/items", |req| store(req).list())
         .post("/items", create)
         .get("/items/{id}", read)
@@ -215,6 +217,13 @@ fn stream(req: &mut Request) -> HandlerResult {
     })
     .with_header("Content-Type", "text/plain; charset=utf-8")
     .with_header("X-Accel-Buffering", "no"))
+}
+
+/// `GET /pid`: `{"pid": N}`, the id of the process that answered. With
+/// several processes serving one port (`--reuse-port`), it tells which one
+/// the kernel gave the connection to.
+fn pid(_req: &mut Request) -> Response {
+    Response::json(json!({ "pid": std::process::id() }).to_string())
 }
 
 /// `POST /upload`: a `multipart/form-data` upload (a browser form with
@@ -623,6 +632,7 @@ pre { background: #f4f4f4; padding: .8em; overflow: auto; }
 <tr><td><code>GET /sleep?ms=N</code></td><td>200 after N ms (at most 10000)</td></tr>
 <tr><td><code>GET /stream?n=N</code></td><td>N lines, chunked, one chunk per line (at most 100000)</td></tr>
 <tr><td><code>* /panic</code></td><td>a handler that panics: one 500, and the server keeps serving</td></tr>
+<tr><td><code>GET /pid</code></td><td>JSON: the id of the process that answered (several may serve one port)</td></tr>
 <tr><td><code>GET, POST /items</code></td><td>list items; create one (JSON object) &rarr; 201 + Location</td></tr>
 <tr><td><code>GET, PUT, PATCH, DELETE /items/{id}</code></td><td>read, replace, merge (RFC 7396), delete &rarr; 204</td></tr>
 <tr><td><code>POST /upload</code></td><td>a <code>multipart/form-data</code> upload, streamed: JSON listing each part's name, filename and size</td></tr>

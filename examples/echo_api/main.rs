@@ -9,11 +9,18 @@
 //! cargo run --example echo_api -- --trusted-proxies 127.0.0.1   # behind nginx
 //! cargo run --example echo_api -- --trusted-proxies 10.0.0.0/8 --forwarding-header forwarded
 //! cargo run --example echo_api -- --db items.db        # items kept in an SQLite file
+//! cargo run --example echo_api -- --reuse-port         # share the port with other processes (Linux)
 //! ```
 //!
 //! Started by systemd through a socket unit (`deploy/echo_api.socket`),
 //! it serves on the listening socket it inherits as fd 3 (`LISTEN_FDS=1`,
-//! `LISTEN_PID` its own pid) and ignores `--addr`; see `deploy/README.md`.
+//! `LISTEN_PID` its own pid) and ignores `--addr` and `--reuse-port`; see
+//! `deploy/README.md`.
+//!
+//! With `--reuse-port` (Linux) it binds with `SO_REUSEPORT`, so that
+//! several `echo_api --reuse-port` processes serve one port, the kernel
+//! spreading connections over them (`GET /pid` says which one answered);
+//! see the README's "Several processes on one port".
 //!
 //! It prints exactly one line on stdout, `listening on http://HOST:PORT`,
 //! with the port really bound (useful with port 0), and logs to stderr.
@@ -33,7 +40,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 Usage: echo_api [--addr HOST:PORT] [--threads N] [--trusted-proxies LIST]
                 [--forwarding-header x-forwarded-for|forwarded]
-                [--prebuffer-body-bytes N] [--db FILE]
+                [--prebuffer-body-bytes N] [--db FILE] [--reuse-port]
 
 Serves the echo_api example routes (open http://HOST:PORT/ for the list).
 
@@ -55,6 +62,9 @@ Options:
   --db FILE         keep /items in this SQLite database file (created if missing, in
                     WAL mode: several instances on one machine may share it);
                     default: an in-memory database, empty at start, lost at exit
+  --reuse-port      bind with SO_REUSEPORT (Linux only): other processes started with it
+                    on the same port serve it too, the kernel spreading connections over
+                    them; ignored when a listening socket is inherited
   --help            print this help and exit
 
 Environment:
@@ -74,6 +84,7 @@ struct Options {
     trusted_proxies: TrustedProxies,
     forwarding_header: ForwardingHeader,
     db: Option<PathBuf>,
+    reuse_port: bool,
 }
 
 /// Parses the flags after the program name; `Ok(None)` means `--help`.
@@ -86,6 +97,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
         trusted_proxies: TrustedProxies::none(),
         forwarding_header: ForwardingHeader::default(),
         db: None,
+        reuse_port: false,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -117,6 +129,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
                 opts.prebuffer_body_bytes = Some(n);
             }
             "--db" => opts.db = Some(PathBuf::from(value("--db")?)),
+            "--reuse-port" => {
+                if inline.is_some() {
+                    return Err("--reuse-port takes no value".to_owned());
+                }
+                opts.reuse_port = true;
+            }
             "--trusted-proxies" => {
                 let v = value("--trusted-proxies")?;
                 opts.trusted_proxies = v.parse().map_err(|e| format!("--trusted-proxies: {e}"))?;
@@ -203,12 +221,15 @@ fn main() -> ExitCode {
     };
 
     // `socket`, `setsockopt(SO_REUSEADDR)`, `bind`, `listen`: the port is
-    // ours from here on, so `local_addr` knows the real one. Under socket
-    // activation systemd did all that, and holds the socket across our
-    // restarts: connections made meanwhile wait in its backlog.
+    // ours from here on (with --reuse-port, ours and that of the other
+    // processes bound with it), so `local_addr` knows the real one. Under
+    // socket activation systemd did all that, and holds the socket across
+    // our restarts: connections made meanwhile wait in its backlog.
     let bound = match inherited {
         Some(listener) => Server::from_listener(listener)
             .map_err(|e| format!("cannot serve on the inherited socket (fd 3): {e}")),
+        None if opts.reuse_port => Server::bind_reuse_port(&opts.addr)
+            .map_err(|e| format!("cannot listen on {} with SO_REUSEPORT: {e}", opts.addr)),
         None => {
             Server::bind(&opts.addr).map_err(|e| format!("cannot listen on {}: {e}", opts.addr))
         }

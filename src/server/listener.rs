@@ -1,4 +1,6 @@
-//! The accept loop: `accept`, hand the connection on, repeat.
+//! The accept loop: `accept`, hand the connection on, repeat; and the
+//! listening socket of a `SO_REUSEPORT` group (Linux), which `std` cannot
+//! make.
 //!
 //! It never dies. Transient errors (`ECONNABORTED`, `EINTR`) are retried at
 //! once; resource errors (`EMFILE`, `ENFILE`, `ENOBUFS`, …) are logged at
@@ -18,6 +20,11 @@
 //! [`Server::queue`](crate::Server::queue) new connections already wait
 //! for one, the loop stops accepting, and new clients wait in the
 //! kernel's listen backlog.
+//!
+//! [`bind_reuse_port`] makes the socket itself: `socket`, `setsockopt`
+//! (`SO_REUSEADDR`, as `std` sets, and `SO_REUSEPORT`), `bind`, `listen`.
+//! `TcpListener::bind` cannot set an option between `socket` and `bind`,
+//! and `SO_REUSEPORT` only counts when set before `bind`.
 
 use super::clock::Throttle;
 use super::connection::Connection;
@@ -27,6 +34,8 @@ use super::worker::{self, Shared};
 use crate::proto::conn::Conn;
 use std::io;
 use std::net::TcpListener;
+#[cfg(target_os = "linux")]
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -90,6 +99,57 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         conn_state.waiting = Some(shared.waiting.ticket());
         shared.admit(conn_state);
     }
+}
+
+/// Binds a listening TCP socket with `SO_REUSEPORT` set, to the first
+/// address of `addrs` that binds, as `TcpListener::bind` tries them; the
+/// error is the last address's. It listens with `backlog` at once, so the
+/// port is served (connections queue) from here on.
+///
+/// Every socket of a group, in any process of the same user, sets the
+/// option before `bind` to share the port (socket(7)); the kernel then
+/// spreads new connections over the group's listening sockets.
+#[cfg(target_os = "linux")]
+pub(crate) fn bind_reuse_port(addrs: impl ToSocketAddrs, backlog: i32) -> io::Result<TcpListener> {
+    let mut last = None;
+    for addr in addrs.to_socket_addrs()? {
+        match bind_one_reuse_port(addr, backlog) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
+}
+
+/// Makes one listening socket for [`bind_reuse_port`]: the calls
+/// `TcpListener::bind` makes (a close-on-exec socket, `SO_REUSEADDR`,
+/// `bind`, `listen`), with `SO_REUSEPORT` before `bind`. The descriptor
+/// is dropped (closed) on any error.
+#[cfg(target_os = "linux")]
+fn bind_one_reuse_port(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, ipproto, sockopt};
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let fd = rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        Some(ipproto::TCP),
+    )?;
+    // As `std` does on Unix: a restarted server may bind while
+    // connections of the old one linger in TIME_WAIT.
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    sockopt::set_socket_reuseport(&fd, true)?;
+    rustix::net::bind(&fd, &addr)?;
+    rustix::net::listen(&fd, backlog)?;
+    Ok(TcpListener::from(fd))
 }
 
 /// With the poller: while every worker is busy and [`Server::queue`](crate::Server::queue)

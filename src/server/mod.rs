@@ -8,6 +8,7 @@
 //! One request's path through the files, top to bottom (each uses only
 //! the files below it; `tests/layering.rs` checks):
 //! - `listener`: accept, admission, hand the connection to the parker;
+//!   the socket of a `SO_REUSEPORT` group ([`Server::bind_reuse_port`]);
 //! - `worker`: the one worker loop, and the parker it was given (epoll,
 //!   or the blocking fallback's queue); take a ready connection, advance
 //!   it, park it, requeue it, or let it close;
@@ -56,10 +57,12 @@ use worker::{Parker, Shared};
 /// Server is an HTTP/1.1 server bound to a listening socket.
 ///
 /// [`Server::bind`] creates the socket at once (so [`Server::local_addr`]
-/// tells the real port when binding port 0); the builder methods set the
-/// pool size, limits and timeouts; [`Server::serve`] runs it until a
-/// [`ShutdownHandle`] stops it, and [`Server::spawn`] does the same on a
-/// background thread.
+/// tells the real port when binding port 0), [`Server::bind_reuse_port`]
+/// one that shares its port with other servers (Linux), and
+/// [`Server::from_listener`] takes one made elsewhere. The builder
+/// methods set the pool size, limits and timeouts; [`Server::serve`] runs
+/// it until a [`ShutdownHandle`] stops it, and [`Server::spawn`] does the
+/// same on a background thread.
 ///
 /// # Examples
 /// ```
@@ -80,8 +83,12 @@ use worker::{Parker, Shared};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Server {
-    listener: TcpListener,
+    /// Shared only with the shutdown handles of a reuse-port server, and
+    /// weakly (see [`Waker`]): `serve` drops it, which closes it.
+    listener: Arc<TcpListener>,
     local_addr: SocketAddr,
+    /// How a shutdown wakes the accept loop.
+    waker: Waker,
     threads: usize,
     queue: usize,
     limits: Limits,
@@ -133,6 +140,79 @@ impl Server {
         Server::from_listener(listener)
     }
 
+    /// Binds a listening TCP socket to `addr` with `SO_REUSEPORT` set, so
+    /// that several servers, in one process or in several, serve the same
+    /// port; the kernel spreads new connections over them. Linux only.
+    ///
+    /// Every server of the group must bind this way (with the option set
+    /// before `bind(2)`), as the same user; a socket bound without it (by
+    /// [`Server::bind`], say) holding the port makes this fail with
+    /// `AddrInUse`, and the other way round. It is otherwise
+    /// [`Server::bind`]: `SO_REUSEADDR` too, the listen backlog
+    /// [`DEFAULT_BACKLOG`] from here on ([`Server::backlog`] changes it
+    /// when serving starts), and port 0 picks a free port, which the
+    /// others then bind by number. The system calls are `socket`,
+    /// `setsockopt(SO_REUSEADDR)`, `setsockopt(SO_REUSEPORT)`, `bind`,
+    /// `listen`.
+    ///
+    /// The kernel picks one socket of the group for each new connection,
+    /// by a hash of its addresses and ports, and the connection waits in
+    /// that socket's accept queue whatever becomes of the socket: when it
+    /// closes, what waits there is reset (unless the sysctl
+    /// `net.ipv4.tcp_migrate_req` is 1, Linux 5.14 and later, which moves
+    /// it to another socket of the group). So the graceful shutdown of
+    /// such a server begins by stopping its socket listening
+    /// (`shutdown(SHUT_RD)`), which takes it out of the group at once and
+    /// wakes its accept loop. (A server from [`Server::bind`] is woken by
+    /// a connection to its own address instead, which in a group might
+    /// reach another server.) The README's "Several processes on one port"
+    /// says how to restart without refusing connections.
+    ///
+    /// Elsewhere than on Linux this returns an `Unsupported` error: the
+    /// BSDs and macOS have an option of this name that does not spread
+    /// connections the same way. The method exists everywhere, so that a
+    /// program offering it as an option builds everywhere.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::Server;
+    ///
+    /// # #[cfg(target_os = "linux")] {
+    /// let first = Server::bind_reuse_port("127.0.0.1:0")?;
+    /// // Usually in another process: the same port, by number.
+    /// let second = Server::bind_reuse_port(first.local_addr())?;
+    /// assert_eq!(second.local_addr(), first.local_addr());
+    ///
+    /// // Without the option, the port is taken.
+    /// let taken = Server::bind(first.local_addr()).unwrap_err();
+    /// assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);
+    /// # }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The address is invalid, or in use by a socket without the option
+    /// or of another user; on other systems than Linux, always
+    /// (`Unsupported`).
+    pub fn bind_reuse_port(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
+        #[cfg(target_os = "linux")]
+        {
+            let backlog = i32::try_from(DEFAULT_BACKLOG).unwrap_or(i32::MAX);
+            let listener = listener::bind_reuse_port(addr, backlog)?;
+            let mut server = Server::from_listener(listener)?;
+            server.waker = Waker::StopListening(Arc::downgrade(&server.listener));
+            Ok(server)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = addr;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "SO_REUSEPORT port sharing is supported on Linux only",
+            ))
+        }
+    }
+
     /// Sets the listen backlog (default [`DEFAULT_BACKLOG`] for
     /// [`Server::bind`]; a socket given to [`Server::from_listener`] keeps
     /// its own unless this is called). It is applied when serving starts
@@ -145,8 +225,14 @@ impl Server {
         self
     }
 
-    /// Applies the backlog set with [`Server::backlog`], once.
+    /// Applies the backlog set with [`Server::backlog`], once; not once a
+    /// shutdown has begun, which may have stopped the socket listening
+    /// (see [`Waker`]): `listen(2)` would make it listen again, with no
+    /// wake-up to come for the accept loop.
     fn apply_backlog(&mut self) -> std::io::Result<()> {
+        if self.state.shutting_down.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         match self.backlog.take() {
             Some(n) => listen(&self.listener, n),
             None => Ok(()),
@@ -168,13 +254,19 @@ impl Server {
     /// Serves on an already listening socket (for example one inherited
     /// from a supervisor).
     ///
+    /// A graceful shutdown wakes the accept loop by connecting to the
+    /// socket's address, so the socket should be the only one listening
+    /// there: for a socket of a `SO_REUSEPORT` group, use
+    /// [`Server::bind_reuse_port`], whose shutdown does not connect.
+    ///
     /// # Errors
     /// The socket has no local address.
     pub fn from_listener(listener: TcpListener) -> std::io::Result<Server> {
         let local_addr = listener.local_addr()?;
         Ok(Server {
-            listener,
+            listener: Arc::new(listener),
             local_addr,
+            waker: Waker::Connect(wake_addr(local_addr)),
             threads: default_threads(),
             queue: DEFAULT_QUEUE,
             limits: Limits::default(),
@@ -384,7 +476,7 @@ impl Server {
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
             state: Arc::clone(&self.state),
-            wake_addr: wake_addr(self.local_addr),
+            waker: self.waker.clone(),
         }
     }
 
@@ -397,7 +489,9 @@ impl Server {
     /// (`serve(handler_fn(|req| Response::text(req.path().to_owned())))`).
     ///
     /// The shutdown is graceful: stop accepting (the listening socket is
-    /// closed, so new connections are refused), close connections that
+    /// closed, so new connections are refused, or go to the other servers
+    /// of a [`Server::bind_reuse_port`] group; those still waiting in its
+    /// accept queue are reset by the kernel), close connections that
     /// are idle between requests, let in-flight requests finish (their
     /// responses say `Connection: close`) for up to
     /// [`Timeouts::shutdown`], then shut the remaining sockets down and
@@ -528,13 +622,59 @@ fn listen(listener: &TcpListener, backlog: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Waker is how a shutdown wakes the accept loop out of `accept(2)`,
+/// which has no timeout; the loop then sees the shutdown flag and returns.
+#[derive(Clone, Debug)]
+enum Waker {
+    /// Connect to the listening address ([`wake_addr`]): the loop accepts
+    /// that connection.
+    Connect(SocketAddr),
+    /// Stop the socket listening (`shutdown(SHUT_RD)`, Linux), which makes
+    /// a blocked `accept` fail with `EINVAL`. For a socket of a
+    /// `SO_REUSEPORT` group, where a connection to the address may be
+    /// hashed to another socket of the group: this one would then wait
+    /// for a client of its own, which it would drop. It also takes the
+    /// socket out of the group at once, so the kernel sends no more
+    /// connections its way. Never for a socket others may share, such as
+    /// one systemd holds across restarts: it would stop listening for them
+    /// too. Weak, so that a handle outliving the server does not keep its
+    /// socket open.
+    #[cfg(target_os = "linux")]
+    StopListening(std::sync::Weak<TcpListener>),
+}
+
+impl Waker {
+    /// Wakes the accept loop (see [`Waker`]); a failure is logged, and
+    /// the loop then sees the shutdown only after its next `accept`.
+    fn wake(&self) {
+        match self {
+            Waker::Connect(addr) => {
+                if let Err(e) = TcpStream::connect_timeout(addr, Duration::from_secs(1)) {
+                    log::warn!("could not wake the accept loop: {e}");
+                }
+            }
+            #[cfg(target_os = "linux")]
+            Waker::StopListening(listener) => {
+                // Gone: `serve` has returned, or the server was dropped
+                // unserved; no accept loop to wake.
+                let Some(listener) = listener.upgrade() else {
+                    return;
+                };
+                if let Err(e) = rustix::net::shutdown(&*listener, rustix::net::Shutdown::Read) {
+                    log::warn!("could not stop the listening socket: {e}");
+                }
+            }
+        }
+    }
+}
+
 /// ShutdownHandle stops a running server gracefully, from any thread.
 ///
 /// Cloning is cheap; every clone stops the same server.
 #[derive(Clone, Debug)]
 pub struct ShutdownHandle {
     state: Arc<ShutdownState>,
-    wake_addr: SocketAddr,
+    waker: Waker,
 }
 
 impl ShutdownHandle {
@@ -545,10 +685,8 @@ impl ShutdownHandle {
         if self.state.shutting_down.swap(true, Ordering::SeqCst) {
             return;
         }
-        // `accept` has no timeout; a connection to ourselves wakes it.
-        if let Err(e) = TcpStream::connect_timeout(&self.wake_addr, Duration::from_secs(1)) {
-            log::warn!("could not wake the accept loop: {e}");
-        }
+        // After the flag: the loop checks it once `accept` returns.
+        self.waker.wake();
     }
 
     /// Reports whether a shutdown has started.
