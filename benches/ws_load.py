@@ -225,7 +225,8 @@ def main():
     if not args.peer_only:
         check_sockhttp(args)
 
-    print(f"wsload on CPU {LOAD_CPU}, servers on CPU {SERVER_CPU} (sockhttp: {THREADS} workers); "
+    pool = "" if args.peer_only else f" (sockhttp: {THREADS} workers)"
+    print(f"wsload on CPU {LOAD_CPU}, servers on CPU {SERVER_CPU}{pool}; "
           f"{args.duration}s x {args.repeat} runs, medians\n")
     hdr = (f"{'scenario':<16} {'server':<9} {'rt/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
            f"{'threads':>7} {'RSS0 MiB':>8} {'RSS MiB':>8} {'B/idle':>7}")
