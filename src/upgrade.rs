@@ -6,7 +6,7 @@
 //! messages (see [`crate::ws`]). Any other protocol takes the connection
 //! over whole: [`Response::upgrade`](crate::Response::upgrade).
 
-use crate::ws::Start;
+use crate::ws::session::Start;
 use bytes::Bytes;
 use std::fmt;
 use std::net::TcpStream;

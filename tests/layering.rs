@@ -81,6 +81,7 @@ const LAYERS: &[&[&str]] = &[
     &["crate::server::connection"],
     &[
         "crate::server::registry",
+        "crate::server::session",
         "crate::server::wire",
         "crate::server::writer",
     ],
@@ -109,9 +110,14 @@ const LAYERS: &[&[&str]] = &[
         "crate::static_files::resolve",
     ],
     &["crate::testing"],
-    &["crate::router", "crate::handler"],
-    &["crate::request", "crate::response", "crate::multipart"],
-    &["crate::forwarded"],
+    &["crate::router", "crate::handler", "crate::ws"],
+    &[
+        "crate::request",
+        "crate::response",
+        "crate::multipart",
+        "crate::upgrade",
+    ],
+    &["crate::forwarded", "crate::ws::session"],
     &[
         "crate::proto",
         "crate::proto::conn",

@@ -55,7 +55,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-mod session;
+pub(crate) mod session;
 
 pub use crate::proto::ws::{CloseCode, CloseFrame, MessageKind};
 pub use session::{
