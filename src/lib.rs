@@ -163,28 +163,29 @@
 //!   ([`Response::upgrade`]): a function gets the socket on a thread of
 //!   its own and owns it from then on.
 //!
-//! This is the same `strace` as above of `echo_api` serving one session
-//! on `/ws/echo` (a Python client: the handshake, a text message
-//! `hello`, a ping, the close). Per message, as per request: the
+//! This is the same `strace` as above of `echo_api` (`--threads 2`)
+//! serving one session on `/ws/echo` (a Python client: the handshake, a
+//! text message `hello`, a ping, the close), from the request on; 803
+//! and 802 are the two workers. Per message, as per request: the
 //! `epoll_pwait` that hands the session to a worker, a `recvfrom`, one
 //! `sendto` (frame head and payload together), and the session parks
 //! again without a call:
 //!
 //! ```text
-//! 43 recvfrom(9, "GET /ws/echo HTTP/1.1\r\nHost: x\r\n"..., 4096, 0, NULL, NULL) = 147
-//! 43 sendto(9, "HTTP/1.1 101 Switching Protocols"..., 184, MSG_NOSIGNAL, NULL, 0) = 184
-//!    (parked: a client waits for the 101 before it sends)
-//! 43 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 250, NULL, 0) = 1
-//! 43 recvfrom(9, "\201\2057\372!=_\237MQX", 16384, 0, NULL, NULL) = 11
-//! 43 sendto(9, "\201\5hello", 7, MSG_NOSIGNAL, NULL, 0) = 7
-//! 43 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 238, NULL, 0) = 1
-//! 43 recvfrom(9, "\211\2047\372!=G\223OZ", 16384, 0, NULL, NULL) = 10
-//! 43 sendto(9, "\212\4ping", 6, MSG_NOSIGNAL, NULL, 0) = 6
-//! 43 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 250, NULL, 0) = 1
-//! 43 recvfrom(9, "\210\2027\372!=4\22", 16384, 0, NULL, NULL) = 8
-//! 43 sendto(9, "\210\2\3\350", 4, MSG_NOSIGNAL, NULL, 0) = 4
-//! 43 shutdown(9, SHUT_WR)              = 0
-//! 43 close(9)                          = 0
+//! 803 recvfrom(9, "GET /ws/echo HTTP/1.1\r\nHost: x\r\n"..., 4096, 0, NULL, NULL) = 147
+//! 803 sendto(9, "HTTP/1.1 101 Switching Protocols"..., 184, MSG_NOSIGNAL, NULL, 0) = 184
+//!     (parked at once: a client waits for the 101 before it sends)
+//! 803 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 250, NULL, 0) = 1
+//! 803 recvfrom(9, "\201\2057\372!=_\237MQX", 16384, 0, NULL, NULL) = 11
+//! 803 sendto(9, "\201\5hello", 7, MSG_NOSIGNAL, NULL, 0) = 7
+//! 802 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 250, NULL, 0) = 1
+//! 802 recvfrom(9, "\211\2047\372!=G\223OZ", 16384, 0, NULL, NULL) = 10
+//! 802 sendto(9, "\212\4ping", 6, MSG_NOSIGNAL, NULL, 0) = 6
+//! 802 epoll_pwait(4, [{events=EPOLLIN, data={u32=0, u64=0}}], 64, 250, NULL, 0) = 1
+//! 802 recvfrom(9, "\210\2027\372!=4\22", 16384, 0, NULL, NULL) = 8
+//! 802 sendto(9, "\210\2\3\350", 4, MSG_NOSIGNAL, NULL, 0) = 4
+//! 802 shutdown(9, SHUT_WR)              = 0
+//! 802 close(9)                          = 0
 //! ```
 //!
 //! The client's frames are masked (`7\372!=` is the key); the server's
