@@ -80,7 +80,7 @@ use std::fmt;
 /// site only:
 /// ```
 /// use sockhttp::ws::{Message, Session, Upgrade};
-/// use sockhttp::{Request, Response, StatusCode};
+/// use sockhttp::{Method, Request, Response, StatusCode};
 /// fn chat(req: &mut Request) -> Response {
 ///     Upgrade::new(req)
 ///         .check_origin(|origin| origin == Some("https://example.com"))
@@ -89,7 +89,7 @@ use std::fmt;
 ///             let _ = session.send(msg);
 ///         })
 /// }
-/// let req = Request::builder("GET", "/chat")
+/// let mut req = Request::builder(Method::Get, "/chat")
 ///     .header("Host", "example.com")
 ///     .header("Upgrade", "websocket")
 ///     .header("Connection", "Upgrade")
@@ -97,8 +97,9 @@ use std::fmt;
 ///     .header("Sec-WebSocket-Version", "13")
 ///     .header("Origin", "https://example.com")
 ///     .header("Sec-WebSocket-Protocol", "superchat, chat")
-///     .build();
-/// let resp = chat(&mut { req });
+///     .build()
+///     .unwrap();
+/// let resp = chat(&mut req);
 /// assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
 /// assert_eq!(resp.headers().get("sec-websocket-accept"), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
 /// assert_eq!(resp.headers().get("sec-websocket-protocol"), Some("chat"));

@@ -727,24 +727,45 @@ impl Drop for TempDir {
     }
 }
 
-/// Loads `url` in headless Chromium and returns the page's DOM once it
-/// has settled (`--dump-dom`, after up to 10 s of the page's virtual
-/// time, which waits for the page's own requests); `None` (the test
-/// skips) if no Chromium is installed, which CI does not allow. Each run
-/// gets a fresh profile directory; a browser still running after
-/// [`FAILSAFE`] × 3 is killed by its PID.
-pub fn chromium_dom(url: &str) -> Option<String> {
-    let Some(exe) = ["chromium", "chromium-browser", "google-chrome"]
+/// The Chromium to run: the first of `chromium`, `chromium-browser` and
+/// `google-chrome` that starts. `None` (the test skips, saying why on
+/// stderr) if there is none, which CI does not allow.
+pub fn chromium() -> Option<&'static str> {
+    let exe = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|exe| Command::new(exe).arg("--version").output().is_ok())
-    else {
+        .find(|exe| Command::new(exe).arg("--version").output().is_ok());
+    if exe.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
             "cannot run chromium, and CI must not skip this test: install chromium"
         );
         eprintln!("skipping: no chromium; install it to run this test");
-        return None;
-    };
+    }
+    exe
+}
+
+/// The flags every test's Chromium runs with: headless, without the
+/// sandbox (which needs privileges a container may not have), and
+/// without the first-run, update and background traffic of a desktop
+/// browser.
+pub const CHROMIUM_FLAGS: [&str; 6] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+];
+
+/// Loads `url` in headless Chromium and returns the page's DOM once it
+/// has settled (`--dump-dom`, after up to 10 s of the page's virtual
+/// time, which waits for the page's own requests, though not for
+/// WebSocket traffic); `None` (the test skips) if no Chromium is
+/// installed (see [`chromium`]). Each run gets a fresh profile
+/// directory; a browser still running after [`FAILSAFE`] × 3 is killed
+/// by its PID.
+pub fn chromium_dom(url: &str) -> Option<String> {
+    let exe = chromium()?;
     static PROFILE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let profile = std::env::temp_dir().join(format!(
         "sockhttp-chromium-{}-{}",
@@ -752,16 +773,8 @@ pub fn chromium_dom(url: &str) -> Option<String> {
         PROFILE.fetch_add(1, Ordering::Relaxed)
     ));
     let mut child = Command::new(exe)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ])
+        .args(CHROMIUM_FLAGS)
+        .args(["--virtual-time-budget=10000", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(url)
         .stdin(Stdio::null())
