@@ -118,7 +118,12 @@ impl ThreadPool {
     /// Stops taking jobs, lets the workers finish the queue, and joins them.
     pub(crate) fn join(&mut self) {
         self.joining.store(true, Ordering::SeqCst);
-        drop(self.sender.take());
+        if let Some(sender) = self.sender.take() {
+            // The worker waiting on the queue (the others wait for its
+            // lock) is woken by an empty job, rather than at the end of
+            // its wait: the queue stays open while other submitters live.
+            let _ = sender.try_submit(Box::new(|| {}));
+        }
         for w in self.workers.drain(..) {
             if w.join().is_err() {
                 log::error!("a worker thread panicked outside a job");
@@ -142,11 +147,16 @@ fn work(rx: &Mutex<Receiver<Job>>, joining: &AtomicBool) {
     loop {
         // The lock is held only while waiting for a job, never while
         // running one; poisoning cannot happen (recv does not panic), but
-        // is survived anyway.
-        let job = rx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .recv_timeout(JOIN_CHECK);
+        // is survived anyway. Once the pool is being joined, a worker
+        // takes what is queued without waiting, and then returns: the
+        // workers do not each wait out a `JOIN_CHECK` in turn.
+        let queue = rx.lock().unwrap_or_else(|p| p.into_inner());
+        let job = if joining.load(Ordering::SeqCst) {
+            queue.try_recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            queue.recv_timeout(JOIN_CHECK)
+        };
+        drop(queue);
         match job {
             Ok(job) => run(job),
             Err(RecvTimeoutError::Timeout) if !joining.load(Ordering::SeqCst) => {}
