@@ -595,6 +595,46 @@ fn a_peer_that_does_not_read_fills_a_bounded_queue_then_is_closed() {
 }
 
 #[test]
+fn a_peer_that_sends_but_does_not_read_is_not_read_either() {
+    // Pings, never reading the pongs: without back-pressure the server
+    // would read on and queue pongs without end. It stops reading while
+    // its output waits, so the client's writes stall long before 64 MiB.
+    let server = echo_server();
+    let mut s = open(server.addr(), "/ws/echo");
+    s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let ping = frame(0x89, &[b'p'; 125]);
+    let batch: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 512)
+        .collect();
+    let mut written = 0usize;
+    while written < 64 << 20 {
+        match s.write(&batch) {
+            Ok(n) => written += n,
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "{e}"
+                );
+                break;
+            }
+        }
+    }
+    assert!(
+        written < 64 << 20,
+        "the server read {written} bytes of pings"
+    );
+    // Reading again, the client gets its pongs and the session goes on.
+    let (b0, payload) = read_frame(&mut s);
+    assert_eq!((b0, payload.len()), (0x8a, 125));
+}
+
+#[test]
 fn a_graceful_shutdown_closes_sessions_with_1001() {
     let server = echo_server();
     let mut ws = client(server.addr(), "/ws/echo");

@@ -191,7 +191,10 @@ impl Session {
                 Some(self.partial_since.unwrap_or(now))
             };
             let nonblocking = link.is_nonblocking();
-            if nonblocking && drained {
+            // A peer that does not read what it is sent is not read from
+            // either (its pings would queue pongs without end): it waits
+            // until its output has gone, and TCP pushes back on it.
+            if nonblocking && (drained || link.has_output()) {
                 return self.park();
             }
             let deadline = if nonblocking {

@@ -158,7 +158,7 @@ impl<'a> ResponseWriter<'a> {
             status,
             &headers,
             framing,
-            connection_header(version, keep_alive, &headers),
+            connection_header(status, version, keep_alive, &headers),
             &date_now(),
             config.server_header.as_deref(),
         );
@@ -220,10 +220,17 @@ impl<'a> ResponseWriter<'a> {
 }
 
 /// Chooses the `Connection` field: keep-alive or close, with the
-/// `upgrade` option when the response sends `Upgrade` (a `426`).
-fn connection_header(version: Version, keep_alive: bool, headers: &Headers) -> ConnectionHeader {
+/// `upgrade` option when a `426 Upgrade Required` names the protocol to
+/// upgrade to (`Upgrade`). Other answers are not searched for the field:
+/// the status is compared first, so an ordinary response pays nothing.
+fn connection_header(
+    status: StatusCode,
+    version: Version,
+    keep_alive: bool,
+    headers: &Headers,
+) -> ConnectionHeader {
     let field = ConnectionHeader::choose(version, keep_alive);
-    if headers.contains("upgrade") {
+    if status == StatusCode::UPGRADE_REQUIRED && headers.contains("upgrade") {
         field.with_upgrade()
     } else {
         field
