@@ -538,7 +538,10 @@ fn flush(st: &mut ConnState, close: Option<bool>, now: u64) -> Next {
         return Next::Go;
     }
     match st.link.push() {
-        Ok(true) => {}
+        // Everything has gone: the connection is idle from now, not from
+        // when the answer was queued (a long download is not the client's
+        // idle time).
+        Ok(true) => st.idle_since = now,
         Ok(false) => {
             st.stage = Stage::Flush { close };
             return Next::Park;
