@@ -7,6 +7,7 @@
 //! another handler is middleware. This module performs no I/O.
 
 use crate::error::Error;
+use crate::limits::Timeouts;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response, log_error, log_handler_error};
 use crate::types::StatusCode;
@@ -163,6 +164,66 @@ where
     R: IntoResponse,
 {
     f
+}
+
+/// Returns `handler` running under `timeouts` in place of the server's:
+/// a route that takes long uploads, or sends large answers to slow
+/// readers, gets longer deadlines than the rest of the server. It sets
+/// them on each request ([`Request::set_timeouts`], which says what they
+/// cover) before `handler` runs: a body that streams to the handler (one
+/// over 64 KiB, or one sent after `100 Continue`) is read under
+/// [`Timeouts::body`] and [`Timeouts::body_min_bytes_per_sec`], and the
+/// response is sent under [`Timeouts::write`],
+/// [`Timeouts::send_min_bytes_per_sec`] and [`Timeouts::send_grace`]. A
+/// smaller body is read before the request is routed, under the server's
+/// deadline, as the head is.
+///
+/// `handler` is a function or closure, as a route takes it (a
+/// [`Handler`] value passes through [`Handler::into_fn`]); what comes back
+/// goes on a route, or, being a handler too, anywhere one is expected.
+///
+/// # Examples
+/// ```
+/// use sockhttp::{HandlerResult, Response, Router, Server, Timeouts, with_timeouts};
+/// use std::time::Duration;
+///
+/// let timeouts = Timeouts::default();
+/// // Uploads may take 10 minutes, whatever their rate; downloads may
+/// // stall for 2 minutes, and be read as slowly as 64 bytes a second.
+/// let mut uploads = timeouts;
+/// uploads.body = Duration::from_secs(600);
+/// let mut downloads = timeouts;
+/// downloads.write = Duration::from_secs(120);
+/// downloads.send_min_bytes_per_sec = 64;
+///
+/// let app = Router::new()
+///     .get("/", |_req| Response::text("home"))
+///     .post("/upload", with_timeouts(uploads, |req| -> HandlerResult {
+///         let n = std::io::copy(req.body(), &mut std::io::sink())?;
+///         Ok(Response::text(format!("{n} bytes")))
+///     }))
+///     .get("/export", with_timeouts(downloads, |req| {
+///         let stall = req.timeouts().map(|t| t.write.as_secs());
+///         Response::text(format!("{stall:?}"))
+///     }));
+/// # let client = sockhttp::testing::TestClient::new(app);
+/// # assert_eq!(client.post("/upload").body("hello").send().text(), "5 bytes");
+/// # assert_eq!(client.get("/export").send().text(), "Some(120)");
+/// let _server = Server::bind("127.0.0.1:0")?.timeouts(timeouts);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn with_timeouts<F, R>(
+    timeouts: Timeouts,
+    handler: F,
+) -> impl Fn(&mut Request) -> R + Send + Sync + 'static
+where
+    F: Fn(&mut Request) -> R + Send + Sync + 'static,
+    R: IntoResponse,
+{
+    move |req: &mut Request| {
+        req.set_timeouts(timeouts);
+        handler(req)
+    }
 }
 
 /// HandlerResult is what a handler that uses `?` returns: a response (or

@@ -246,6 +246,13 @@
 //! | new connections waiting for a worker while all are busy (queue) | 1024 | Linux: stop accepting (clients wait in the listen backlog); elsewhere `503 Service Unavailable` + `Retry-After: 1`, close |
 //! | open connections, idle included | 16,384 | `503` + `Retry-After: 1`, close |
 //!
+//! A route can have longer (or shorter) body and write deadlines than the
+//! server's ([`with_timeouts`], [`Request::set_timeouts`]): an upload
+//! route, a large download. They count from the moment its handler runs,
+//! once the request is routed: for a body that streams to it and for its
+//! answer. A body of up to 64 KiB, read before routing, stays under the
+//! server's deadline, as the head does.
+//!
 //! A handler that reads an upload with [`Request::multipart`] has limits
 //! of its own ([`MultipartLimits`], set per handler): 1000 parts and 128 MiB
 //! of body (`413`), 16 KiB and 16 fields per part header section (`431`).
@@ -330,7 +337,7 @@ pub use error::{Error, Phase, Result};
 pub use extensions::Extensions;
 pub use form::Form;
 pub use forwarded::{ForwardingHeader, TrustedProxies};
-pub use handler::{Handler, HandlerError, HandlerResult, handler_fn};
+pub use handler::{Handler, HandlerError, HandlerResult, handler_fn, with_timeouts};
 pub use limits::MultipartLimits;
 pub use limits::{Limits, Timeouts};
 pub use multipart::{Multipart, Part};

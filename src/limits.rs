@@ -153,6 +153,12 @@ impl Default for Limits {
 /// sending a byte a second resets forever, so the server computes the
 /// deadline once and sets the socket timeout to what is left before each
 /// read.
+///
+/// They are the server's ([`Server::timeouts`](crate::Server::timeouts)),
+/// for every request; a route can run under its own
+/// ([`with_timeouts`](crate::with_timeouts),
+/// [`Request::set_timeouts`](crate::Request::set_timeouts)), which cover
+/// a body that streams to its handler and the sending of its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Timeouts {

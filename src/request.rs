@@ -10,7 +10,7 @@ use crate::cookie;
 use crate::error::{Error, Result};
 use crate::extensions::Extensions;
 use crate::form::{self, Form};
-use crate::limits::DEFAULT_MAX_FORM_FIELDS;
+use crate::limits::{DEFAULT_MAX_FORM_FIELDS, Timeouts};
 use crate::proto::head::RequestHead;
 use crate::types::{Headers, Method, Version};
 use crate::uri;
@@ -53,6 +53,9 @@ pub struct Request {
     /// The state of the innermost router the request went through that
     /// has one; shared with the router, never copied.
     state: Option<Arc<Extensions>>,
+    /// The timeouts a handler set for this request; `None` (nothing
+    /// allocated) while it runs under the server's.
+    timeouts: Option<Box<Timeouts>>,
 }
 
 impl Request {
@@ -73,6 +76,7 @@ impl Request {
             max_buffered_body_bytes,
             extensions: Extensions::new(),
             state: None,
+            timeouts: None,
         }
     }
 
@@ -378,6 +382,72 @@ impl Request {
         self.body.trailers()
     }
 
+    /// Sets the timeouts for the rest of this request, in place of the
+    /// server's ([`Server::timeouts`](crate::Server::timeouts)): for a
+    /// route that takes long uploads, or sends large answers to slow
+    /// readers. [`with_timeouts`](crate::with_timeouts) sets them for a
+    /// whole route.
+    ///
+    /// What the server has still to do for the request when the handler
+    /// runs goes under them:
+    /// * reading a body that streams to the handler (one longer than
+    ///   [`Limits::prebuffer_body_bytes`](crate::Limits::prebuffer_body_bytes),
+    ///   64 KiB, or one whose client waits for `100 Continue`):
+    ///   [`Timeouts::body`] and [`Timeouts::body_min_bytes_per_sec`], the
+    ///   deadline still counting from the end of the head (or from the
+    ///   `100 Continue`);
+    /// * sending the response: [`Timeouts::write`],
+    ///   [`Timeouts::send_min_bytes_per_sec`] and [`Timeouts::send_grace`].
+    ///
+    /// A body of up to 64 KiB has been read whole before the handler ran
+    /// (the request had to be routed first), under the server's body
+    /// deadline. The other fields ([`Timeouts::idle`], [`Timeouts::head`],
+    /// [`Timeouts::shutdown`]) are for the connection, not a request, and
+    /// are not used; once the response has gone, the connection is under
+    /// the server's timeouts again. A body already taken out of the
+    /// request ([`Request::take_body`]) keeps the deadline it had: set
+    /// the timeouts first. Every field is replaced: start from the
+    /// `Timeouts` the server was given, so that what the route does not
+    /// change stays as the server has it.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{HandlerResult, Request, Response, Router, Timeouts};
+    /// use std::time::Duration;
+    ///
+    /// fn upload(req: &mut Request) -> HandlerResult {
+    ///     // The server allows 30 s for a body; an upload may take 10 minutes.
+    ///     let mut timeouts = Timeouts::default();
+    ///     timeouts.body = Duration::from_secs(600);
+    ///     req.set_timeouts(timeouts);
+    ///     let n = std::io::copy(req.body(), &mut std::io::sink())?;
+    ///     Ok(Response::text(format!("{n} bytes")))
+    /// }
+    ///
+    /// let app = Router::new().put("/upload", upload);
+    /// # let client = sockhttp::testing::TestClient::new(app);
+    /// # assert_eq!(client.put("/upload").body("hello").send().text(), "5 bytes");
+    /// ```
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.body.set_timeouts(&timeouts);
+        match &mut self.timeouts {
+            Some(t) => **t = timeouts,
+            None => self.timeouts = Some(Box::new(timeouts)),
+        }
+    }
+
+    /// Returns the timeouts set for this request with
+    /// [`Request::set_timeouts`], or `None` while it runs under the
+    /// server's.
+    pub fn timeouts(&self) -> Option<&Timeouts> {
+        self.timeouts.as_deref()
+    }
+
+    /// Takes the timeouts set for this request, for sending its response.
+    pub(crate) fn take_timeouts(&mut self) -> Option<Box<Timeouts>> {
+        self.timeouts.take()
+    }
+
     /// Returns the values middleware attached to this request (see
     /// [`Extensions`] and the middleware example on
     /// [`Handler`](crate::Handler)).
@@ -596,6 +666,9 @@ pub(crate) trait WireSource: Send {
     /// Reads and discards the rest of the body, at most `limit` bytes,
     /// without sending `100 Continue`; true if the body ended.
     fn drain(&mut self, limit: u64) -> bool;
+    /// Reads the rest of the body under `timeouts` (a handler set them
+    /// for its request); a body already in memory has nothing to read.
+    fn set_timeouts(&mut self, _timeouts: &Timeouts) {}
 }
 
 /// RequestBody is a request body as a stream of bytes.
@@ -721,6 +794,14 @@ impl RequestBody {
             _ => Headers::new(),
         }
     }
+
+    /// Reads the rest of a body that comes from a connection under
+    /// `timeouts` (see [`Request::set_timeouts`]).
+    pub(crate) fn set_timeouts(&mut self, timeouts: &Timeouts) {
+        if let Inner::Wire(w) = &mut self.inner {
+            w.set_timeouts(timeouts);
+        }
+    }
 }
 
 impl Read for RequestBody {
@@ -755,5 +836,72 @@ impl fmt::Debug for RequestBody {
         f.debug_struct("RequestBody")
             .field("kind", &kind)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// A body from a connection that records the timeouts it is given.
+    struct Recorder(Arc<Mutex<Vec<Duration>>>);
+
+    impl WireSource for Recorder {
+        fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+            Ok(None)
+        }
+        fn trailers(&self) -> Headers {
+            Headers::new()
+        }
+        fn drain(&mut self, _limit: u64) -> bool {
+            true
+        }
+        fn set_timeouts(&mut self, timeouts: &Timeouts) {
+            self.0.lock().unwrap().push(timeouts.body);
+        }
+    }
+
+    fn with_wire_body(seen: &Arc<Mutex<Vec<Duration>>>) -> Request {
+        let mut req = Request::builder(Method::Post, "/upload").build().unwrap();
+        req.body = RequestBody::from_wire(Box::new(Recorder(Arc::clone(seen))));
+        req
+    }
+
+    fn body_timeout(secs: u64) -> Timeouts {
+        Timeouts {
+            body: Duration::from_secs(secs),
+            ..Timeouts::default()
+        }
+    }
+
+    #[test]
+    fn a_request_runs_under_the_servers_timeouts_until_its_handler_sets_its_own() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut req = with_wire_body(&seen);
+        assert_eq!(req.timeouts(), None);
+        req.set_timeouts(body_timeout(600));
+        assert_eq!(req.timeouts(), Some(&body_timeout(600)));
+        // Set again: the last ones count, for the request and its body.
+        req.set_timeouts(body_timeout(900));
+        assert_eq!(req.timeouts(), Some(&body_timeout(900)));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Duration::from_secs(600), Duration::from_secs(900)]
+        );
+        // The response is sent under them; the request keeps none after.
+        assert_eq!(req.take_timeouts().as_deref(), Some(&body_timeout(900)));
+        assert_eq!(req.timeouts(), None);
+    }
+
+    #[test]
+    fn a_body_taken_out_of_the_request_keeps_its_deadline() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut req = with_wire_body(&seen);
+        let _body = req.take_body();
+        req.set_timeouts(body_timeout(600));
+        assert!(seen.lock().unwrap().is_empty());
+        assert_eq!(req.timeouts(), Some(&body_timeout(600)));
     }
 }

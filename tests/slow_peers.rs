@@ -262,3 +262,47 @@ fn a_slow_reader_of_a_small_answer_is_not_cut_off() {
     assert_eq!(reply.status, StatusCode::OK.as_u16());
     assert_eq!(reply.text(), "hello");
 }
+
+#[test]
+fn a_slow_readers_connection_is_idle_from_the_end_of_its_answer() {
+    // The client pauses in the middle of a long answer for longer than
+    // the idle timeout, reads the rest, then thinks for a moment before
+    // its next request: it was reading, not idle, until the answer had
+    // gone, so the connection is still there.
+    const HUGE: usize = 64 * 1024 * 1024; // more than both ends buffer
+    let mut timeouts = short_timeouts();
+    timeouts.idle = Duration::from_secs(1);
+    timeouts.write = FAILSAFE;
+    timeouts.send_grace = FAILSAFE;
+    let server = Server::bind("127.0.0.1:0")
+        .unwrap()
+        .threads(WORKERS)
+        .timeouts(timeouts);
+    let srv = TestServer::with(server, |req: &mut Request| match req.path() {
+        "/huge" => Response::bytes("application/octet-stream", vec![b'x'; HUGE]),
+        _ => Response::text("hello"),
+    });
+    let mut s = srv.connect();
+    s.write_all(b"GET /huge HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut s);
+    assert!(
+        head.contains(&format!("\r\nContent-Length: {HUGE}\r\n")),
+        "{head}"
+    );
+    wait_past(timeouts.idle);
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut left = HUGE;
+    while left > 0 {
+        let n = s.read(&mut buf[..left.min(1024 * 1024)]).unwrap();
+        assert!(n > 0, "closed with {left} bytes of the answer to come");
+        left -= n;
+    }
+    // Thinking, for a tenth of the idle timeout.
+    thread::sleep(timeouts.idle / 10);
+    s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let reply = read_reply(&mut s, false);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "hello");
+}

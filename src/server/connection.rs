@@ -39,6 +39,7 @@ use super::session::{Session, Turn};
 use super::wire::{Lease, Prebuffered, body_deadline};
 use super::writer::{Answer, Outcome, ResponseWriter};
 use crate::error::{Error, Phase};
+use crate::limits::Timeouts;
 use crate::proto::BodyKind;
 use crate::proto::conn::{Conn, Event, Reading, Writing};
 use crate::proto::head::RequestHead;
@@ -83,6 +84,10 @@ pub(crate) struct Connection {
     idle_since: u64,
     /// Whether the per-connection socket options are set.
     configured: bool,
+    /// The timeouts the handler of the last request set for it
+    /// ([`Request::set_timeouts`]): its response is sent under them, until
+    /// the output has gone. `None` (the common case): the server's.
+    send_timeouts: Option<Box<Timeouts>>,
     /// Held from accept until a worker first takes the connection: it
     /// counts the new connections waiting for a worker.
     pub(crate) waiting: Option<Waiting>,
@@ -150,6 +155,7 @@ impl Connection {
             stage: Stage::Idle,
             idle_since: coarse_ms(),
             configured: false,
+            send_timeouts: None,
             waiting: None,
         })
     }
@@ -176,7 +182,7 @@ impl Connection {
         if self.link.has_output() {
             Wait {
                 on: Interest::Write,
-                deadline: read_deadline.min(self.link.send_deadline(t)),
+                deadline: read_deadline.min(self.link.send_deadline(self.send_timeouts())),
                 idle: false,
             }
         } else {
@@ -190,6 +196,14 @@ impl Connection {
 
     fn conn(&mut self) -> &mut Conn {
         self.conn.as_mut().expect("Conn is home between requests")
+    }
+
+    /// Returns the timeouts the waiting output goes under: those the last
+    /// handler set for its request, or the server's.
+    fn send_timeouts(&self) -> &Timeouts {
+        self.send_timeouts
+            .as_deref()
+            .unwrap_or(&self.config.timeouts)
     }
 
     /// Takes the connection state back from the body it was lent to, if
@@ -303,8 +317,7 @@ pub(crate) fn expire(mut st: ConnState) -> Step {
             _ => advance(st),
         };
     }
-    let t = &st.config.timeouts;
-    if st.link.has_output() && coarse_ms() >= st.link.send_deadline(t) {
+    if st.link.has_output() && coarse_ms() >= st.link.send_deadline(st.send_timeouts()) {
         // What it did receive stays whole: our side is shut after it, and
         // what the peer sent meanwhile is read and dropped, so the close
         // does not become a reset that would destroy it.
@@ -538,7 +551,14 @@ fn flush(st: &mut ConnState, close: Option<bool>, now: u64) -> Next {
         return Next::Go;
     }
     match st.link.push() {
-        Ok(true) => {}
+        // Everything has gone: the connection is idle from now, not from
+        // when the answer was queued (a long download is not the client's
+        // idle time), and the next output is under the server's timeouts
+        // again, unless its handler sets its own.
+        Ok(true) => {
+            st.idle_since = now;
+            st.send_timeouts = None;
+        }
         Ok(false) => {
             st.stage = Stage::Flush { close };
             return Next::Park;
@@ -665,6 +685,14 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         return close_after_pipeline(st);
     }
 
+    // The handler may have set timeouts of its own for this request: its
+    // response goes out under them. A blocking socket's writes wait under
+    // `SO_SNDTIMEO`, set back to the server's once they have.
+    let own = req.take_timeouts();
+    let timeouts = own.as_deref().unwrap_or(&config.timeouts);
+    if own.is_some() {
+        set_write_timeout(st, timeouts);
+    }
     let head = req.head();
     // When the body was taken into the response, the state is lent and
     // cannot decide for itself: the client's own wish to close must still
@@ -675,8 +703,13 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         version: head.version,
         close: panicked || !head.keep_alive,
     };
-    let writer = ResponseWriter::new(&st.link, &config);
+    let writer = ResponseWriter::new(&st.link, &config).timeouts(timeouts);
     let outcome = writer.write(resp, answer, st.conn.as_deref_mut());
+    if own.is_some() {
+        set_write_timeout(st, &config.timeouts);
+    }
+    // What did not go at once waits under them too.
+    st.send_timeouts = own;
     st.reclaim();
     let client = req.client_addr().unwrap_or(st.peer);
     access_log(
@@ -703,7 +736,8 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         // stream) is drained first, as after any handler.
         if !conn.body_finished() {
             let limit = config.limits.max_drain_bytes;
-            super::wire::drain(conn, &st.link, &config.timeouts, coarse_ms(), limit);
+            let timeouts = st.send_timeouts.as_deref().unwrap_or(&config.timeouts);
+            super::wire::drain(conn, &st.link, timeouts, coarse_ms(), limit);
         }
         conn.decide_keep_alive(outcome.keep_alive);
     }
@@ -729,12 +763,24 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
     Next::Served
 }
 
+/// Sets a blocking socket's `SO_SNDTIMEO` to the write timeout of
+/// `timeouts` (a non-blocking socket computes its deadlines from the
+/// timeouts each wait is given). It only fails on a socket that is
+/// failing anyway, whose next write will say so.
+fn set_write_timeout(st: &ConnState, timeouts: &Timeouts) {
+    if let Err(e) = st.link.set_write_timeout(timeouts.write) {
+        log::debug!("{}: setting the write timeout: {e}", st.peer);
+    }
+}
+
 /// Step 4, an upgrade: the handler answered with what runs on the
 /// connection after its `101` (a WebSocket session, or a function that
 /// takes the connection over). The request must allow it
 /// ([`Conn::switch_protocols`]); otherwise the answer is a `400` and the
 /// connection closes.
 fn switch(st: &mut ConnState, req: &mut Request, resp: Response, start: Option<Instant>) -> Next {
+    // A session runs its own timers, under the server's timeouts.
+    st.send_timeouts = None;
     drop(req.take_body());
     st.reclaim();
     let (status, headers, body) = resp.into_parts();

@@ -145,6 +145,20 @@ impl Link {
         self.stream.set_write_timeout(Some(timeouts.write))
     }
 
+    /// Sets how long a blocking socket's write may make no progress
+    /// (`SO_SNDTIMEO`): for a response sent under timeouts of its own,
+    /// and back to the server's after it. A non-blocking socket has
+    /// nothing to set: its waits take their deadline from the timeouts
+    /// they are given ([`Link::send_deadline`]).
+    pub(crate) fn set_write_timeout(&self, write: Duration) -> io::Result<()> {
+        if self.nonblocking {
+            return Ok(());
+        }
+        // A zero timeout would mean none at all (and `std` refuses it).
+        self.stream
+            .set_write_timeout(Some(write.max(Duration::from_millis(1))))
+    }
+
     /// Reports whether the last read filled its buffer, so that more bytes
     /// may wait in the socket.
     pub(crate) fn may_have_more(&self) -> bool {

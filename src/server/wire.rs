@@ -74,6 +74,7 @@ pub(crate) struct WireBody {
     conn: Option<Box<Conn>>,
     link: Arc<Link>,
     slot: Slot,
+    /// The server's, or those the handler set for its request.
     timeouts: Timeouts,
     /// When the head was complete, or `100 Continue` was sent, on the
     /// coarse clock: the body deadline counts from here.
@@ -173,6 +174,13 @@ impl WireSource for WireBody {
             .as_ref()
             .map(|c| c.trailers().clone())
             .unwrap_or_default()
+    }
+
+    fn set_timeouts(&mut self, timeouts: &Timeouts) {
+        // Each read computes its deadline from these: the rest of the
+        // body goes under the handler's timeouts, still counted from the
+        // end of the head (or the `100 Continue`).
+        self.timeouts = *timeouts;
     }
 
     fn drain(&mut self, limit: u64) -> bool {

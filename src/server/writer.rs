@@ -23,6 +23,7 @@ use super::config::Config;
 use super::link::Link;
 use super::outbound::Part;
 use crate::error::{Error, Result};
+use crate::limits::Timeouts;
 use crate::proto::conn::Conn;
 use crate::proto::encode::{
     BodyEncoder, ConnectionHeader, Framing, Overrun, decide_framing, encode_head,
@@ -92,12 +93,26 @@ impl Answer {
 pub(crate) struct ResponseWriter<'a> {
     link: &'a Link,
     config: &'a Config,
+    /// What a streamed body waits for its reader under: the server's, or
+    /// those the handler set for its request.
+    timeouts: &'a Timeouts,
 }
 
 impl<'a> ResponseWriter<'a> {
-    /// Makes the writer of the connection on `link`.
+    /// Makes the writer of the connection on `link`, under the server's
+    /// timeouts.
     pub(crate) fn new(link: &'a Link, config: &'a Config) -> ResponseWriter<'a> {
-        ResponseWriter { link, config }
+        ResponseWriter {
+            link,
+            config,
+            timeouts: &config.timeouts,
+        }
+    }
+
+    /// Returns the writer sending under `timeouts` instead (a handler set
+    /// them for its request).
+    pub(crate) fn timeouts(self, timeouts: &'a Timeouts) -> ResponseWriter<'a> {
+        ResponseWriter { timeouts, ..self }
     }
 
     /// Writes `resp` as the answer to a request; `conn`, when present, takes
@@ -407,7 +422,7 @@ impl ResponseWriter<'_> {
             false,
         )?;
         self.link
-            .push_waiting(&self.config.timeouts, Some(&self.config.permits))
+            .push_waiting(self.timeouts, Some(&self.config.permits))
     }
 
     /// Sends the end of a streamed body (and the head, if nothing was sent).
@@ -416,7 +431,7 @@ impl ResponseWriter<'_> {
         self.link
             .send(&[Part::Copy(&take(head)), Part::Copy(end)], false)?;
         self.link
-            .push_waiting(&self.config.timeouts, Some(&self.config.permits))
+            .push_waiting(self.timeouts, Some(&self.config.permits))
     }
 
     fn send_reader(
