@@ -280,7 +280,8 @@ impl Parker {
             #[cfg(target_os = "linux")]
             Parker::Epoll(poller) => match poller.park(st.id(), st, wait) {
                 Ok(()) => None,
-                Err(Refused::Ready(st)) => Some(st),
+                // (The poller tells the link itself that its peer closed.)
+                Err(Refused::Ready(st) | Refused::PeerClosed(st)) => Some(st),
                 Err(Refused::Close(st)) => {
                     log::trace!("{}: closed instead of parked", st.peer);
                     None

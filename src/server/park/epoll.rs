@@ -229,7 +229,12 @@ impl<T: Send + Parkable> Poller<T> {
         // nothing, so the flags are set only once it is accepted: a wait to
         // write refused (an event was pending) must still register for
         // writability at the next park, or no edge would ever wake it.
-        self.lock().park(key, item, wait, link.may_have_more())?;
+        let parked = self.lock().park(key, item, wait, link.may_have_more());
+        if let Err(Refused::PeerClosed(item)) = parked {
+            link.mark_peer_closed();
+            return Err(Refused::Ready(item));
+        }
+        parked?;
         if !first && !out {
             return Ok(());
         }

@@ -44,6 +44,9 @@ enum Slot<T> {
     },
     Busy {
         pending: bool,
+        /// The peer closed its side while it was busy: its end of stream
+        /// was reported then, and will not be again.
+        hup: bool,
     },
 }
 
@@ -54,6 +57,11 @@ pub(crate) enum Refused<T> {
     Ready(T),
     /// Close it: the server is shutting down, or it cannot be parked.
     Close(T),
+    /// Serve it again, knowing that its peer closed its side: the end
+    /// of stream was reported while it was served, and no event will
+    /// report it again (a read that gets the last request does not get
+    /// the end of stream with it).
+    PeerClosed(T),
 }
 
 /// Found is what an event did to its connection.
@@ -102,9 +110,19 @@ impl<T> Slots<T> {
         if more && wait.on == Interest::Read {
             return Err(Refused::Ready(item));
         }
-        if let Some(Slot::Busy { pending: true }) = self.map.get(&key) {
-            self.map.insert(key, Slot::Busy { pending: false });
-            return Err(Refused::Ready(item));
+        if let Some(&Slot::Busy { pending: true, hup }) = self.map.get(&key) {
+            self.map.insert(
+                key,
+                Slot::Busy {
+                    pending: false,
+                    hup: false,
+                },
+            );
+            return Err(if hup {
+                Refused::PeerClosed(item)
+            } else {
+                Refused::Ready(item)
+            });
         }
         self.insert(key, item, wait);
         Ok(())
@@ -132,8 +150,9 @@ impl<T> Slots<T> {
             return Found::Nothing;
         };
         let matches = match slot {
-            Slot::Busy { pending } => {
+            Slot::Busy { pending, hup } => {
                 *pending = true;
+                *hup |= ready.hup;
                 return Found::Nothing;
             }
             Slot::Parked {
@@ -166,7 +185,7 @@ impl<T> Slots<T> {
     pub(crate) fn notify(&mut self, key: u64) -> bool {
         match self.map.get_mut(&key) {
             Some(Slot::Parked { .. }) => true,
-            Some(Slot::Busy { pending }) => {
+            Some(Slot::Busy { pending, .. }) => {
                 *pending = true;
                 false
             }
@@ -246,7 +265,13 @@ fn take_slot<T>(slot: &mut Slot<T>) -> Option<(T, bool)> {
         return None;
     };
     let pending = *seen;
-    match std::mem::replace(slot, Slot::Busy { pending }) {
+    match std::mem::replace(
+        slot,
+        Slot::Busy {
+            pending,
+            hup: false,
+        },
+    ) {
         Slot::Parked { item, hup, .. } => Some((item, hup)),
         Slot::Busy { .. } => None,
     }
@@ -344,13 +369,13 @@ mod tests {
                 .unwrap();
             assert!(matches!(slots.event(1, R, true), Found::Taken("c", false)));
             assert!(matches!(slots.event(1, ev, true), Found::Nothing), "{ev:?}");
-            assert!(
-                matches!(
-                    slots.park(1, "c", wait(Interest::Read, true), false),
-                    Err(Refused::Ready("c"))
-                ),
-                "{ev:?}"
-            );
+            // An end of stream heard meanwhile is told with it.
+            let refused = slots.park(1, "c", wait(Interest::Read, true), false);
+            if ev.hup {
+                assert!(matches!(refused, Err(Refused::PeerClosed("c"))), "{ev:?}");
+            } else {
+                assert!(matches!(refused, Err(Refused::Ready("c"))), "{ev:?}");
+            }
             // Once: the next park parks.
             assert!(
                 slots
@@ -358,6 +383,30 @@ mod tests {
                     .is_ok()
             );
         }
+    }
+
+    #[test]
+    fn an_end_of_stream_heard_while_busy_is_told_at_the_next_park() {
+        // The request and the peer's FIN arrive while the connection is
+        // served: the read that gets the request does not get the end of
+        // stream, and no event will report it again.
+        let mut slots = Slots::default();
+        slots
+            .park(1, "c", wait(Interest::Read, true), false)
+            .unwrap();
+        assert!(matches!(slots.event(1, R, true), Found::Taken("c", false)));
+        assert!(matches!(slots.event(1, R, true), Found::Nothing));
+        assert!(matches!(slots.event(1, FIN, true), Found::Nothing));
+        assert!(matches!(
+            slots.park(1, "c", wait(Interest::Read, true), false),
+            Err(Refused::PeerClosed("c"))
+        ));
+        // Told once.
+        assert!(
+            slots
+                .park(1, "c", wait(Interest::Read, true), false)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -423,7 +472,7 @@ mod tests {
             }
             let got = match slots.park(1, "c", wait(on, idle), more) {
                 Ok(()) => "parked",
-                Err(Refused::Ready(_)) => "ready",
+                Err(Refused::Ready(_) | Refused::PeerClosed(_)) => "ready",
                 Err(Refused::Close(_)) => "close",
             };
             assert_eq!(
