@@ -411,7 +411,9 @@ impl ws::Handler for Recorder {
 fn a_quiet_session_is_pinged_and_closed_when_it_does_not_answer() {
     let settings = ws::Settings::default()
         .ping_interval(Some(Duration::from_millis(200)))
-        .pong_timeout(Duration::from_millis(200))
+        // Long enough that a loaded machine does not make the test's own
+        // answer late.
+        .pong_timeout(Duration::from_secs(2))
         .close_timeout(Duration::from_millis(300));
     let (server, ended) = timed_server(settings, Timeouts::default());
     // Answered: the session lives on.
@@ -449,7 +451,8 @@ fn half_a_frame_is_closed_after_the_message_timeout() {
 
 #[test]
 fn the_close_handshake_and_its_timeout() {
-    let settings = ws::Settings::default().close_timeout(Duration::from_millis(300));
+    // Long enough that the echo of a loaded test is not late.
+    let settings = ws::Settings::default().close_timeout(Duration::from_secs(2));
     let (tx, rx) = channel();
     let tx = Mutex::new(tx);
     let router = Router::new().get("/ws", move |req: &mut Request| {
@@ -599,7 +602,12 @@ fn a_peer_that_sends_but_does_not_read_is_not_read_either() {
     // Pings, never reading the pongs: without back-pressure the server
     // would read on and queue pongs without end. It stops reading while
     // its output waits, so the client's writes stall long before 64 MiB.
-    let server = echo_server();
+    // (Deadlines far away: a loaded machine must not make the server give
+    // up on the peer before the peer reads.)
+    let mut t = Timeouts::default();
+    t.write = Duration::from_secs(300);
+    t.send_grace = Duration::from_secs(300);
+    let server = TestServer::with(server().threads(4).timeouts(t), app::app());
     let mut s = open(server.addr(), "/ws/echo");
     s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
     let ping = frame(0x89, &[b'p'; 125]);
