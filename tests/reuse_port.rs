@@ -17,7 +17,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::channel;
 use std::thread;
-use support::{EXIT_FAILSAFE, Example, FAILSAFE, connect, curl, example_binary, read_reply};
+use support::{Example, ExitWatchdog, FAILSAFE, connect, curl, example_binary, read_reply};
 
 /// How many connections may be opened to see both processes answer. The
 /// kernel picks a socket by a hash of each connection's addresses and
@@ -64,18 +64,9 @@ fn run_to_exit(args: &[&str]) -> (ExitStatus, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id().to_string();
-    let (done, waiting) = channel::<()>();
-    let watchdog = thread::spawn(move || {
-        if waiting.recv_timeout(EXIT_FAILSAFE).is_err() {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            return true;
-        }
-        false
-    });
+    let watchdog = ExitWatchdog::watch(child.id());
     let out = child.wait_with_output().unwrap();
-    let _ = done.send(());
-    assert!(!watchdog.join().unwrap(), "echo_api {args:?} kept running");
+    assert!(!watchdog.exited(), "echo_api {args:?} kept running");
     (
         out.status,
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -177,7 +177,7 @@ impl Connection {
             Stage::Stream { since, .. } => (body_deadline(t, *since, 0), false),
             Stage::Linger { until, .. } => (*until, false),
             Stage::Flush { .. } => (u64::MAX, false),
-            Stage::Session(s) => (s.deadline(&self.link, &self.config), false),
+            Stage::Session(s) => (s.deadline(), false),
         };
         if self.link.has_output() {
             Wait {

@@ -200,8 +200,7 @@ impl Session {
             let deadline = if nonblocking {
                 u64::MAX
             } else {
-                self.deadline(link, config)
-                    .min(now.saturating_add(BLOCKING_TICK_MS))
+                self.deadline().min(now.saturating_add(BLOCKING_TICK_MS))
             };
             match link.read_into(&mut self.buf, deadline) {
                 Ok(Got::Data) => {
@@ -255,7 +254,7 @@ impl Session {
     /// Returns when the session's next timer is due (coarse clock): the
     /// close handshake's end, the ping's answer, the next ping, or the
     /// end of a message's time.
-    pub(crate) fn deadline(&self, _link: &Link, _config: &Config) -> u64 {
+    pub(crate) fn deadline(&self) -> u64 {
         let s = &self.settings;
         if let Some(t) = self.close_sent {
             return t.saturating_add(millis(s.close_timeout));

@@ -621,21 +621,9 @@ impl Example {
     /// exited after [`EXIT_FAILSAFE`]. Returns the status, the rest of
     /// stdout, and stderr (empty unless `RUST_LOG` was set).
     pub fn wait(&mut self) -> (ExitStatus, String, String) {
-        let pid = self.pid().to_string();
-        let (done, waiting) = channel::<()>();
-        let watchdog = thread::spawn(move || {
-            if waiting.recv_timeout(EXIT_FAILSAFE).is_err() {
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
-                return true;
-            }
-            false
-        });
+        let watchdog = ExitWatchdog::watch(self.pid());
         let status = self.child.wait().unwrap();
-        let _ = done.send(());
-        assert!(
-            !watchdog.join().unwrap(),
-            "the example did not exit; killed it"
-        );
+        assert!(!watchdog.exited(), "the example did not exit; killed it");
         let mut rest = String::new();
         self.stdout.read_to_string(&mut rest).unwrap();
         let log = self
@@ -650,6 +638,36 @@ impl Example {
     pub fn stop(&mut self, signal: &str) -> (ExitStatus, String, String) {
         self.signal(signal);
         self.wait()
+    }
+}
+
+/// ExitWatchdog kills a child process by its PID if it has not exited
+/// after [`EXIT_FAILSAFE`]: a test that waits for a child to exit fails
+/// instead of hanging.
+pub struct ExitWatchdog {
+    done: std::sync::mpsc::Sender<()>,
+    killer: thread::JoinHandle<bool>,
+}
+
+impl ExitWatchdog {
+    /// Starts watching process `pid`.
+    pub fn watch(pid: u32) -> ExitWatchdog {
+        let pid = pid.to_string();
+        let (done, waiting) = channel::<()>();
+        let killer = thread::spawn(move || {
+            if waiting.recv_timeout(EXIT_FAILSAFE).is_err() {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                return true;
+            }
+            false
+        });
+        ExitWatchdog { done, killer }
+    }
+
+    /// Stops watching, the process having exited; true if it was killed.
+    pub fn exited(self) -> bool {
+        let _ = self.done.send(());
+        self.killer.join().unwrap()
     }
 }
 
