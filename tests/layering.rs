@@ -99,6 +99,7 @@ const LAYERS: &[&[&str]] = &[
         "crate::server::pool",
         "crate::server::clock",
     ],
+    &["crate::server::socket"],
     &[
         "crate::static_files",
         "crate::static_files::byteranges",

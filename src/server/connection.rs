@@ -36,6 +36,7 @@ use super::link::{Filled, Link};
 use super::park::{Interest, Wait};
 use super::registry::{Registration, Waiting};
 use super::session::{Session, Turn};
+use super::socket::Socket;
 use super::wire::{Lease, Prebuffered, body_deadline};
 use super::writer::{Answer, Outcome, ResponseWriter};
 use crate::error::{Error, Phase};
@@ -888,7 +889,13 @@ fn take_over(st: ConnState, f: Box<dyn FnOnce(Upgraded) + Send>, read_ahead: Byt
         s.set_nonblocking(false)?;
         s.set_read_timeout(None)?;
         s.set_write_timeout(None)?;
-        Ok(s)
+        match s {
+            Socket::Tcp(s) => Ok(s),
+            #[cfg(unix)]
+            Socket::Unix(_) => Err(std::io::Error::other(
+                "a Unix socket connection cannot be handed over as a TcpStream",
+            )),
+        }
     });
     let stream = match stream {
         Ok(s) => s,

@@ -23,6 +23,7 @@
 use super::clock::{coarse_ms, millis, until};
 use super::config::Permits;
 use super::outbound::{FileRange, Outbound, Part, send_file_now, write_now};
+use super::socket::Socket;
 use crate::error::{Error, Phase, Result};
 use crate::limits::Timeouts;
 use crate::proto::conn::{Conn, Reading};
@@ -30,7 +31,6 @@ use crate::response::Segment;
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,7 +51,7 @@ const TAKEN: u8 = 4;
 /// Link is an accepted socket and its pending output.
 #[derive(Debug)]
 pub(crate) struct Link {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Socket,
     /// Whether the socket is non-blocking (see the module docs).
     nonblocking: bool,
     /// Who owns the connection between requests: [`BUSY`] while a
@@ -112,7 +112,7 @@ impl Link {
     ///
     /// # Errors
     /// The socket refused the mode.
-    pub(crate) fn new(stream: TcpStream, nonblocking: bool) -> io::Result<Link> {
+    pub(crate) fn new(stream: Socket, nonblocking: bool) -> io::Result<Link> {
         if nonblocking {
             stream.set_nonblocking(true)?;
         }
@@ -710,7 +710,7 @@ thread_local! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
 
     #[test]
     fn accepted_sockets_get_nodelay_and_the_write_timeout() {
@@ -722,7 +722,7 @@ mod tests {
             write: Duration::from_secs(7),
             ..Timeouts::default()
         };
-        let link = Link::new(accepted, false).unwrap();
+        let link = Link::new(Socket::Tcp(accepted), false).unwrap();
         link.configure(&timeouts).unwrap();
         assert!(link.stream.nodelay().unwrap());
         assert_eq!(

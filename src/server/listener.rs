@@ -30,6 +30,7 @@ use super::clock::Throttle;
 use super::connection::Connection;
 use super::link::Link;
 use super::registry::Registration;
+use super::socket::Socket;
 use super::worker::{self, Shared};
 use crate::proto::conn::Conn;
 use std::io;
@@ -72,7 +73,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             }
         };
         log::trace!("accepted {peer}");
-        let link = match Link::new(stream, shared.parker.is_nonblocking()) {
+        let link = match Link::new(Socket::Tcp(stream), shared.parker.is_nonblocking()) {
             Ok(link) => Arc::new(link),
             Err(e) => {
                 log::debug!("{peer}: set_nonblocking: {e}");

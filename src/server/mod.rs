@@ -21,6 +21,7 @@
 //!   shutdown);
 //! - `link` (the socket, reads and writes in either mode), `outbound`
 //!   (output waiting for the peer, under the minimum send rate);
+//! - `socket` (a connection's socket, TCP or Unix, behind one interface);
 //! - `config` (what serving a request needs of its server), `streams`
 //!   (connections waiting for a streaming permit), `pool` (the threads),
 //!   `clock`.
@@ -35,6 +36,7 @@ mod park;
 mod pool;
 mod registry;
 mod session;
+mod socket;
 mod streams;
 mod wire;
 mod worker;

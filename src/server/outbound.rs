@@ -10,12 +10,12 @@
 //! ([`Outbound::deadline`]), or the connection is closed.
 
 use super::clock::coarse_ms;
+use super::socket::Socket;
 use crate::error::{Error, Phase, Result};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 
 /// The most response bytes held back for pipelined requests before they
@@ -259,7 +259,7 @@ impl Outbound {
     /// [`Error::Timeout`]`(Write)` when a blocking socket made no progress
     /// within its send timeout; [`Error::Io`] when the peer is gone or a
     /// file shrank.
-    pub(crate) fn push(&mut self, stream: &TcpStream, nonblocking: bool) -> Result<bool> {
+    pub(crate) fn push(&mut self, stream: &Socket, nonblocking: bool) -> Result<bool> {
         loop {
             let sent = match self.queue.front_mut() {
                 None => {
@@ -293,7 +293,7 @@ impl Outbound {
     /// Sends the leading byte pieces in one `writev` (or `send`): with
     /// `MSG_MORE` when a file follows, so its head shares a packet with
     /// the start of the file.
-    fn send_bytes(&self, stream: &TcpStream) -> io::Result<usize> {
+    fn send_bytes(&self, stream: &Socket) -> io::Result<usize> {
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
         let mut n = 0;
         let mut file_follows = false;
@@ -380,7 +380,7 @@ fn rate_deadline(
 
 /// Writes `slices` once: one piece by `send` (a shorter path through the
 /// kernel than `writev`), more by `writev`.
-pub(crate) fn write_slices_once(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+pub(crate) fn write_slices_once(stream: &Socket, slices: &[IoSlice<'_>]) -> io::Result<usize> {
     let mut s = stream;
     match slices {
         [] => Ok(0),
@@ -394,11 +394,7 @@ pub(crate) fn write_slices_once(stream: &TcpStream, slices: &[IoSlice<'_>]) -> i
 ///
 /// # Errors
 /// As [`Outbound::push`].
-pub(crate) fn write_now(
-    stream: &TcpStream,
-    parts: &[Part<'_>],
-    nonblocking: bool,
-) -> Result<usize> {
+pub(crate) fn write_now(stream: &Socket, parts: &[Part<'_>], nonblocking: bool) -> Result<usize> {
     let mut array = [IoSlice::new(&[]); MAX_SLICES];
     let mut n = 0;
     for p in parts.iter().filter(|p| p.len() > 0).take(MAX_SLICES) {
@@ -435,7 +431,7 @@ pub(crate) fn write_now(
 /// # Errors
 /// As [`Outbound::push`].
 pub(crate) fn send_file_now(
-    stream: &TcpStream,
+    stream: &Socket,
     head: &[u8],
     range: &mut FileRange,
     nonblocking: bool,
@@ -479,7 +475,7 @@ fn write_error(e: io::Error) -> Error {
 
 /// Sends a piece of a file range: with `sendfile(2)` where it works,
 /// otherwise read into a buffer and written.
-fn send_file_piece(stream: &TcpStream, f: &mut FileRange, nonblocking: bool) -> io::Result<usize> {
+fn send_file_piece(stream: &Socket, f: &mut FileRange, nonblocking: bool) -> io::Result<usize> {
     #[cfg(target_os = "linux")]
     if !f.copy {
         use rustix::io::Errno;
