@@ -11,32 +11,47 @@
 //! client, as nginx's `real_ip_header` and `real_ip_recursive on` do. A
 //! peer that is not trusted is the client, whatever it claims.
 //!
+//! A proxy on the same machine may connect over a Unix domain socket,
+//! whose peer has no address: `unix:` in the list trusts such peers, as
+//! nginx's `set_real_ip_from unix:` does. The chain may name one too
+//! (nginx writes `unix:` for a client that came to it over a Unix
+//! socket); such a hop is trusted only when `unix:` is.
+//!
 //! Only one family is read because a proxy sets one and passes the other
 //! through as the client sent it: behind nginx, which sets
 //! `X-Forwarded-For` and leaves a `Forwarded` header alone, a client
 //! sending `Forwarded: for=1.2.3.4` would otherwise become 1.2.3.4. This
 //! module performs no I/O.
 
+use crate::peer::Peer;
 use crate::types::Headers;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 /// TrustedProxies is the set of peer addresses whose forwarding headers
-/// are believed, and the header family those peers set
-/// ([`ForwardingHeader::XForwardedFor`] unless [`header`](Self::header)
-/// says otherwise).
+/// are believed, whether peers over a Unix domain socket are, and the
+/// header family those peers set ([`ForwardingHeader::XForwardedFor`]
+/// unless [`header`](Self::header) says otherwise).
 ///
 /// # Examples
 /// ```
-/// use sockhttp::TrustedProxies;
+/// use sockhttp::{Peer, TrustedProxies};
 /// let trusted: TrustedProxies = "127.0.0.1, 10.0.0.0/8, ::1".parse().unwrap();
 /// assert!(trusted.contains("10.1.2.3".parse().unwrap()));
 /// assert!(!trusted.contains("192.0.2.1".parse().unwrap()));
+/// assert!(!trusted.contains_peer(Peer::Unix));
+///
+/// // nginx on this machine, proxying over a Unix socket.
+/// let trusted: TrustedProxies = "unix:".parse().unwrap();
+/// assert!(trusted.contains_peer(Peer::Unix));
+/// assert_eq!(trusted, TrustedProxies::none().unix(true));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustedProxies {
     nets: Vec<(IpAddr, u8)>,
+    /// Whether a peer over a Unix domain socket is trusted.
+    unix: bool,
     header: ForwardingHeader,
 }
 
@@ -88,13 +103,13 @@ pub enum ForwardingHeader {
 }
 
 /// InvalidProxy is the error of parsing a trusted proxy that is neither an
-/// IP address nor a CIDR range.
+/// IP address, a CIDR range, nor `unix:`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidProxy(pub String);
 
 impl fmt::Display for InvalidProxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not an IP address or CIDR range: {:?}", self.0)
+        write!(f, "not an IP address, CIDR range or unix: {:?}", self.0)
     }
 }
 
@@ -126,11 +141,40 @@ impl TrustedProxies {
         self
     }
 
-    /// Adds an address (`127.0.0.1`, `::1`) or a CIDR range (`10.0.0.0/8`).
+    /// Sets whether a peer connected over a Unix domain socket is a
+    /// trusted proxy (not by default): for nginx on the same machine
+    /// proxying to a [`Server::bind_unix`](crate::Server::bind_unix)
+    /// socket, as nginx's own `set_real_ip_from unix:` trusts its Unix
+    /// socket peers. Only processes that can open the socket file connect
+    /// over it, so its permissions decide who is trusted.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::TrustedProxies;
+    ///
+    /// // nginx over a Unix socket, and the balancer nginx trusts on TCP.
+    /// let trusted: TrustedProxies = "10.0.0.5".parse()?;
+    /// let trusted = trusted.unix(true);
+    /// assert_eq!(trusted, "unix:, 10.0.0.5".parse()?);
+    /// # Ok::<(), sockhttp::forwarded::InvalidProxy>(())
+    /// ```
+    #[must_use]
+    pub fn unix(mut self, trusted: bool) -> TrustedProxies {
+        self.unix = trusted;
+        self
+    }
+
+    /// Adds an address (`127.0.0.1`, `::1`), a CIDR range (`10.0.0.0/8`),
+    /// or `unix:`, which trusts peers over a Unix domain socket (see
+    /// [`TrustedProxies::unix`]).
     ///
     /// # Errors
-    /// [`InvalidProxy`] if `spec` is neither.
+    /// [`InvalidProxy`] if `spec` is none of these.
     pub fn add(&mut self, spec: &str) -> Result<(), InvalidProxy> {
+        if spec.trim() == "unix:" {
+            self.unix = true;
+            return Ok(());
+        }
         let bad = || InvalidProxy(spec.to_owned());
         let (ip, bits) = match spec.trim().split_once('/') {
             Some((ip, bits)) => {
@@ -151,9 +195,20 @@ impl TrustedProxies {
         Ok(())
     }
 
-    /// Reports whether the set holds no proxy.
+    /// Reports whether the set holds no proxy (no address, and not
+    /// `unix:`).
     pub fn is_empty(&self) -> bool {
-        self.nets.is_empty()
+        self.nets.is_empty() && !self.unix
+    }
+
+    /// Reports whether `peer` is a trusted proxy: its IP address is in the
+    /// set ([`TrustedProxies::contains`]), or it came over a Unix domain
+    /// socket and `unix:` is trusted.
+    pub fn contains_peer(&self, peer: Peer) -> bool {
+        match peer {
+            Peer::Tcp(addr) => self.contains(addr.ip()),
+            Peer::Unix => self.unix,
+        }
     }
 
     /// Reports whether `ip` is a trusted proxy. IPv4-mapped IPv6
@@ -169,7 +224,8 @@ impl TrustedProxies {
 impl FromStr for TrustedProxies {
     type Err = InvalidProxy;
 
-    /// Parses a comma-separated list of addresses and CIDR ranges.
+    /// Parses a comma-separated list of addresses, CIDR ranges and
+    /// `unix:` (`"unix:, 127.0.0.1, 10.0.0.0/8"`).
     fn from_str(s: &str) -> Result<TrustedProxies, InvalidProxy> {
         let mut t = TrustedProxies::none();
         for part in s.split(',').filter(|p| !p.trim().is_empty()) {
@@ -239,17 +295,46 @@ pub struct Forwarded {
 /// (`Forwarded: for=unknown;proto=https`, or `X-Forwarded-Proto` without
 /// `X-Forwarded-For`). A value that is not a URI scheme (RFC 3986 §3.1)
 /// is ignored.
+///
+/// A hop written `unix:` (one that reached a proxy over a Unix socket) is
+/// passed over when `unix:` is trusted, and is otherwise the client, as
+/// any untrusted hop. Such a client has no address: this function, which
+/// returns one, then returns the last address of the walk (the proxy
+/// that forwarded for it), while
+/// [`Request::client`](crate::Request::client) says [`Peer::Unix`].
 pub fn resolve(peer: SocketAddr, headers: &Headers, trusted: &TrustedProxies) -> Forwarded {
-    let mut out = Forwarded {
+    let resolved = resolve_peer(Peer::Tcp(peer), headers, trusted);
+    Forwarded {
+        client: resolved.last_addr.unwrap_or(peer),
+        proto: resolved.proto,
+    }
+}
+
+/// Resolved is what [`resolve_peer`] found: the client, of either kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    /// The client: the peer itself unless it is a trusted proxy.
+    pub(crate) client: Peer,
+    /// The scheme the client used, when a trusted proxy said so.
+    pub(crate) proto: Option<String>,
+    /// The last address of the walk: the client's when it has one.
+    last_addr: Option<SocketAddr>,
+}
+
+/// Resolves the client behind `peer`, a TCP peer or a Unix socket's, as
+/// [`resolve`] does.
+pub(crate) fn resolve_peer(peer: Peer, headers: &Headers, trusted: &TrustedProxies) -> Resolved {
+    let mut out = Resolved {
         client: peer,
         proto: None,
+        last_addr: peer.addr(),
     };
-    if trusted.is_empty() || !trusted.contains(peer.ip()) {
+    if trusted.is_empty() || !trusted.contains_peer(peer) {
         return out;
     }
     // Never both: the family the proxies do not set reaches us as the
     // client wrote it.
-    let chain: Vec<(Option<SocketAddr>, Option<String>)> = match trusted.header {
+    let chain: Vec<(Option<Peer>, Option<String>)> = match trusted.header {
         ForwardingHeader::Forwarded => headers
             .get_all("forwarded")
             .flat_map(parse_forwarded)
@@ -260,7 +345,7 @@ pub fn resolve(peer: SocketAddr, headers: &Headers, trusted: &TrustedProxies) ->
                 .flat_map(|v| v.split(','))
                 .last()
                 .map(str::to_owned);
-            let mut fors: Vec<(Option<SocketAddr>, Option<String>)> = headers
+            let mut fors: Vec<(Option<Peer>, Option<String>)> = headers
                 .get_all("x-forwarded-for")
                 .flat_map(|v| v.split(','))
                 .map(|a| (parse_node(a.trim()), None))
@@ -282,11 +367,14 @@ pub fn resolve(peer: SocketAddr, headers: &Headers, trusted: &TrustedProxies) ->
         if let Some(p) = proto.as_deref().and_then(parse_scheme) {
             out.proto = Some(p);
         }
-        let Some(addr) = addr else {
+        let Some(hop) = addr else {
             break;
         };
-        out.client = addr;
-        if !trusted.contains(addr.ip()) {
+        out.client = hop;
+        if let Some(addr) = hop.addr() {
+            out.last_addr = Some(addr);
+        }
+        if !trusted.contains_peer(hop) {
             break;
         }
     }
@@ -305,7 +393,7 @@ fn parse_scheme(s: &str) -> Option<String> {
 
 /// Parses one `Forwarded` field value into its elements' `for` and
 /// `proto` parameters (RFC 7239 §4).
-fn parse_forwarded(value: &str) -> Vec<(Option<SocketAddr>, Option<String>)> {
+fn parse_forwarded(value: &str) -> Vec<(Option<Peer>, Option<String>)> {
     split_unquoted(value, ',')
         .into_iter()
         .map(|element| {
@@ -347,16 +435,23 @@ fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
 
 /// Parses a node: `192.0.2.1`, `192.0.2.1:8080`, `[2001:db8::1]`,
 /// `[2001:db8::1]:4711`, or a bare IPv6 address (as `X-Forwarded-For`
-/// carries it). A missing port is 0.
-fn parse_node(s: &str) -> Option<SocketAddr> {
+/// carries it); a missing port is 0. `unix:` (with or without a path
+/// after it) is a client that came over a Unix domain socket, as nginx
+/// writes its `$remote_addr`.
+fn parse_node(s: &str) -> Option<Peer> {
+    if s.starts_with("unix:") {
+        return Some(Peer::Unix);
+    }
     if let Ok(a) = s.parse::<SocketAddr>() {
-        return Some(a);
+        return Some(Peer::Tcp(a));
     }
     let bare = s
         .strip_prefix('[')
         .and_then(|r| r.strip_suffix(']'))
         .unwrap_or(s);
-    bare.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0))
+    bare.parse::<IpAddr>()
+        .ok()
+        .map(|ip| Peer::Tcp(SocketAddr::new(ip, 0)))
 }
 
 #[cfg(test)]
@@ -637,6 +732,206 @@ mod tests {
                 c.name,
                 c.headers,
                 c.header,
+            );
+            // The same through the resolver of peers of either kind.
+            let got = resolve_peer(Peer::Tcp(peer), &headers(c.headers), &trusted);
+            assert_eq!(
+                (got.client.to_string().as_str(), got.proto.as_deref()),
+                (c.want, c.proto),
+                "{}: resolve_peer({peer})",
+                c.name,
+            );
+        }
+    }
+
+    /// One row of the table of peers over Unix sockets, and of `unix:`
+    /// hops: the trusted set too, since it decides whether `unix:` is
+    /// believed.
+    struct UnixCase {
+        name: &'static str,
+        trusted: &'static str,
+        /// `unix:`, or a TCP peer's address.
+        peer: &'static str,
+        header: ForwardingHeader,
+        headers: &'static [(&'static str, &'static str)],
+        /// The client as [`Peer`] writes it.
+        want: &'static str,
+        proto: Option<&'static str>,
+    }
+
+    const NGINX_UNIX: &str = "unix:, 10.0.0.0/8";
+
+    const UNIX_CASES: &[UnixCase] = &[
+        UnixCase {
+            name: "nginx over a trusted Unix socket names the client",
+            trusted: NGINX_UNIX,
+            peer: "unix:",
+            header: XFF,
+            headers: &[
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            want: "203.0.113.9:0",
+            proto: Some("https"),
+        },
+        UnixCase {
+            name: "a trusted Unix peer with no header is the client",
+            trusted: NGINX_UNIX,
+            peer: "unix:",
+            header: XFF,
+            headers: &[],
+            want: "unix:",
+            proto: None,
+        },
+        UnixCase {
+            name: "behind a Unix socket, a spoofed left part is ignored",
+            trusted: NGINX_UNIX,
+            peer: "unix:",
+            header: XFF,
+            headers: &[("X-Forwarded-For", "6.6.6.6, 203.0.113.9")],
+            want: "203.0.113.9:0",
+            proto: None,
+        },
+        UnixCase {
+            name: "behind a Unix socket, trusted hops are skipped",
+            trusted: NGINX_UNIX,
+            peer: "unix:",
+            header: XFF,
+            headers: &[("X-Forwarded-For", "203.0.113.9, 10.1.1.1")],
+            want: "203.0.113.9:0",
+            proto: None,
+        },
+        UnixCase {
+            name: "behind a Unix socket, Forwarded chosen",
+            trusted: NGINX_UNIX,
+            peer: "unix:",
+            header: RFC7239,
+            headers: &[
+                ("Forwarded", "for=192.0.2.60;proto=https"),
+                ("X-Forwarded-For", "6.6.6.6"),
+            ],
+            want: "192.0.2.60:0",
+            proto: Some("https"),
+        },
+        UnixCase {
+            name: "behind a Unix socket, the other family is ignored",
+            trusted: NGINX_UNIX,
+            peer: "unix:",
+            header: XFF,
+            headers: &[("Forwarded", "for=6.6.6.6;proto=https")],
+            want: "unix:",
+            proto: None,
+        },
+        UnixCase {
+            name: "an untrusted Unix peer is the client, whatever it claims",
+            trusted: "127.0.0.1, 10.0.0.0/8",
+            peer: "unix:",
+            header: XFF,
+            headers: &[
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            want: "unix:",
+            proto: None,
+        },
+        UnixCase {
+            name: "an empty set trusts no Unix peer",
+            trusted: "",
+            peer: "unix:",
+            header: XFF,
+            headers: &[("X-Forwarded-For", "203.0.113.9")],
+            want: "unix:",
+            proto: None,
+        },
+        UnixCase {
+            name: "trusting unix: trusts no TCP peer",
+            trusted: "unix:",
+            peer: "127.0.0.1:5000",
+            header: XFF,
+            headers: &[("X-Forwarded-For", "203.0.113.9")],
+            want: "127.0.0.1:5000",
+            proto: None,
+        },
+        UnixCase {
+            name: "a trusted unix: hop is passed over",
+            trusted: NGINX_UNIX,
+            peer: "10.0.0.1:5000",
+            header: XFF,
+            headers: &[("X-Forwarded-For", "203.0.113.9, unix:")],
+            want: "203.0.113.9:0",
+            proto: None,
+        },
+        UnixCase {
+            name: "an untrusted unix: hop is the client",
+            trusted: "10.0.0.0/8",
+            peer: "10.0.0.1:5000",
+            header: XFF,
+            headers: &[("X-Forwarded-For", "203.0.113.9, unix:")],
+            want: "unix:",
+            proto: None,
+        },
+        UnixCase {
+            name: "a unix: hop with nothing beyond it is the client",
+            trusted: NGINX_UNIX,
+            peer: "unix:",
+            header: RFC7239,
+            headers: &[("Forwarded", "for=\"unix:\";proto=https")],
+            want: "unix:",
+            proto: Some("https"),
+        },
+    ];
+
+    #[test]
+    fn resolves_the_client_behind_unix_sockets_table() {
+        for c in UNIX_CASES {
+            let trusted: TrustedProxies = c.trusted.parse().unwrap();
+            let trusted = trusted.header(c.header);
+            let peer = match c.peer {
+                "unix:" => Peer::Unix,
+                addr => Peer::Tcp(addr.parse().unwrap()),
+            };
+            let got = resolve_peer(peer, &headers(c.headers), &trusted);
+            assert_eq!(
+                (got.client.to_string().as_str(), got.proto.as_deref()),
+                (c.want, c.proto),
+                "{}: resolve_peer({peer}, {:?}) trusting {:?}",
+                c.name,
+                c.headers,
+                c.trusted,
+            );
+        }
+    }
+
+    #[test]
+    fn resolve_reports_the_proxy_for_a_client_without_an_address() {
+        // `resolve` returns an address: for a client written `unix:`, the
+        // proxy that forwarded for it.
+        let trusted: TrustedProxies = "10.0.0.0/8".parse().unwrap();
+        let peer = "10.0.0.1:5000".parse().unwrap();
+        let h = headers(&[("X-Forwarded-For", "203.0.113.9, 10.0.0.7, unix:")]);
+        assert_eq!(resolve(peer, &h, &trusted).client, peer);
+        let h = headers(&[("X-Forwarded-For", "unix:, 10.0.0.7")]);
+        assert_eq!(resolve(peer, &h, &trusted).client.to_string(), "10.0.0.7:0");
+    }
+
+    #[test]
+    fn unix_is_trusted_by_name_only() {
+        let t: TrustedProxies = " unix: ".parse().unwrap();
+        assert!(!t.is_empty());
+        assert!(t.contains_peer(Peer::Unix));
+        assert!(!t.contains("127.0.0.1".parse().unwrap()));
+        assert_eq!(t, TrustedProxies::none().unix(true));
+        assert!(
+            !TrustedProxies::none()
+                .unix(true)
+                .unix(false)
+                .contains_peer(Peer::Unix)
+        );
+        for bad in ["unix", "unix:/run/app.sock", "UNIX:"] {
+            assert_eq!(
+                bad.parse::<TrustedProxies>(),
+                Err(InvalidProxy(bad.to_owned())),
+                "{bad:?}"
             );
         }
     }

@@ -320,6 +320,7 @@ pub mod forwarded;
 mod handler;
 pub mod limits;
 pub mod multipart;
+mod peer;
 mod proto;
 mod request;
 mod response;
@@ -341,12 +342,13 @@ pub use handler::{Handler, HandlerError, HandlerResult, handler_fn, with_timeout
 pub use limits::MultipartLimits;
 pub use limits::{Limits, Timeouts};
 pub use multipart::{Multipart, Part};
+pub use peer::Peer;
 pub use request::{Request, RequestBody, RequestBuilder};
 pub use response::{Body, IntoResponse, Response, Segment, WriteFn};
 pub use router::Router;
 pub use server::{
-    DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE, RunningServer, Server, ShutdownHandle,
-    default_streaming_bodies, default_threads,
+    DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE, ListenAddr, RunningServer, Server,
+    ShutdownHandle, default_streaming_bodies, default_threads,
 };
 pub use static_files::StaticFiles;
 pub use types::{Headers, HttpDate, InvalidHeader, Method, StatusCode, Version};

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::extensions::Extensions;
 use crate::form::{self, Form};
 use crate::limits::{DEFAULT_MAX_FORM_FIELDS, Timeouts};
+use crate::peer::Peer;
 use crate::proto::head::RequestHead;
 use crate::types::{Headers, Method, Version};
 use crate::uri;
@@ -43,9 +44,9 @@ pub struct Request {
     params: Vec<(String, String)>,
     /// Bytes of the path hidden by the mounts this request went through.
     mount: usize,
-    peer: Option<SocketAddr>,
+    peer: Option<Peer>,
     /// The client behind trusted proxies, when the server trusts any.
-    forwarded: Option<crate::forwarded::Forwarded>,
+    forwarded: Option<crate::forwarded::Resolved>,
     body: RequestBody,
     max_buffered_body_bytes: usize,
     /// Values handed down by middleware; empty (unallocated) by default.
@@ -62,7 +63,7 @@ impl Request {
     /// Makes a request from a parsed head and its body (the server's path).
     pub(crate) fn new(
         head: Box<RequestHead>,
-        peer: Option<SocketAddr>,
+        peer: Option<Peer>,
         body: RequestBody,
         max_buffered_body_bytes: usize,
     ) -> Request {
@@ -303,7 +304,27 @@ impl Request {
 
     /// Returns the address of the peer the request came from (for
     /// requests built by hand, the one given to the builder, if any).
+    /// `None` for a request that came over a Unix domain socket, whose
+    /// peer has no address: [`Request::peer`] tells that case apart.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer.and_then(|p| p.addr())
+    }
+
+    /// Returns who the request came from: a TCP peer's address, or
+    /// [`Peer::Unix`] for a connection to a Unix domain socket
+    /// ([`Server::bind_unix`](crate::Server::bind_unix)). `None` only for
+    /// a request built by hand without a peer.
+    ///
+    /// # Examples
+    /// ```
+    /// use sockhttp::{Method, Peer, Request};
+    ///
+    /// let req = Request::builder(Method::Get, "/").unix_peer().build()?;
+    /// assert_eq!(req.peer(), Some(Peer::Unix));
+    /// assert_eq!(req.peer_addr(), None);
+    /// # Ok::<(), sockhttp::Error>(())
+    /// ```
+    pub fn peer(&self) -> Option<Peer> {
         self.peer
     }
 
@@ -311,8 +332,18 @@ impl Request {
     /// proxy the server trusts ([`Server::trusted_proxies`](crate::Server::trusted_proxies)),
     /// the client it forwarded for (`Forwarded` or `X-Forwarded-For`; see
     /// [`forwarded`](crate::forwarded)). A forwarded address has port 0
-    /// when the proxy gave none.
+    /// when the proxy gave none. `None` when the client has no address:
+    /// it is the peer of a Unix socket, and not a trusted proxy (or one
+    /// that named no client); [`Request::client`] says so.
     pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.client().and_then(|c| c.addr())
+    }
+
+    /// Returns the client: as [`Request::client_addr`], but also for a
+    /// client without an address ([`Peer::Unix`]: a peer over a Unix
+    /// socket that is not a trusted proxy, or a trusted one that named no
+    /// client).
+    pub fn client(&self) -> Option<Peer> {
         self.forwarded.as_ref().map(|f| f.client).or(self.peer)
     }
 
@@ -323,7 +354,7 @@ impl Request {
     }
 
     /// Records what trusted proxies said about the client.
-    pub(crate) fn set_forwarded(&mut self, f: crate::forwarded::Forwarded) {
+    pub(crate) fn set_forwarded(&mut self, f: crate::forwarded::Resolved) {
         self.forwarded = Some(f);
     }
 
@@ -546,7 +577,7 @@ pub struct RequestBuilder {
     /// as the parser would.
     invalid_header: bool,
     body: RequestBody,
-    peer: Option<SocketAddr>,
+    peer: Option<Peer>,
     params: Vec<(String, String)>,
     extensions: Extensions,
     state: Option<Arc<Extensions>>,
@@ -576,7 +607,15 @@ impl RequestBuilder {
     /// Sets the peer address.
     #[must_use]
     pub fn peer(mut self, addr: SocketAddr) -> RequestBuilder {
-        self.peer = Some(addr);
+        self.peer = Some(Peer::Tcp(addr));
+        self
+    }
+
+    /// Makes the request come from the peer of a Unix domain socket
+    /// ([`Peer::Unix`]), which has no address.
+    #[must_use]
+    pub fn unix_peer(mut self) -> RequestBuilder {
+        self.peer = Some(Peer::Unix);
         self
     }
 

@@ -469,7 +469,9 @@ impl Response {
     /// switch with `400` unless the request is a `GET` over HTTP/1.1 with
     /// `Connection: upgrade`, an `Upgrade` field and no body, and nothing
     /// pipelined behind it (see [`Upgraded`] for what the new owner
-    /// gets).
+    /// gets). [`Upgraded`] holds a `TcpStream`, so a request that came
+    /// over a Unix domain socket ([`Server::bind_unix`](crate::Server::bind_unix))
+    /// is answered `500` instead, with the reason logged.
     ///
     /// # Examples
     /// A protocol that greets, then echoes one line:

@@ -207,6 +207,13 @@ impl TestRequest<'_> {
         self
     }
 
+    /// Makes the request come over a Unix domain socket
+    /// ([`Request::peer`] is [`Peer::Unix`](crate::Peer::Unix)).
+    pub fn unix_peer(mut self) -> Self {
+        self.builder = self.builder.unix_peer();
+        self
+    }
+
     /// Sets the protocol version (HTTP/1.1 by default).
     pub fn version(mut self, v: Version) -> Self {
         self.builder = self.builder.version(v);

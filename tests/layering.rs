@@ -146,6 +146,7 @@ const LAYERS: &[&[&str]] = &[
         "crate::uri",
         "crate::form",
         "crate::cookie",
+        "crate::peer",
     ],
 ];
 

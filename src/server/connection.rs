@@ -41,6 +41,7 @@ use super::wire::{Lease, Prebuffered, body_deadline};
 use super::writer::{Answer, Outcome, ResponseWriter};
 use crate::error::{Error, Phase};
 use crate::limits::Timeouts;
+use crate::peer::Peer;
 use crate::proto::BodyKind;
 use crate::proto::conn::{Conn, Event, Reading, Writing};
 use crate::proto::head::RequestHead;
@@ -50,7 +51,7 @@ use crate::types::StatusCode;
 use crate::upgrade::{UpgradeKind, Upgraded};
 use crate::ws;
 use bytes::{Bytes, BytesMut};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,7 +79,8 @@ pub(crate) struct Connection {
     conn: Option<Box<Conn>>,
     /// Lends the state to a request body that streams, and takes it back.
     lease: Lease,
-    pub(crate) peer: SocketAddr,
+    /// Who is at the other end: a TCP address, or a Unix socket's peer.
+    pub(crate) peer: Peer,
     pub(crate) stage: Stage,
     /// When the connection last became idle, on the coarse clock: its
     /// idle deadline counts from here.
@@ -143,7 +145,7 @@ impl Connection {
         registration: Registration,
         config: Arc<Config>,
         link: Arc<Link>,
-        peer: SocketAddr,
+        peer: Peer,
         conn: Box<Conn>,
     ) -> ConnState {
         Box::new(Connection {
@@ -627,7 +629,7 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         config.limits.max_buffered_body_bytes,
     );
     if !config.trusted.is_empty() {
-        req.set_forwarded(crate::forwarded::resolve(
+        req.set_forwarded(crate::forwarded::resolve_peer(
             st.peer,
             req.headers(),
             &config.trusted,
@@ -712,7 +714,7 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
     // What did not go at once waits under them too.
     st.send_timeouts = own;
     st.reclaim();
-    let client = req.client_addr().unwrap_or(st.peer);
+    let client = req.client().unwrap_or(st.peer);
     access_log(
         client,
         st.peer,
@@ -804,11 +806,19 @@ fn switch(st: &mut ConnState, req: &mut Request, resp: Response, start: Option<I
         (Ok(bytes), UpgradeKind::WebSocket(start)) => {
             let waker = st.registration.owner.waker(st.id());
             let max_queued = start.settings.max_queued_bytes;
-            let shared = ws::Shared::new(st.id(), Some(st.peer), max_queued, waker);
+            let shared = ws::Shared::new(st.id(), st.peer.addr(), max_queued, waker);
             let mut session = Session::new(*start, shared, bytes.clone());
             session.open();
             (Ok(bytes), Then::Session(Box::new(session)))
         }
+        // `Upgraded` hands over a `TcpStream`: a connection to a Unix
+        // socket cannot go that way, and is answered before its 101.
+        (Ok(_), UpgradeKind::TakeOver(_)) if st.link.stream.is_unix() => (
+            Err(Error::handler(
+                "Response::upgrade hands over TCP connections only; this one is a Unix socket's",
+            )),
+            Then::Nothing,
+        ),
         (switched, UpgradeKind::TakeOver(f)) => (switched, Then::TakeOver(f)),
         (Err(e), UpgradeKind::WebSocket(_)) => (Err(e), Then::Nothing),
     };
@@ -820,7 +830,7 @@ fn switch(st: &mut ConnState, req: &mut Request, resp: Response, start: Option<I
             (None, writer.write(resp, Answer::closing(false), None))
         }
     };
-    let client = req.client_addr().unwrap_or(st.peer);
+    let client = req.client().unwrap_or(st.peer);
     let (method, version) = (req.method().as_str(), req.version().as_str());
     access_log(
         client,
@@ -891,6 +901,7 @@ fn take_over(st: ConnState, f: Box<dyn FnOnce(Upgraded) + Send>, read_ahead: Byt
         s.set_write_timeout(None)?;
         match s {
             Socket::Tcp(s) => Ok(s),
+            // Refused before its 101 (see `switch`).
             #[cfg(unix)]
             Socket::Unix(_) => Err(std::io::Error::other(
                 "a Unix socket connection cannot be handed over as a TcpStream",
@@ -929,10 +940,12 @@ fn take_over(st: ConnState, f: Box<dyn FnOnce(Upgraded) + Send>, read_ahead: Byt
 
 /// Logs one access-log line: `client "METHOD target VERSION" status
 /// body-bytes duration`, with `via PROXY` when the client was resolved
-/// through a trusted proxy.
+/// through a trusted proxy. A peer over a Unix socket is written `unix:`
+/// (as nginx writes its `$remote_addr`): `203.0.113.9:0 via unix: "GET /
+/// HTTP/1.1" …` behind nginx on a Unix socket.
 fn access_log(
-    client: SocketAddr,
-    peer: SocketAddr,
+    client: Peer,
+    peer: Peer,
     method: &str,
     target: &str,
     version: &str,

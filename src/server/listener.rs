@@ -1,6 +1,7 @@
-//! The accept loop: `accept`, hand the connection on, repeat; and the
-//! listening socket of a `SO_REUSEPORT` group (Linux), which `std` cannot
-//! make.
+//! The accept loop: `accept`, hand the connection on, repeat; the
+//! listening socket, TCP or Unix ([`Listener`]); the listening socket of a
+//! `SO_REUSEPORT` group (Linux), which `std` cannot make; and the file of a
+//! Unix socket: what to do with one left behind, and removing ours.
 //!
 //! It never dies. Transient errors (`ECONNABORTED`, `EINTR`) are retried at
 //! once; resource errors (`EMFILE`, `ENFILE`, `ENOBUFS`, …) are logged at
@@ -25,6 +26,14 @@
 //! (`SO_REUSEADDR`, as `std` sets, and `SO_REUSEPORT`), `bind`, `listen`.
 //! `TcpListener::bind` cannot set an option between `socket` and `bind`,
 //! and `SO_REUSEPORT` only counts when set before `bind`.
+//!
+//! A Unix domain socket is a file, which outlives a process that did not
+//! remove it (a crash, `SIGKILL`), and `bind(2)` then fails with
+//! `EADDRINUSE`. [`remove_stale_socket`] removes such a file only when it
+//! is a socket and a `connect(2)` to it is refused, i.e. nothing listens
+//! on it any more; a socket that accepts (another server) or a file that
+//! is not a socket is never removed. [`SocketFile`] removes the socket a
+//! server created when the server is done with it.
 
 use super::clock::Throttle;
 use super::connection::Connection;
@@ -32,11 +41,18 @@ use super::link::Link;
 use super::registry::Registration;
 use super::socket::Socket;
 use super::worker::{self, Shared};
+use crate::peer::Peer;
 use crate::proto::conn::Conn;
 use std::io;
 use std::net::TcpListener;
 #[cfg(target_os = "linux")]
 use std::net::{SocketAddr, ToSocketAddrs};
+#[cfg(unix)]
+use std::os::fd::{AsFd, BorrowedFd};
+#[cfg(unix)]
+use std::os::unix::net::UnixListener;
+#[cfg(unix)]
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -46,8 +62,40 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// How often a saturated accept loop looks again whether a worker is free.
 const SATURATED_RECHECK: Duration = Duration::from_millis(20);
 
+/// Listener is a listening socket: TCP, or a Unix domain socket.
+#[derive(Debug)]
+pub(crate) enum Listener {
+    /// A listening TCP socket.
+    Tcp(TcpListener),
+    /// A listening Unix domain stream socket.
+    #[cfg(unix)]
+    Unix(UnixListener),
+}
+
+impl Listener {
+    /// Accepts one connection (`accept4(2)`): its socket, and who is at
+    /// the other end.
+    fn accept(&self) -> io::Result<(Socket, Peer)> {
+        match self {
+            Listener::Tcp(l) => l.accept().map(|(s, a)| (Socket::Tcp(s), Peer::Tcp(a))),
+            #[cfg(unix)]
+            Listener::Unix(l) => l.accept().map(|(s, _)| (Socket::Unix(s), Peer::Unix)),
+        }
+    }
+}
+
+#[cfg(unix)]
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l) => l.as_fd(),
+        }
+    }
+}
+
 /// Accepts connections until the server shuts down.
-pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+pub(crate) fn accept_loop(listener: &Listener, shared: &Arc<Shared>) {
     let mut backoff = BACKOFF_MIN;
     loop {
         wait_while_saturated(shared);
@@ -73,7 +121,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             }
         };
         log::trace!("accepted {peer}");
-        let link = match Link::new(Socket::Tcp(stream), shared.parker.is_nonblocking()) {
+        let link = match Link::new(stream, shared.parker.is_nonblocking()) {
             Ok(link) => Arc::new(link),
             Err(e) => {
                 log::debug!("{peer}: set_nonblocking: {e}");
@@ -151,6 +199,125 @@ fn bind_one_reuse_port(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener
     rustix::net::bind(&fd, &addr)?;
     rustix::net::listen(&fd, backlog)?;
     Ok(TcpListener::from(fd))
+}
+
+/// Makes way for a Unix socket at `path`: nothing there, or a socket file
+/// left behind by a server that is gone, which is removed. A socket where
+/// a server still listens, or a file that is not a socket, is left alone
+/// and refused.
+///
+/// Whether a server listens is asked with a non-blocking `connect(2)`
+/// (Linux): refused (`ECONNREFUSED`) means nobody does, and the file is
+/// stale; accepted, or `EAGAIN` (its backlog is full: it is alive, only
+/// busy), means somebody does. A blocking connect would wait on a busy
+/// server's full backlog. Elsewhere, a plain connect.
+///
+/// # Errors
+/// `AddrInUse` when a server listens there; `AlreadyExists` when the path
+/// is not a socket; the error of `lstat`, `connect` or `unlink` otherwise
+/// (no permission, say).
+#[cfg(unix)]
+pub(crate) fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a socket; it is not removed",
+                path.display()
+            ),
+        ));
+    }
+    match connect_unix_nonblocking(path) {
+        Ok(()) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("a server already listens on {}", path.display()),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("a server already listens on {} (busy)", path.display()),
+        )),
+        // Removed meanwhile: the way is clear.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            log::info!("removing the stale socket file {}", path.display());
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Connects to the Unix socket at `path` without waiting for a full
+/// backlog (`EAGAIN` instead), and closes the connection at once.
+#[cfg(target_os = "linux")]
+fn connect_unix_nonblocking(path: &Path) -> io::Result<()> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    rustix::net::connect(&fd, &SocketAddrUnix::new(path)?)?;
+    Ok(())
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn connect_unix_nonblocking(path: &Path) -> io::Result<()> {
+    std::os::unix::net::UnixStream::connect(path).map(drop)
+}
+
+/// SocketFile is the file of a Unix socket a server created: removed
+/// when the server is done with it (dropped), unless another socket has
+/// taken its path meanwhile (told by its device and inode).
+#[cfg(unix)]
+#[derive(Debug)]
+pub(crate) struct SocketFile {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+#[cfg(unix)]
+impl SocketFile {
+    /// Notes the socket file just created at `path`.
+    ///
+    /// # Errors
+    /// `lstat` failed.
+    pub(crate) fn new(path: &Path) -> io::Result<SocketFile> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path)?;
+        Ok(SocketFile {
+            path: path.to_owned(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+}
+
+#[cfg(unix)]
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        let ours = std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| m.dev() == self.dev && m.ino() == self.ino);
+        if !ours {
+            log::debug!("{}: no longer our socket; not removed", self.path.display());
+            return;
+        }
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => log::debug!("removed the socket file {}", self.path.display()),
+            Err(e) => log::warn!("cannot remove {}: {e}", self.path.display()),
+        }
+    }
 }
 
 /// With the poller: while every worker is busy and [`Server::queue`](crate::Server::queue)

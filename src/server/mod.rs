@@ -8,7 +8,9 @@
 //! One request's path through the files, top to bottom (each uses only
 //! the files below it; `tests/layering.rs` checks):
 //! - `listener`: accept, admission, hand the connection to the parker;
-//!   the socket of a `SO_REUSEPORT` group ([`Server::bind_reuse_port`]);
+//!   the listening socket, TCP or Unix; the socket of a `SO_REUSEPORT`
+//!   group ([`Server::bind_reuse_port`]); a Unix socket's file, stale or
+//!   ours ([`Server::bind_unix`]);
 //! - `worker`: the one worker loop, and the parker it was given (epoll,
 //!   or the blocking fallback's queue); take a ready connection, advance
 //!   it, park it, requeue it, or let it close;
@@ -46,9 +48,13 @@ use crate::forwarded::TrustedProxies;
 use crate::handler::Handler;
 use crate::limits::{Limits, Timeouts};
 use config::{Config, Permits, ShutdownState};
+use listener::Listener;
 use registry::Registry;
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+#[cfg(unix)]
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
@@ -60,8 +66,10 @@ use worker::{Parker, Shared};
 ///
 /// [`Server::bind`] creates the socket at once (so [`Server::local_addr`]
 /// tells the real port when binding port 0), [`Server::bind_reuse_port`]
-/// one that shares its port with other servers (Linux), and
-/// [`Server::from_listener`] takes one made elsewhere. The builder
+/// one that shares its port with other servers (Linux),
+/// [`Server::bind_unix`] a Unix domain socket (Unix), and
+/// [`Server::from_listener`] and [`Server::from_unix_listener`] take one
+/// made elsewhere. The builder
 /// methods set the pool size, limits and timeouts; [`Server::serve`] runs
 /// it until a [`ShutdownHandle`] stops it, and [`Server::spawn`] does the
 /// same on a background thread.
@@ -87,8 +95,15 @@ use worker::{Parker, Shared};
 pub struct Server {
     /// Shared only with the shutdown handles of a reuse-port server, and
     /// weakly (see [`Waker`]): `serve` drops it, which closes it.
-    listener: Arc<TcpListener>,
+    listener: Arc<Listener>,
+    /// Where it listens; for a Unix socket, `local_addr` is the
+    /// unspecified address (see [`Server::local_addr`]).
+    listen_addr: ListenAddr,
     local_addr: SocketAddr,
+    /// The socket file [`Server::bind_unix`] created: removed once the
+    /// listening socket is closed.
+    #[cfg(unix)]
+    socket_file: Option<listener::SocketFile>,
     /// How a shutdown wakes the accept loop.
     waker: Waker,
     threads: usize,
@@ -137,9 +152,9 @@ impl Server {
     /// # Errors
     /// The address is invalid or in use.
     pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(addr)?;
-        listen(&listener, DEFAULT_BACKLOG)?;
-        Server::from_listener(listener)
+        let server = Server::from_listener(TcpListener::bind(addr)?)?;
+        listen(&server.listener, DEFAULT_BACKLOG)?;
+        Ok(server)
     }
 
     /// Binds a listening TCP socket to `addr` with `SO_REUSEPORT` set, so
@@ -265,10 +280,147 @@ impl Server {
     /// The socket has no local address.
     pub fn from_listener(listener: TcpListener) -> std::io::Result<Server> {
         let local_addr = listener.local_addr()?;
-        Ok(Server {
-            listener: Arc::new(listener),
+        Ok(Server::with_listener(
+            Listener::Tcp(listener),
+            ListenAddr::Tcp(local_addr),
             local_addr,
-            waker: Waker::Connect(wake_addr(local_addr)),
+            Waker::Connect(wake_addr(local_addr)),
+        ))
+    }
+
+    /// Binds a listening Unix domain socket at `path` (`socket(AF_UNIX)`,
+    /// `bind`, `listen`, inside `UnixListener::bind`; then `listen` again
+    /// for the backlog [`DEFAULT_BACKLOG`]). Unix only.
+    ///
+    /// For a proxy on the same machine (nginx's `proxy_pass
+    /// http://unix:/run/app/app.sock:`, or an `upstream` with `server
+    /// unix:…`): no port to allocate or firewall, no TCP handshake, and
+    /// only who may open the file can connect. The server is otherwise the
+    /// same: one pool, idle connections parked on epoll, the same limits
+    /// and timeouts. A peer over the socket has no address:
+    /// [`Request::peer`](crate::Request::peer) is
+    /// [`Peer::Unix`](crate::Peer::Unix), and the log writes it `unix:`;
+    /// to believe the forwarding headers of a proxy on the socket, trust
+    /// `unix:` ([`TrustedProxies::unix`]). [`Server::local_addr`] says
+    /// nothing useful for such a server; [`Server::listen_addr`] names the
+    /// path.
+    ///
+    /// **A file already at `path`.** A socket file left behind by a server
+    /// that did not remove it (it crashed, or was killed) is removed,
+    /// once a `connect(2)` to it is refused: nothing listens there. A
+    /// socket on which a server still listens is refused (`AddrInUse`),
+    /// and so is a file that is not a socket (`AlreadyExists`): neither is
+    /// ever removed.
+    ///
+    /// **Removal.** The socket file is removed when the server stops
+    /// serving (a graceful shutdown, just after the listening socket is
+    /// closed), or when a server that never served is dropped; not if
+    /// another socket has replaced it meanwhile. A process that dies
+    /// without a shutdown leaves it behind, for the rule above.
+    ///
+    /// **Permissions.** The file gets mode `0777` less the process's
+    /// umask (`0755` with the common `022`), and connecting needs write
+    /// permission on it (and search permission on its directories): with
+    /// `022`, only the owner (and root) can connect. For a proxy that runs
+    /// as another user (nginx's workers run as `www-data` or `nobody`),
+    /// give the socket to a group they are in: `chown :www-data` and
+    /// `chmod 660` it after binding (`std::fs::set_permissions`), or bind
+    /// under a umask of `007` in a directory of that group. Binding is
+    /// when the file appears with the umask's mode, so a tighter umask
+    /// leaves no moment when anyone else could connect.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use sockhttp::{ListenAddr, Response, Router, Server};
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("sockhttp-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("app.sock");
+    ///
+    /// let app = Router::new().get("/", |req| Response::text(format!("hello {}", req.peer().unwrap())));
+    /// let server = Server::bind_unix(&path)?.threads(2).spawn(app)?;
+    /// assert_eq!(server.listen_addr(), &ListenAddr::Unix(path.clone()));
+    /// assert_eq!(server.listen_addr().to_string(), format!("unix:{}", path.display()));
+    ///
+    /// let mut client = UnixStream::connect(&path)?;
+    /// client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    /// let mut reply = String::new();
+    /// client.read_to_string(&mut reply)?;
+    /// assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+    /// assert!(reply.ends_with("\r\n\r\nhello unix:"));
+    ///
+    /// server.shutdown()?;
+    /// assert!(!path.exists(), "the socket file is removed");
+    /// # std::fs::remove_dir(&dir)?;
+    /// # }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `AddrInUse` when a server listens at `path`; `AlreadyExists` when
+    /// `path` is not a socket; otherwise the system's (no such directory,
+    /// no permission, a path too long for a socket address: about 107
+    /// bytes on Linux).
+    #[cfg(unix)]
+    pub fn bind_unix(path: impl AsRef<Path>) -> std::io::Result<Server> {
+        let path = path.as_ref();
+        listener::remove_stale_socket(path)?;
+        let listener = UnixListener::bind(path)?;
+        // From here on the file is ours: removed again on any error below.
+        let file = listener::SocketFile::new(path)?;
+        let mut server = Server::from_unix_listener(listener)?;
+        server.socket_file = Some(file);
+        listen(&server.listener, DEFAULT_BACKLOG)?;
+        Ok(server)
+    }
+
+    /// Serves on an already listening Unix domain socket, for example one
+    /// inherited from systemd (a socket unit with `ListenStream=/run/…`).
+    /// Unix only.
+    ///
+    /// The socket's file is not the server's: it is left in place when
+    /// the server stops (systemd removes it with `RemoveOnStop=yes`). A
+    /// graceful shutdown wakes the accept loop by connecting to the
+    /// socket's address, as [`Server::from_listener`] does. It is
+    /// otherwise [`Server::bind_unix`].
+    ///
+    /// # Errors
+    /// The socket has no local address, or an unnamed one (nobody could
+    /// connect to it).
+    #[cfg(unix)]
+    pub fn from_unix_listener(listener: UnixListener) -> std::io::Result<Server> {
+        let local = listener.local_addr()?;
+        let listen_addr = ListenAddr::from_unix(&local).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the Unix socket has no name, so nobody can connect to it",
+            )
+        })?;
+        Ok(Server::with_listener(
+            Listener::Unix(listener),
+            listen_addr,
+            unspecified(),
+            Waker::ConnectUnix(local),
+        ))
+    }
+
+    /// Makes a server with the default settings on `listener`.
+    fn with_listener(
+        listener: Listener,
+        listen_addr: ListenAddr,
+        local_addr: SocketAddr,
+        waker: Waker,
+    ) -> Server {
+        Server {
+            listener: Arc::new(listener),
+            listen_addr,
+            local_addr,
+            #[cfg(unix)]
+            socket_file: None,
+            waker,
             threads: default_threads(),
             queue: DEFAULT_QUEUE,
             limits: Limits::default(),
@@ -279,12 +431,24 @@ impl Server {
             max_streaming_bodies: None,
             backlog: None,
             state: Arc::new(ShutdownState::default()),
-        })
+        }
     }
 
     /// Returns the address the server listens on, with the real port.
+    ///
+    /// A server on a Unix domain socket has no such address: it returns
+    /// the unspecified address `0.0.0.0:0`, which no client can connect
+    /// to, rather than fail. [`Server::listen_addr`] tells either kind.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Returns where the server listens: a TCP address with the real
+    /// port, or the path of its Unix socket. Its `Display` is what the
+    /// examples print after `listening on`: `http://127.0.0.1:8080`, or
+    /// `unix:/run/app/app.sock`.
+    pub fn listen_addr(&self) -> &ListenAddr {
+        &self.listen_addr
     }
 
     /// Sets the number of worker threads (default: [`default_threads`]).
@@ -536,7 +700,7 @@ impl Server {
         let mut pool = pool::ThreadPool::start(self.threads, jobs.0, jobs.1, poll_fn(&shared))?;
         log::debug!(
             "serving on {} with {} workers{}",
-            self.local_addr,
+            self.listen_addr,
             self.threads,
             if shared.parker.is_nonblocking() {
                 ", waiting connections parked on epoll"
@@ -546,6 +710,10 @@ impl Server {
         );
         listener::accept_loop(&self.listener, &shared);
         drop(self.listener);
+        // Closed: nothing listens on the file any more. Removed at once, so
+        // that a new server may bind the path while this one finishes.
+        #[cfg(unix)]
+        drop(self.socket_file.take());
 
         log::debug!("shutting down: closing idle connections");
         drop(shared.parker.close_idle());
@@ -576,12 +744,14 @@ impl Server {
     pub fn spawn(mut self, handler: impl Handler) -> std::io::Result<RunningServer> {
         self.apply_backlog()?;
         let addr = self.local_addr;
+        let listen_addr = self.listen_addr.clone();
         let handle = self.shutdown_handle();
         let thread = thread::Builder::new()
             .name("sockhttp-accept".to_owned())
             .spawn(move || self.serve(handler))?;
         Ok(RunningServer {
             addr,
+            listen_addr,
             handle,
             thread: Some(thread),
         })
@@ -591,7 +761,7 @@ impl Server {
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
-            .field("local_addr", &self.local_addr)
+            .field("listen_addr", &self.listen_addr)
             .field("threads", &self.threads)
             .field("queue", &self.queue)
             .field("limits", &self.limits)
@@ -613,10 +783,17 @@ fn wake_addr(local: SocketAddr) -> SocketAddr {
     addr
 }
 
+/// The address a server on a Unix socket reports as its
+/// [`Server::local_addr`]: `0.0.0.0:0`, where nobody listens.
+#[cfg(unix)]
+fn unspecified() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 0))
+}
+
 /// Sets the backlog of a listening socket by calling `listen(2)` again,
 /// which Linux allows (capped by `net.core.somaxconn`); elsewhere the
 /// socket keeps the backlog `std` gave it.
-fn listen(listener: &TcpListener, backlog: u32) -> std::io::Result<()> {
+fn listen(listener: &Listener, backlog: u32) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     rustix::net::listen(listener, i32::try_from(backlog).unwrap_or(i32::MAX))?;
     #[cfg(not(target_os = "linux"))]
@@ -631,6 +808,10 @@ enum Waker {
     /// Connect to the listening address ([`wake_addr`]): the loop accepts
     /// that connection.
     Connect(SocketAddr),
+    /// Connect to the listening Unix socket, by its address (a path, or
+    /// an abstract name on Linux), likewise.
+    #[cfg(unix)]
+    ConnectUnix(std::os::unix::net::SocketAddr),
     /// Stop the socket listening (`shutdown(SHUT_RD)`, Linux), which makes
     /// a blocked `accept` fail with `EINVAL`. For a socket of a
     /// `SO_REUSEPORT` group, where a connection to the address may be
@@ -642,7 +823,7 @@ enum Waker {
     /// too. Weak, so that a handle outliving the server does not keep its
     /// socket open.
     #[cfg(target_os = "linux")]
-    StopListening(std::sync::Weak<TcpListener>),
+    StopListening(std::sync::Weak<Listener>),
 }
 
 impl Waker {
@@ -652,6 +833,15 @@ impl Waker {
         match self {
             Waker::Connect(addr) => {
                 if let Err(e) = TcpStream::connect_timeout(addr, Duration::from_secs(1)) {
+                    log::warn!("could not wake the accept loop: {e}");
+                }
+            }
+            // A connect to a Unix socket fails at once when nobody
+            // listens, and waits only while its backlog is full, which the
+            // accept loop, seeing the shutdown, empties.
+            #[cfg(unix)]
+            Waker::ConnectUnix(addr) => {
+                if let Err(e) = std::os::unix::net::UnixStream::connect_addr(addr) {
                     log::warn!("could not wake the accept loop: {e}");
                 }
             }
@@ -665,6 +855,89 @@ impl Waker {
                 if let Err(e) = rustix::net::shutdown(&*listener, rustix::net::Shutdown::Read) {
                     log::warn!("could not stop the listening socket: {e}");
                 }
+            }
+        }
+    }
+}
+
+/// ListenAddr is where a server listens: a TCP address, or a Unix domain
+/// socket.
+///
+/// Its `Display` is a line's worth for people and scripts:
+/// `http://127.0.0.1:8080` for TCP, `unix:/run/app/app.sock` for a socket
+/// file (`unix:` followed by the path, as nginx writes a Unix upstream),
+/// and `unix:@name` for a Linux abstract socket.
+///
+/// # Examples
+/// ```
+/// use sockhttp::{ListenAddr, Server};
+///
+/// let server = Server::bind("127.0.0.1:0")?;
+/// let ListenAddr::Tcp(addr) = server.listen_addr() else {
+///     unreachable!("bound to a TCP address");
+/// };
+/// assert_eq!(*addr, server.local_addr());
+/// assert_eq!(server.listen_addr().to_string(), format!("http://{addr}"));
+/// assert_eq!(
+///     ListenAddr::Unix("/run/app/app.sock".into()).to_string(),
+///     "unix:/run/app/app.sock"
+/// );
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ListenAddr {
+    /// A TCP address, with the real port.
+    Tcp(SocketAddr),
+    /// The path of a Unix domain socket's file.
+    Unix(PathBuf),
+    /// The name of a Linux abstract Unix socket (no file; the name
+    /// without its leading NUL byte, written `@name`).
+    UnixAbstract(Vec<u8>),
+}
+
+impl ListenAddr {
+    /// Returns the TCP address, if it is one.
+    pub fn tcp(&self) -> Option<SocketAddr> {
+        match self {
+            ListenAddr::Tcp(addr) => Some(*addr),
+            _ => None,
+        }
+    }
+
+    /// Returns the path of the Unix socket's file, if it is one.
+    pub fn unix_path(&self) -> Option<&Path> {
+        match self {
+            ListenAddr::Unix(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// Makes the address of a listening Unix socket: `None` for an
+    /// unnamed one.
+    #[cfg(unix)]
+    fn from_unix(addr: &std::os::unix::net::SocketAddr) -> Option<ListenAddr> {
+        if let Some(path) = addr.as_pathname() {
+            return Some(ListenAddr::Unix(path.to_owned()));
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::linux::net::SocketAddrExt;
+            if let Some(name) = addr.as_abstract_name() {
+                return Some(ListenAddr::UnixAbstract(name.to_owned()));
+            }
+        }
+        None
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Tcp(addr) => write!(f, "http://{addr}"),
+            ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+            ListenAddr::UnixAbstract(name) => {
+                write!(f, "unix:@{}", String::from_utf8_lossy(name))
             }
         }
     }
@@ -702,14 +975,22 @@ impl ShutdownHandle {
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    listen_addr: ListenAddr,
     handle: ShutdownHandle,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl RunningServer {
-    /// Returns the address the server listens on.
+    /// Returns the address the server listens on (`0.0.0.0:0` for a
+    /// Unix socket: see [`Server::local_addr`]).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Returns where the server listens, TCP address or Unix socket path
+    /// (see [`Server::listen_addr`]).
+    pub fn listen_addr(&self) -> &ListenAddr {
+        &self.listen_addr
     }
 
     /// Returns a handle that can stop the server.

@@ -26,8 +26,6 @@ pub(crate) enum Socket {
     Tcp(TcpStream),
     /// A connection to a Unix domain socket (`AF_UNIX`, `SOCK_STREAM`).
     #[cfg(unix)]
-    // Built from the second commit on, which accepts on Unix sockets.
-    #[allow(dead_code)]
     Unix(UnixStream),
 }
 
@@ -45,7 +43,6 @@ macro_rules! each {
 
 impl Socket {
     /// Reports whether this is a Unix domain socket.
-    #[allow(dead_code)]
     pub(crate) fn is_unix(&self) -> bool {
         !matches!(self, Socket::Tcp(_))
     }
