@@ -316,7 +316,11 @@ impl Server {
     /// serving (a graceful shutdown, just after the listening socket is
     /// closed), or when a server that never served is dropped; not if
     /// another socket has replaced it meanwhile. A process that dies
-    /// without a shutdown leaves it behind, for the rule above.
+    /// without a shutdown leaves it behind, for the rule above. On Linux
+    /// a graceful shutdown begins by stopping the socket listening
+    /// (`shutdown(SHUT_RD)`, as for [`Server::bind_reuse_port`]): new
+    /// clients are refused at once, and the accept loop wakes even if the
+    /// path now names another socket.
     ///
     /// **Permissions.** The file gets mode `0777` less the process's
     /// umask (`0755` with the common `022`), and connecting needs write
@@ -373,6 +377,12 @@ impl Server {
         let file = listener::SocketFile::new(path)?;
         let mut server = Server::from_unix_listener(listener)?;
         server.socket_file = Some(file);
+        // The socket is the server's alone: a shutdown stops it listening,
+        // rather than connect to a path that someone may have taken over.
+        #[cfg(target_os = "linux")]
+        {
+            server.waker = Waker::StopListening(Arc::downgrade(&server.listener));
+        }
         listen(&server.listener, DEFAULT_BACKLOG)?;
         Ok(server)
     }
@@ -820,8 +830,10 @@ enum Waker {
     /// socket out of the group at once, so the kernel sends no more
     /// connections its way. Never for a socket others may share, such as
     /// one systemd holds across restarts: it would stop listening for them
-    /// too. Weak, so that a handle outliving the server does not keep its
-    /// socket open.
+    /// too. Also for the Unix socket of [`Server::bind_unix`], whose path
+    /// someone may have taken over while it served: a connection to it
+    /// would reach them. Weak, so that a handle outliving the server does
+    /// not keep its socket open.
     #[cfg(target_os = "linux")]
     StopListening(std::sync::Weak<Listener>),
 }

@@ -169,7 +169,7 @@ pub fn get(path: &str) -> Vec<u8> {
 }
 
 /// Reads until the server closes the connection (or a reset).
-pub fn read_to_end(s: &mut TcpStream) -> Vec<u8> {
+pub fn read_to_end(s: &mut impl Read) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
@@ -222,7 +222,7 @@ impl Reply {
 }
 
 /// Reads one byte; `None` at end-of-stream.
-fn read_byte(s: &mut TcpStream) -> Option<u8> {
+fn read_byte(s: &mut impl Read) -> Option<u8> {
     let mut b = [0u8; 1];
     loop {
         match s.read(&mut b) {
@@ -236,7 +236,7 @@ fn read_byte(s: &mut TcpStream) -> Option<u8> {
 }
 
 /// Reads through the next CRLF (or LF); the line without it.
-fn read_line(s: &mut TcpStream) -> Vec<u8> {
+fn read_line(s: &mut impl Read) -> Vec<u8> {
     let mut line = Vec::new();
     loop {
         let b = read_byte(s).unwrap_or_else(|| {
@@ -255,7 +255,7 @@ fn read_line(s: &mut TcpStream) -> Vec<u8> {
     }
 }
 
-fn read_exactly(s: &mut TcpStream, n: usize) -> Vec<u8> {
+fn read_exactly(s: &mut impl Read, n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
     s.read_exact(&mut v)
         .unwrap_or_else(|e| panic!("reading {n} bytes: {e}"));
@@ -264,7 +264,7 @@ fn read_exactly(s: &mut TcpStream, n: usize) -> Vec<u8> {
 
 /// Reads one response head, byte by byte, so that nothing after it is
 /// taken off the socket.
-pub fn read_head(s: &mut TcpStream) -> String {
+pub fn read_head(s: &mut impl Read) -> String {
     let mut buf = Vec::new();
     while !buf.ends_with(b"\r\n\r\n") {
         match read_byte(s) {
@@ -281,7 +281,7 @@ pub fn read_head(s: &mut TcpStream) -> String {
 /// Reads exactly one response from `s` (Content-Length, chunked, or
 /// until close), never past its end, so pipelined responses can be read
 /// one after another; `head_request` means no body follows.
-pub fn read_reply(s: &mut TcpStream, head_request: bool) -> Reply {
+pub fn read_reply(s: &mut impl Read, head_request: bool) -> Reply {
     let head = read_head(s);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
@@ -362,7 +362,7 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Asserts that the server has closed `s`: a read returns end-of-stream
 /// (or a reset), and no byte arrives first.
-pub fn assert_closed(s: &mut TcpStream) {
+pub fn assert_closed(s: &mut impl Read) {
     let mut b = [0u8; 1];
     match s.read(&mut b) {
         Ok(0) => {}
@@ -549,7 +549,8 @@ pub struct Example {
     /// Its stderr, when piped: read to the end while it runs, so that a
     /// chatty log cannot fill the pipe and stall it.
     stderr: Option<JoinHandle<String>>,
-    /// The address from its first line.
+    /// The address from its first line (the socket's path for a Unix
+    /// socket).
     pub addr: String,
 }
 
@@ -586,9 +587,12 @@ impl Example {
         });
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
+        // `listening on http://ADDR`, or `listening on unix:PATH` for a
+        // Unix socket: `addr` is then the path.
+        let line = line.trim_end();
         let addr = line
-            .trim_end()
             .strip_prefix("listening on http://")
+            .or_else(|| line.strip_prefix("listening on unix:"))
             .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"))
             .to_owned();
         Example {
