@@ -18,9 +18,14 @@
 //! spreading connections over them (see the README's "Several processes
 //! on one port").
 //!
+//! With `--unix PATH` (Unix) it listens on a Unix domain socket instead,
+//! for a proxy on the same machine (see the README's "Unix domain
+//! sockets"); the file is removed at a graceful shutdown.
+//!
 //! On start it prints exactly one line to stdout,
 //! `listening on http://HOST:PORT`, with the real port (also for
-//! `--addr 127.0.0.1:0`), so scripts and tests can read it.
+//! `--addr 127.0.0.1:0`), or `listening on unix:PATH`, so scripts and
+//! tests can read it.
 
 use sockhttp::{Server, StaticFiles, default_threads};
 use std::io::Write;
@@ -34,6 +39,10 @@ Serves a directory over HTTP/1.1.
 
 Options:
   --addr HOST:PORT          address to listen on (default 127.0.0.1:8080; port 0 picks a free port)
+  --unix PATH               listen on a Unix domain socket at PATH instead (Unix only); prints
+                            `listening on unix:PATH`. A socket file there that nothing listens
+                            on is replaced; a live socket or any other file is refused. The
+                            file is removed at a graceful shutdown
   --root DIR                directory to serve (default: the bundled sample site)
   --threads N               worker threads (default: four per CPU, at least eight)
   --no-listing              answer 404 for directories without index.html instead of listing them
@@ -50,6 +59,8 @@ Environment:
 #[derive(Debug)]
 struct Config {
     addr: String,
+    /// `--unix PATH`: a Unix socket instead of `addr`.
+    unix: Option<PathBuf>,
     root: PathBuf,
     threads: usize,
     listing: bool,
@@ -66,6 +77,7 @@ enum Command {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut config = Config {
         addr: "127.0.0.1:8080".to_owned(),
+        unix: None,
         root: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/static_site/public"),
         threads: default_threads(),
         listing: true,
@@ -77,6 +89,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "--addr" => config.addr = value("--addr")?,
+            "--unix" => config.unix = Some(PathBuf::from(value("--unix")?)),
             "--root" => config.root = PathBuf::from(value("--root")?),
             "--threads" => {
                 let v = value("--threads")?;
@@ -93,6 +106,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    if config.unix.is_some() && config.reuse_port {
+        return Err("--unix and --reuse-port do not go together".to_owned());
     }
     Ok(Command::Serve(config))
 }
@@ -119,6 +135,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Binds the Unix socket of `--unix PATH` (see `Server::bind_unix` for
+/// the rule on a file already there).
+#[cfg(unix)]
+fn bind_unix(path: &std::path::Path) -> Result<Server, String> {
+    Server::bind_unix(path).map_err(|e| format!("cannot listen on unix:{}: {e}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn bind_unix(path: &std::path::Path) -> Result<Server, String> {
+    Err(format!(
+        "cannot listen on unix:{}: Unix sockets are for Unix systems",
+        path.display()
+    ))
+}
+
 fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if !config.root.is_dir() {
         return Err(format!("{} is not a directory", config.root.display()).into());
@@ -127,14 +158,14 @@ fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .listing(config.listing)
         .cache_control(config.cache_control.as_deref())
         .precompressed_gzip(true);
-    let bound = if config.reuse_port {
-        Server::bind_reuse_port(config.addr.as_str())
-    } else {
-        Server::bind(config.addr.as_str())
+    let bound = match &config.unix {
+        Some(path) => bind_unix(path),
+        None if config.reuse_port => Server::bind_reuse_port(config.addr.as_str())
+            .map_err(|e| format!("cannot listen on {}: {e}", config.addr)),
+        None => Server::bind(config.addr.as_str())
+            .map_err(|e| format!("cannot listen on {}: {e}", config.addr)),
     };
-    let server = bound
-        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?
-        .threads(config.threads);
+    let server = bound?.threads(config.threads);
 
     // Ctrl-C and SIGTERM start a graceful shutdown; `serve` returns when
     // in-flight requests have finished.
@@ -147,7 +178,8 @@ fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         config.threads
     );
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on http://{}", server.local_addr())?;
+    // `http://127.0.0.1:8080`, or `unix:/path`.
+    writeln!(stdout, "listening on {}", server.listen_addr())?;
     stdout.flush()?;
     drop(stdout);
 

@@ -8,7 +8,9 @@
 //! The point of activation is checked too: a connection made while no
 //! server runs waits in the kernel's backlog of the socket the test holds,
 //! and is answered by the server started after it, so a restart refuses
-//! no client.
+//! no client. The same for a Unix domain socket (a socket unit with
+//! `ListenStream=/run/…`), whose file the example leaves in place: it is
+//! systemd's.
 #![cfg(unix)]
 
 mod support;
@@ -16,17 +18,23 @@ mod support;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Command, Stdio};
-use support::{Example, Reply, connect, example_binary, read_reply};
+use support::{Example, FAILSAFE, Reply, TempDir, connect, example_binary, read_reply};
 
 /// Starts `echo_api ARGS` through a shell that moves its stdin (the
 /// listening socket) to fd 3 and sets `LISTEN_FDS=1` and `LISTEN_PID` to
 /// `listen_pid` (`$$`: the shell's pid, which `exec` keeps for the
 /// example) before it execs the example.
 fn start_activated(listener: &TcpListener, listen_pid: &str, args: &[&str]) -> Example {
+    let socket = OwnedFd::from(listener.try_clone().expect("dup the listener"));
+    start_with_fd(socket, listen_pid, args)
+}
+
+/// As [`start_activated`], with any descriptor as the inherited socket.
+fn start_with_fd(socket: OwnedFd, listen_pid: &str, args: &[&str]) -> Example {
     let script =
         format!(r#"exec 3<&0 0</dev/null; LISTEN_PID={listen_pid} LISTEN_FDS=1 exec "$0" "$@""#);
-    let socket = OwnedFd::from(listener.try_clone().expect("dup the listener"));
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(script)
@@ -149,4 +157,53 @@ fn an_inherited_fd_that_is_not_a_tcp_socket_is_an_error() {
         stderr.contains("echo_api: the inherited socket (fd 3)") && stderr.contains("not a socket"),
         "{stderr}"
     );
+}
+
+/// Sends `GET /inspect` on a new connection to the Unix socket at `path`
+/// (closed after the reply); with no server running, the connection
+/// waits in the socket's backlog, as over TCP.
+fn send_inspect_unix(path: &std::path::Path) -> UnixStream {
+    let mut s = UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(FAILSAFE)).unwrap();
+    s.write_all(b"GET /inspect HTTP/1.1\r\nHost: activation.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    s
+}
+
+/// Reads the reply to [`send_inspect_unix`]: a 200 whose client is a
+/// peer on a Unix socket.
+fn assert_inspected_unix(s: &mut UnixStream, what: &str) {
+    let reply = read_reply(s, false);
+    assert_eq!(reply.status, 200, "{what}: {}", reply.head);
+    let doc: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(doc["client"], "unix:", "{what}: the client /inspect saw");
+}
+
+#[test]
+fn serves_on_an_inherited_unix_socket_and_keeps_queued_connections_across_a_restart() {
+    let dir = TempDir::new("activation-unix");
+    let path = dir.0.join("echo_api.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let socket = || OwnedFd::from(listener.try_clone().expect("dup the listener"));
+
+    let mut early = send_inspect_unix(&path);
+    // Told by the socket's kind: a Unix socket, served as such, whatever
+    // --addr says.
+    let mut first = start_with_fd(socket(), "$$", &["--addr", "127.0.0.1:0"]);
+    assert_eq!(
+        first.addr,
+        path.to_str().unwrap(),
+        "the inherited socket, announced"
+    );
+    assert_inspected_unix(&mut early, "the connection queued before the start");
+    stop(&mut first);
+    assert!(path.exists(), "the socket file is systemd's: left in place");
+
+    // Between two runs: queued in the socket the test holds, not refused.
+    let mut between = send_inspect_unix(&path);
+    let mut second = start_with_fd(socket(), "$$", &["--unix", "/nonexistent/ignored.sock"]);
+    assert_eq!(second.addr, path.to_str().unwrap(), "the same socket again");
+    assert_inspected_unix(&mut between, "the connection made between the runs");
+    stop(&mut second);
+    assert!(path.exists());
 }

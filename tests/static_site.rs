@@ -59,7 +59,7 @@ fn example_help_and_bad_arguments() {
         .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for flag in ["--addr", "--root", "--threads", "--no-listing"] {
+    for flag in ["--addr", "--unix", "--root", "--threads", "--no-listing"] {
         assert!(help.contains(flag), "--help mentions {flag}: {help}");
     }
     for bad in [&["--bogus"][..], &["--threads", "0"], &["--addr"]] {
@@ -93,6 +93,39 @@ fn example_serves_another_root_without_listing() {
     assert!(a.ends_with("\r\n\r\nfrom another root\n"), "{a}");
     assert!(dir.starts_with("HTTP/1.1 404 "), "{dir}");
     assert!(status.success(), "{status:?}");
+}
+
+/// `--unix PATH`: one line naming the socket, the site served over it
+/// (to `curl --unix-socket`, with the access log writing the peer
+/// `unix:`), and the socket file gone after SIGTERM.
+#[cfg(unix)]
+#[test]
+fn example_serves_on_a_unix_socket_and_removes_it_on_sigterm() {
+    let tmp = TempDir::new("static-site-unix");
+    let path = tmp.0.join("site.sock");
+    let args = [OsStr::new("--unix"), path.as_os_str()];
+    let mut ex = Example::start("static_site", &args, Some("info"));
+    assert_eq!(ex.addr, path.to_str().unwrap(), "listening on unix:PATH");
+    let socket = path.to_str().unwrap();
+    let Some(out) = curl(&[
+        "-i",
+        "--unix-socket",
+        socket,
+        "http://localhost/files/hello.txt",
+    ]) else {
+        return;
+    };
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nhello, world\n"), "{text}");
+    let (status, rest, log) = ex.stop("-TERM");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(rest, "", "exactly one line on stdout");
+    assert!(!path.exists(), "the socket file is removed");
+    assert!(
+        log.contains("sockhttp::access] unix: \"GET /files/hello.txt HTTP/1.1\" 200 13 "),
+        "{log}"
+    );
 }
 
 /// `RUST_LOG=info` turns on one access line per request on stderr.

@@ -160,7 +160,8 @@ fn echo(req: &mut Request) -> sockhttp::Result<Response> {
 /// order, repeated fields included; values that are not UTF-8 are shown
 /// with U+FFFD in place of the bad bytes. The body is read and counted,
 /// not kept. `client` is the client's address (the peer, or the client a
-/// trusted proxy forwarded for, with port 0 when the proxy gave none) and
+/// trusted proxy forwarded for, with port 0 when the proxy gave none), or
+/// `unix:` for a peer on a Unix socket that named no other client, and
 /// `proto` the scheme a trusted proxy reported, or null.
 fn inspect(req: &mut Request) -> HandlerResult {
     let body_len = io::copy(req.body(), &mut io::sink())?;
@@ -176,7 +177,7 @@ fn inspect(req: &mut Request) -> HandlerResult {
         "version": req.version().as_str(),
         "headers": headers,
         "body_len": body_len,
-        "client": req.client_addr().map(|a| a.to_string()),
+        "client": req.client().map(|c| c.to_string()),
         "proto": req.forwarded_proto(),
     });
     Ok(Response::json(doc.to_string()))

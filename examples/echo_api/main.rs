@@ -10,20 +10,29 @@
 //! cargo run --example echo_api -- --trusted-proxies 10.0.0.0/8 --forwarding-header forwarded
 //! cargo run --example echo_api -- --db items.db        # items kept in an SQLite file
 //! cargo run --example echo_api -- --reuse-port         # share the port with other processes (Linux)
+//! cargo run --example echo_api -- --unix /tmp/echo_api.sock --trusted-proxies unix:   # behind nginx, on a Unix socket
 //! ```
 //!
-//! Started by systemd through a socket unit (`deploy/echo_api.socket`),
-//! it serves on the listening socket it inherits as fd 3 (`LISTEN_FDS=1`,
-//! `LISTEN_PID` its own pid) and ignores `--addr` and `--reuse-port`; see
-//! `deploy/README.md`.
+//! Started by systemd through a socket unit (`deploy/echo_api.socket`, or
+//! `deploy/echo_api-unix.socket` for a Unix socket), it serves on the
+//! listening socket it inherits as fd 3 (`LISTEN_FDS=1`, `LISTEN_PID` its
+//! own pid), TCP or Unix, and ignores `--addr`, `--unix` and
+//! `--reuse-port`; see `deploy/README.md`.
+//!
+//! With `--unix PATH` (Unix) it listens on a Unix domain socket instead of
+//! a TCP port, for a proxy on the same machine: a socket file left behind
+//! by a server that is gone is replaced, a live one or a file that is not
+//! a socket is refused, and the file is removed at a graceful shutdown.
+//! Its line is then `listening on unix:PATH`.
 //!
 //! With `--reuse-port` (Linux) it binds with `SO_REUSEPORT`, so that
 //! several `echo_api --reuse-port` processes serve one port, the kernel
 //! spreading connections over them (`GET /pid` says which one answered);
 //! see the README's "Several processes on one port".
 //!
-//! It prints exactly one line on stdout, `listening on http://HOST:PORT`,
-//! with the port really bound (useful with port 0), and logs to stderr.
+//! It prints exactly one line on stdout, `listening on http://HOST:PORT`
+//! (`listening on unix:PATH` on a Unix socket), with the port really
+//! bound (useful with port 0), and logs to stderr.
 //! Ctrl-C or SIGTERM starts a graceful shutdown: stop accepting, close
 //! idle connections, let requests in flight finish; the process then exits
 //! with status 0. A second Ctrl-C during the shutdown exits at once.
@@ -34,11 +43,13 @@ mod app;
 
 use sockhttp::{ForwardingHeader, Server, TrustedProxies};
 use std::io::Write;
+#[cfg(unix)]
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-Usage: echo_api [--addr HOST:PORT] [--threads N] [--trusted-proxies LIST]
+Usage: echo_api [--addr HOST:PORT | --unix PATH] [--threads N] [--trusted-proxies LIST]
                 [--forwarding-header x-forwarded-for|forwarded]
                 [--prebuffer-body-bytes N] [--db FILE] [--reuse-port]
 
@@ -47,10 +58,17 @@ Serves the echo_api example routes (open http://HOST:PORT/ for the list).
 Options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port);
                     ignored when a listening socket is inherited (LISTEN_FDS)
+  --unix PATH       listen on a Unix domain socket at PATH instead (Unix only), for a
+                    proxy on this machine; prints `listening on unix:PATH`. A socket
+                    file there that nothing listens on is replaced; a live socket or
+                    any other file is refused. The file is removed at a graceful
+                    shutdown. Its mode is 0777 less the umask: connecting needs write
+                    permission. Ignored when a listening socket is inherited
   --threads N       worker threads (default: four per CPU, at least eight)
   --trusted-proxies LIST
                     comma-separated proxy addresses or CIDR ranges (127.0.0.1,10.0.0.0/8)
-                    whose forwarding headers are believed (default: none)
+                    whose forwarding headers are believed (default: none); `unix:`
+                    trusts peers on a Unix socket (nginx proxying to --unix)
   --forwarding-header x-forwarded-for|forwarded
                     the header those proxies set, the only one read: X-Forwarded-For
                     with X-Forwarded-Proto (default, as nginx and HAProxy send), or
@@ -71,14 +89,16 @@ Environment:
   RUST_LOG          log filter for env_logger (default warn; info adds the access log)
   LISTEN_FDS, LISTEN_PID
                     socket activation, as systemd sets them: with LISTEN_FDS=1 and
-                    LISTEN_PID this process's id, serve on the listening TCP socket
-                    that is fd 3 instead of binding --addr
+                    LISTEN_PID this process's id, serve on the listening socket that
+                    is fd 3, TCP or Unix, instead of binding --addr or --unix
 ";
 
 /// Options are the parsed command-line flags.
 #[derive(Debug)]
 struct Options {
     addr: String,
+    /// `--unix PATH`: a Unix socket instead of `addr`.
+    unix: Option<PathBuf>,
     threads: Option<usize>,
     prebuffer_body_bytes: Option<usize>,
     trusted_proxies: TrustedProxies,
@@ -92,6 +112,7 @@ struct Options {
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
     let mut opts = Options {
         addr: "127.0.0.1:8080".to_owned(),
+        unix: None,
         threads: None,
         prebuffer_body_bytes: None,
         trusted_proxies: TrustedProxies::none(),
@@ -114,6 +135,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
         match flag.as_str() {
             "--help" | "-h" => return Ok(None),
             "--addr" => opts.addr = value("--addr")?,
+            "--unix" => opts.unix = Some(PathBuf::from(value("--unix")?)),
             "--threads" => {
                 let v = value("--threads")?;
                 match v.parse::<usize>() {
@@ -154,17 +176,31 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    if opts.unix.is_some() && opts.reuse_port {
+        return Err("--unix and --reuse-port do not go together".to_owned());
+    }
     Ok(Some(opts))
 }
 
-/// Returns the listening TCP socket passed as fd 3 by socket activation
+/// Inherited is the listening socket passed by socket activation, of
+/// either kind.
+enum Inherited {
+    Tcp(std::net::TcpListener),
+    #[cfg(unix)]
+    Unix(UnixListener),
+}
+
+/// Returns the listening socket passed as fd 3 by socket activation
 /// (`LISTEN_FDS`, `LISTEN_PID`; see sd_listen_fds(3)), or `None` when
-/// there is none. listenfd checks that `LISTEN_PID` is ours, that the fd
-/// is a TCP socket, marks it close-on-exec and unsets both variables (so
-/// a child process would not take the fd for its own). It changes the
-/// environment, which is sound only while this process has one thread:
-/// call it first.
-fn inherited_listener() -> Result<Option<std::net::TcpListener>, String> {
+/// there is none: a TCP socket (`ListenStream=127.0.0.1:8081`), or a Unix
+/// stream socket (`ListenStream=/run/echo_api/echo_api.sock`), told apart
+/// by the socket's own family, which listenfd checks (`getsockname`,
+/// `SO_TYPE`): a socket that is not the one kind is tried as the other.
+/// listenfd also checks that `LISTEN_PID` is ours, marks the fd
+/// close-on-exec and unsets both variables (so a child process would not
+/// take the fd for its own). It changes the environment, which is sound
+/// only while this process has one thread: call it first.
+fn inherited_listener() -> Result<Option<Inherited>, String> {
     let mut fds = listenfd::ListenFd::from_env();
     if fds.len() > 1 {
         return Err(format!(
@@ -172,18 +208,41 @@ fn inherited_listener() -> Result<Option<std::net::TcpListener>, String> {
             fds.len()
         ));
     }
-    let Some(listener) = fds
-        .take_tcp_listener(0)
-        .map_err(|e| format!("the inherited socket (fd 3): {e}"))?
-    else {
-        return Ok(None);
+    let fd3_error = |e: std::io::Error| format!("the inherited socket (fd 3): {e}");
+    // A failed take leaves the fd in place for the next.
+    let not_tcp = match fds.take_tcp_listener(0) {
+        Ok(None) => return Ok(None),
+        Ok(Some(listener)) => {
+            // The accept loop blocks in accept(2); a socket unit with
+            // `NonBlocking=yes` would make it spin.
+            listener.set_nonblocking(false).map_err(fd3_error)?;
+            return Ok(Some(Inherited::Tcp(listener)));
+        }
+        Err(e) => e,
     };
-    // The accept loop blocks in accept(2); a socket unit with
-    // `NonBlocking=yes` would make it spin.
-    listener
-        .set_nonblocking(false)
-        .map_err(|e| format!("the inherited socket (fd 3): {e}"))?;
-    Ok(Some(listener))
+    #[cfg(unix)]
+    if let Ok(Some(listener)) = fds.take_unix_listener(0) {
+        listener.set_nonblocking(false).map_err(fd3_error)?;
+        return Ok(Some(Inherited::Unix(listener)));
+    }
+    Err(format!(
+        "the inherited socket (fd 3): {not_tcp}, nor a Unix stream socket"
+    ))
+}
+
+/// Binds the Unix socket of `--unix PATH` (see `Server::bind_unix` for
+/// the rule on a file already there).
+#[cfg(unix)]
+fn bind_unix(path: &std::path::Path) -> Result<Server, String> {
+    Server::bind_unix(path).map_err(|e| format!("cannot listen on unix:{}: {e}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn bind_unix(path: &std::path::Path) -> Result<Server, String> {
+    Err(format!(
+        "cannot listen on unix:{}: Unix sockets are for Unix systems",
+        path.display()
+    ))
 }
 
 fn main() -> ExitCode {
@@ -226,13 +285,19 @@ fn main() -> ExitCode {
     // socket activation systemd did all that, and holds the socket across
     // our restarts: connections made meanwhile wait in its backlog.
     let bound = match inherited {
-        Some(listener) => Server::from_listener(listener)
+        Some(Inherited::Tcp(listener)) => Server::from_listener(listener)
             .map_err(|e| format!("cannot serve on the inherited socket (fd 3): {e}")),
-        None if opts.reuse_port => Server::bind_reuse_port(&opts.addr)
-            .map_err(|e| format!("cannot listen on {} with SO_REUSEPORT: {e}", opts.addr)),
-        None => {
-            Server::bind(&opts.addr).map_err(|e| format!("cannot listen on {}: {e}", opts.addr))
-        }
+        #[cfg(unix)]
+        Some(Inherited::Unix(listener)) => Server::from_unix_listener(listener)
+            .map_err(|e| format!("cannot serve on the inherited socket (fd 3): {e}")),
+        None => match &opts.unix {
+            Some(path) => bind_unix(path),
+            None if opts.reuse_port => Server::bind_reuse_port(&opts.addr)
+                .map_err(|e| format!("cannot listen on {} with SO_REUSEPORT: {e}", opts.addr)),
+            None => {
+                Server::bind(&opts.addr).map_err(|e| format!("cannot listen on {}: {e}", opts.addr))
+            }
+        },
     };
     let mut server = match bound {
         Ok(server) => server,
@@ -271,10 +336,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    // The one line on stdout: scripts and tests wait for it to learn the port.
+    // The one line on stdout: scripts and tests wait for it to learn the
+    // port (`http://127.0.0.1:8080`) or the socket (`unix:/path`).
     let mut stdout = std::io::stdout().lock();
-    let announced = writeln!(stdout, "listening on http://{}", server.local_addr())
-        .and_then(|()| stdout.flush());
+    let announced =
+        writeln!(stdout, "listening on {}", server.listen_addr()).and_then(|()| stdout.flush());
     drop(stdout);
     if let Err(e) = announced {
         eprintln!("echo_api: cannot write to stdout: {e}");
