@@ -1,7 +1,8 @@
 //! sockhttp behind a real nginx running `deploy/nginx.conf`: load
 //! balancing, the client address through forwarded headers, upstream
-//! keep-alive, WebSockets through nginx, and a rolling restart of both
-//! backends under load that loses no request.
+//! keep-alive, WebSockets through nginx, a rolling restart of both
+//! backends under load that loses no request, and the config's Unix
+//! socket variant (nginx to `echo_api --unix`, trusting `unix:`).
 //!
 //! Each test starts two `echo_api` binaries and an nginx master process as
 //! child processes on loopback ports. The two share one SQLite file
@@ -23,6 +24,7 @@ mod support;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -206,6 +208,114 @@ fn nginx_serves_the_site_balances_the_api_and_forwards_the_client_address() {
         }
     }
     assert_eq!(served.iter().sum::<usize>(), PROBES);
+}
+
+#[test]
+fn nginx_reaches_echo_api_over_unix_sockets_and_forwards_the_client_address() {
+    let Some(nginx_bin) = nginx_or_skip() else {
+        return;
+    };
+    let tmp = TempDir::new("nginx-unix");
+    // nginx started by root runs its workers as `nobody`: they must be
+    // able to reach the sockets (search permission on the directory).
+    fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o755)).unwrap();
+    let db = tmp.0.join("items.db");
+    let sockets = [tmp.0.join("1.sock"), tmp.0.join("2.sock")];
+    let mut backends = [
+        Backend::start_unix(&sockets[0], &db),
+        Backend::start_unix(&sockets[1], &db),
+    ];
+    // ...and write permission on each socket file, which the backend
+    // created with the umask's mode: what an operator does with `chmod`
+    // (or with a group, see deploy/README.md).
+    for path in &sockets {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let mut nginx = Nginx::start_upstream(&nginx_bin, &Upstream::Unix(sockets.clone()));
+
+    // The backend's peer is nginx on a Unix socket, with no address; with
+    // `unix:` trusted, `client` is the address nginx forwarded for.
+    let url = format!("http://{}/api/inspect?from=curl", nginx.addr());
+    if let Some(out) = curl(&["--interface", "127.0.0.2", &url]) {
+        let doc: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(doc["client"], "127.0.0.2:0", "{doc}");
+        assert_eq!(doc["proto"], "http", "{doc}");
+        assert_eq!(doc["path"], "/inspect", "nginx strips /api: {doc}");
+        assert_eq!(header_of(&doc, "X-Forwarded-For"), Some("127.0.0.2"));
+    }
+
+    // Items through nginx: created on one instance, found on either.
+    let id = create_item(nginx.addr(), &serde_json::json!({"name": "over unix"}));
+    let mut client = Client::new(nginx.addr());
+    for _ in 0..4 {
+        let r = client
+            .send("GET", &format!("/api/items/{id}"), &[], b"")
+            .unwrap();
+        assert_eq!(r.status, 200);
+    }
+
+    // A WebSocket through nginx and the Unix socket.
+    let (mut ws, _) = tungstenite::connect(format!("ws://{}/ws/echo", nginx.addr()))
+        .expect("a WebSocket through nginx");
+    ws.send(tungstenite::Message::text("over a unix socket"))
+        .unwrap();
+    assert_eq!(
+        ws.read().unwrap(),
+        tungstenite::Message::text("over a unix socket")
+    );
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+
+    // Probes on one client connection: nginx alternates between the
+    // backends.
+    const PROBES: usize = 20;
+    for i in 0..PROBES {
+        let r = client
+            .send("GET", &format!("/api/inspect?probe={i}"), &[], b"")
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let doc: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(doc["client"], "127.0.0.1:0", "{doc}");
+    }
+    drop(client);
+
+    nginx.stop();
+    let nginx_log = nginx.access_log();
+    let upstreams: BTreeSet<&str> = nginx_log
+        .lines()
+        .filter(|l| l.contains("probe="))
+        .filter_map(|l| l.split(" up=").nth(1)?.split(' ').next())
+        .collect();
+    let want: BTreeSet<String> = sockets
+        .iter()
+        .map(|p| format!("unix:{}", p.display()))
+        .collect();
+    assert_eq!(
+        upstreams,
+        want.iter().map(String::as_str).collect(),
+        "nginx logs its Unix upstreams:\n{nginx_log}"
+    );
+    let logs = backends.each_mut().map(|b| b.stop());
+    let mut served = 0;
+    for (i, log) in logs.iter().enumerate() {
+        let probes: Vec<Access> = accesses(log)
+            .filter(|a| a.target.starts_with("/inspect?probe="))
+            .collect();
+        assert!(!probes.is_empty(), "backend {i} got no request:\n{log:#?}");
+        for a in &probes {
+            // The access log names the client, and the peer as `unix:`.
+            assert_eq!(a.client, "127.0.0.1:0", "{a:?}");
+            assert_eq!(a.peer.as_deref(), Some("unix:"), "{a:?}");
+        }
+        served += probes.len();
+        if let Some(a) = accesses(log).find(|a| a.target == "/inspect?from=curl") {
+            assert_eq!(a.client, "127.0.0.2:0", "{a:?}");
+        }
+    }
+    assert_eq!(served, PROBES);
+    for path in &sockets {
+        assert!(!path.exists(), "{} removed at shutdown", path.display());
+    }
 }
 
 #[test]
@@ -987,8 +1097,44 @@ impl Backend {
     }
 
     fn try_start(addr: &str, db: &Path) -> Result<Backend, String> {
+        let args = ["--addr", addr, "--trusted-proxies", "127.0.0.1"].map(OsStr::new);
+        let (mut backend, line) = Backend::spawn(&args, db)?;
+        // The one stdout line says the port is bound and listening.
+        let port = line
+            .strip_prefix("listening on http://127.0.0.1:")
+            .and_then(|p| p.parse().ok());
+        match port {
+            Some(port) => {
+                backend.port = port;
+                Ok(backend)
+            }
+            None => Err(backend.failed(&format!("--addr {addr}"), &line)),
+        }
+    }
+
+    /// Starts one on a Unix socket at `path`, trusting `unix:` (nginx).
+    fn start_unix(path: &Path, db: &Path) -> Backend {
+        let args = [
+            OsStr::new("--unix"),
+            path.as_os_str(),
+            OsStr::new("--trusted-proxies"),
+            OsStr::new("unix:"),
+        ];
+        let (mut backend, line) = Backend::spawn(&args, db).unwrap_or_else(|e| panic!("{e}"));
+        if line != format!("listening on unix:{}", path.display()) {
+            panic!(
+                "{}",
+                backend.failed(&format!("--unix {}", path.display()), &line)
+            );
+        }
+        backend
+    }
+
+    /// Starts `echo_api ARGS --db DB` with its access log on stderr, and
+    /// returns it with the line it printed first (empty if none came).
+    fn spawn(args: &[&OsStr], db: &Path) -> Result<(Backend, String), String> {
         let mut child = Command::new(support::example_binary("echo_api"))
-            .args(["--addr", addr, "--trusted-proxies", "127.0.0.1"])
+            .args(args)
             .arg("--db")
             .arg(db)
             .args(["--threads", "8"])
@@ -1008,34 +1154,27 @@ impl Backend {
             let _ = tx.send(line);
             let _ = io::copy(&mut stdout, &mut io::sink());
         });
-        let mut backend = Backend {
+        let backend = Backend {
             child,
             port: 0,
             log,
             reader: Some(reader),
         };
-        // The one stdout line says the port is bound and listening.
         let line = rx.recv_timeout(STARTUP).unwrap_or_default();
-        let port = line
-            .trim_end()
-            .strip_prefix("listening on http://127.0.0.1:")
-            .and_then(|p| p.parse().ok());
-        match port {
-            Some(port) => {
-                backend.port = port;
-                Ok(backend)
-            }
-            None => {
-                let status = wait_exit(&mut backend.child, STARTUP);
-                if let Some(r) = backend.reader.take() {
-                    let _ = r.join();
-                }
-                Err(format!(
-                    "echo_api --addr {addr} did not start ({status:?}), stdout {line:?}, stderr:\n{}",
-                    backend.log.lines().join("\n")
-                ))
-            }
+        Ok((backend, line.trim_end().to_owned()))
+    }
+
+    /// Waits for a backend that did not announce what it should have to
+    /// exit, and says what it printed.
+    fn failed(&mut self, how: &str, line: &str) -> String {
+        let status = wait_exit(&mut self.child, STARTUP);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
         }
+        format!(
+            "echo_api {how} did not start ({status:?}), stdout {line:?}, stderr:\n{}",
+            self.log.lines().join("\n")
+        )
     }
 
     /// Stops it as a service manager would (SIGTERM), checks that it exits
@@ -1076,13 +1215,25 @@ struct Nginx {
     port: u16,
 }
 
+/// Upstream is where nginx finds the two backends: the config's TCP
+/// servers, or its Unix socket variant.
+enum Upstream {
+    Tcp([u16; 2]),
+    Unix([PathBuf; 2]),
+}
+
 impl Nginx {
     fn start(bin: &Path, backends: [u16; 2]) -> Nginx {
-        let prefix = std::env::temp_dir().join(format!(
-            "sockhttp-nginx-{}-{}",
-            std::process::id(),
-            backends[0]
-        ));
+        Nginx::start_upstream(bin, &Upstream::Tcp(backends))
+    }
+
+    fn start_upstream(bin: &Path, upstream: &Upstream) -> Nginx {
+        let tag = match upstream {
+            Upstream::Tcp(ports) => ports[0].to_string(),
+            Upstream::Unix(_) => "unix".to_owned(),
+        };
+        let prefix =
+            std::env::temp_dir().join(format!("sockhttp-nginx-{}-{tag}", std::process::id()));
         let _ = fs::remove_dir_all(&prefix);
         fs::create_dir(&prefix).unwrap();
         // nginx started by root runs its workers as `nobody`, who may not
@@ -1099,7 +1250,7 @@ impl Nginx {
         // unless someone takes it first: then try another.
         for _attempt in 0..3 {
             let port = free_port();
-            let conf = configure(&template, port, backends, &site);
+            let conf = configure(&template, port, upstream, &site);
             fs::write(prefix.join("nginx.conf"), conf).unwrap();
             let stderr = fs::File::create(prefix.join("stderr.log")).unwrap();
             let mut cmd = Command::new(bin);
@@ -1217,24 +1368,48 @@ fn free_port() -> u16 {
 /// Makes the test's config from `deploy/nginx.conf`: its listen port, its
 /// two backends and its site root, the values the file marks `EDIT`. Each
 /// must be found exactly once, so a change to the file that this test does
-/// not follow fails here rather than testing something else.
-fn configure(template: &str, port: u16, backends: [u16; 2], root: &Path) -> String {
+/// not follow fails here rather than testing something else. For Unix
+/// sockets, the two TCP `server` lines go and the commented Unix variant
+/// comes in, with the test's socket paths.
+fn configure(template: &str, port: u16, upstream: &Upstream, root: &Path) -> String {
     let root = format!("root \"{}\";", root.display());
-    let edits = [
+    let mut edits = vec![
         (
             "listen 127.0.0.1:8080;",
             format!("listen 127.0.0.1:{port};"),
         ),
-        (
-            "server 127.0.0.1:8081 ",
-            format!("server 127.0.0.1:{} ", backends[0]),
-        ),
-        (
-            "server 127.0.0.1:8082 ",
-            format!("server 127.0.0.1:{} ", backends[1]),
-        ),
         ("root /path/to/sockhttp/examples/static_site/public;", root),
     ];
+    match upstream {
+        Upstream::Tcp(backends) => edits.extend([
+            (
+                "server 127.0.0.1:8081 ",
+                format!("server 127.0.0.1:{} ", backends[0]),
+            ),
+            (
+                "server 127.0.0.1:8082 ",
+                format!("server 127.0.0.1:{} ", backends[1]),
+            ),
+        ]),
+        Upstream::Unix(paths) => edits.extend([
+            (
+                "        server 127.0.0.1:8081 max_fails=1 fail_timeout=2s;\n",
+                String::new(),
+            ),
+            (
+                "        server 127.0.0.1:8082 max_fails=1 fail_timeout=2s;\n",
+                String::new(),
+            ),
+            (
+                "#server unix:/run/echo_api/1.sock ",
+                format!("server unix:{} ", paths[0].display()),
+            ),
+            (
+                "#server unix:/run/echo_api/2.sock ",
+                format!("server unix:{} ", paths[1].display()),
+            ),
+        ]),
+    }
     let mut conf = template.to_owned();
     for (from, to) in edits {
         assert_eq!(
