@@ -79,6 +79,7 @@
 //! | `socket`, `setsockopt(SO_REUSEADDR)`, `bind`, `listen(fd, 128)` | make the listening socket | inside `TcpListener::bind`, called by [`Server::bind`] |
 //! | `listen(fd, 4096)` | a second `listen` raises the backlog (Linux) | [`Server::backlog`] |
 //! | `socket`, `setsockopt(SO_REUSEADDR)`, `setsockopt(SO_REUSEPORT)`, `bind`, `listen(fd, 4096)` | a listening socket that shares its port with other servers, in this process or others (Linux); its graceful shutdown stops it listening with `shutdown(SHUT_RD)` | [`Server::bind_reuse_port`], through `server::listener` |
+//! | `connect` (non-blocking), `unlink`, `socket(AF_UNIX)`, `bind`, `listen(fd, 4096)` | a Unix domain socket for a proxy on the same machine: a socket file nobody listens on any more is removed first, then the socket made; `unlink` again at the graceful shutdown | [`Server::bind_unix`], through `server::listener` |
 //! | `accept4` | take the next connection from the kernel's queue | the accept loop (`server::listener`) |
 //! | `ioctl(FIONBIO)` | make the socket non-blocking: a read or write that would wait returns at once (Linux) | `server::link` |
 //! | `epoll_ctl(ADD)` | park the new connection: wait for its first request without a thread | the accept loop, through `server::park::epoll` (Linux) |
