@@ -484,7 +484,8 @@ impl Session {
         self.shared.id
     }
 
-    /// Returns the address of the peer (the proxy's, behind one).
+    /// Returns the address of the peer (the proxy's, behind one); `None`
+    /// for a session over a Unix domain socket, whose peer has none.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.shared.peer
     }
