@@ -10,7 +10,7 @@
 //! cargo run --example echo_api -- --trusted-proxies 10.0.0.0/8 --forwarding-header forwarded
 //! cargo run --example echo_api -- --db items.db        # items kept in an SQLite file
 //! cargo run --example echo_api -- --reuse-port         # share the port with other processes (Linux)
-//! cargo run --example echo_api -- --unix /tmp/echo_api.sock --trusted-proxies unix:   # behind nginx, on a Unix socket
+//! cargo run --example echo_api -- --unix echo_api.sock --trusted-proxies unix:   # behind nginx, on a Unix socket
 //! ```
 //!
 //! Started by systemd through a socket unit (`deploy/echo_api.socket`, or
