@@ -346,7 +346,7 @@ pub use response::{Body, IntoResponse, Response, Segment, WriteFn};
 pub use router::Router;
 pub use server::{
     DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE, RunningServer, Server, ShutdownHandle,
-    default_streaming_bodies, default_threads,
+    Stats, StatsHandle, default_streaming_bodies, default_threads,
 };
 pub use static_files::StaticFiles;
 pub use types::{Headers, HttpDate, InvalidHeader, Method, StatusCode, Version};

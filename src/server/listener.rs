@@ -30,6 +30,7 @@ use super::clock::Throttle;
 use super::connection::Connection;
 use super::link::Link;
 use super::registry::Registration;
+use super::stats::{self, Counter};
 use super::worker::{self, Shared};
 use crate::proto::conn::Conn;
 use std::io;
@@ -58,6 +59,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         let (stream, peer) = match accepted {
             Ok(pair) => {
                 backoff = BACKOFF_MIN;
+                stats::count(Counter::Accepted);
                 pair
             }
             Err(e) => {

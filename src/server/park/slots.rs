@@ -250,6 +250,14 @@ impl<T> Slots<T> {
         self.take_parked(|_, wait| wait.idle)
     }
 
+    /// Counts the parked connections.
+    pub(crate) fn parked(&self) -> usize {
+        self.map
+            .values()
+            .filter(|slot| matches!(slot, Slot::Parked { .. }))
+            .count()
+    }
+
     /// Returns how many connections are registered.
     #[cfg(test)]
     fn len(&self) -> usize {
