@@ -72,6 +72,11 @@ impl TestServer {
         read_to_end(&mut s)
     }
 
+    /// Returns the server's live statistics now.
+    pub fn stats(&self) -> sockhttp::Stats {
+        self.running.as_ref().expect("server running").stats()
+    }
+
     /// Returns a handle that starts a graceful shutdown without waiting.
     pub fn shutdown_handle(&self) -> sockhttp::ShutdownHandle {
         self.running
