@@ -209,10 +209,10 @@ fn main() -> ExitCode {
 
     // Before the port is bound: a database file that cannot be opened is
     // an error at start, not a 500 on every item request.
-    let router = match &opts.db {
-        None => app::app(),
+    let store = match &opts.db {
+        None => None,
         Some(path) => match app::Store::open(Some(path)) {
-            Ok(store) => app::app_with(store),
+            Ok(store) => Some(store),
             Err(e) => {
                 eprintln!("echo_api: cannot open the database {}: {e}", path.display());
                 return ExitCode::FAILURE;
@@ -253,6 +253,13 @@ fn main() -> ExitCode {
     // access log see the client it forwarded for, read from the one header
     // family it sets.
     server = server.trusted_proxies(opts.trusted_proxies.header(opts.forwarding_header));
+
+    // `/metrics` reads the statistics of the server that serves it.
+    let stats = server.stats_handle();
+    let router = match store {
+        None => app::app(stats),
+        Some(store) => app::app_with(store, stats),
+    };
 
     // ctrlc runs this closure on its own thread (not inside the signal
     // handler), so it may do anything; `shutdown` only sets a flag and

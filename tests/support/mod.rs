@@ -18,7 +18,7 @@ pub mod driver;
 pub mod multipart;
 pub mod rng;
 
-use sockhttp::{Handler, Limits, RunningServer, Server, Timeouts};
+use sockhttp::{Handler, Limits, RunningServer, Server, StatsHandle, Timeouts};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -53,6 +53,14 @@ impl TestServer {
             running: Some(running),
             addr,
         }
+    }
+
+    /// Serves the handler `app` makes from the server's statistics handle
+    /// (`echo_api`'s router, whose `/metrics` reads them), with a
+    /// configured `server`.
+    pub fn with_app<H: Handler>(server: Server, app: impl FnOnce(StatsHandle) -> H) -> TestServer {
+        let handler = app(server.stats_handle());
+        TestServer::with(server, handler)
     }
 
     pub fn addr(&self) -> SocketAddr {
