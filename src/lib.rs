@@ -304,6 +304,14 @@
 //! `trace` for byte counts. Values of `Authorization` and `Cookie` are
 //! never logged.
 //!
+//! Live statistics (connections open, parked and busy; requests by
+//! status class; bytes each way; refusals, timeouts by phase, caught
+//! panics) are read with [`RunningServer::stats`], or from a handler
+//! with a [`StatsHandle`] from [`Server::stats_handle`]: see [`Stats`]
+//! for what each number counts. Each worker counts on a cache line of its
+//! own, and the gauges are counted when read, so serving pays nothing
+//! measurable for them.
+//!
 //! Not done, on purpose: HTTP/2 and HTTP/3, `CONNECT` tunnels, request
 //! body content codings (`gzip`), compression of responses, and
 //! WebSocket extensions (`permessage-deflate`). Not done yet: TLS. Put

@@ -28,6 +28,9 @@
 //! idle connections, let requests in flight finish; the process then exits
 //! with status 0. A second Ctrl-C during the shutdown exits at once.
 //!
+//! `GET /metrics` serves the server's live statistics in the Prometheus
+//! text format (see the README's "Live statistics and `/metrics`").
+//!
 //! The routes are in `app.rs`; see its table, or `GET /`.
 
 mod app;
