@@ -521,4 +521,23 @@ mod tests {
         assert!(!slots.forget(4));
         assert!(matches!(slots.event(4, R, true), Found::Nothing), "gone");
     }
+
+    #[test]
+    fn parked_counts_the_parked_slots_only() {
+        let mut slots = Slots::default();
+        assert_eq!(slots.parked(), 0);
+        for key in 1..=3 {
+            slots
+                .park(key, "c", wait(Interest::Read, true), false)
+                .unwrap();
+        }
+        assert_eq!(slots.parked(), 3);
+        assert!(slots.take(2).is_some());
+        assert_eq!(slots.parked(), 2, "taken: busy");
+        // Found ready by a batch and listed: parked until a worker takes it.
+        assert!(matches!(slots.event(1, R, false), Found::Ready));
+        assert_eq!(slots.parked(), 2);
+        assert!(slots.forget(3));
+        assert_eq!(slots.parked(), 1);
+    }
 }
