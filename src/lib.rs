@@ -305,6 +305,14 @@
 //! `trace` for byte counts. Values of `Authorization` and `Cookie` are
 //! never logged.
 //!
+//! Live statistics (connections open, parked and busy; requests by
+//! status class; bytes each way; refusals, timeouts by phase, caught
+//! panics) are read with [`RunningServer::stats`], or from a handler
+//! with a [`StatsHandle`] from [`Server::stats_handle`]: see [`Stats`]
+//! for what each number counts. Each worker counts on a cache line of its
+//! own, and the gauges are counted when read, so serving pays nothing
+//! measurable for them.
+//!
 //! Not done, on purpose: HTTP/2 and HTTP/3, `CONNECT` tunnels, request
 //! body content codings (`gzip`), compression of responses, and
 //! WebSocket extensions (`permessage-deflate`). Not done yet: TLS. Put
@@ -349,7 +357,7 @@ pub use response::{Body, IntoResponse, Response, Segment, WriteFn};
 pub use router::Router;
 pub use server::{
     DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE, ListenAddr, RunningServer, Server,
-    ShutdownHandle, default_streaming_bodies, default_threads,
+    ShutdownHandle, Stats, StatsHandle, default_streaming_bodies, default_threads,
 };
 pub use static_files::StaticFiles;
 pub use types::{Headers, HttpDate, InvalidHeader, Method, StatusCode, Version};

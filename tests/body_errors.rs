@@ -177,7 +177,7 @@ fn check(s: &mut TcpStream, case: &Case, mode: Mode) {
 }
 
 fn echo(server: Server) -> TestServer {
-    TestServer::with(server, app::app())
+    TestServer::with_app(server, app::app)
 }
 
 #[test]

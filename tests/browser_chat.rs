@@ -257,10 +257,9 @@ fn two_browser_pages_see_each_others_messages() {
     // Eight workers: without epoll each connection holds one for its
     // life, and Chromium holds four here (two for the pages, the two
     // WebSockets), so half the pool is to spare.
-    let srv = TestServer::with(
-        server().threads(8),
-        app::app().get("/test/two-chats", |_req| Response::html(TWO_CHATS_HTML)),
-    );
+    let srv = TestServer::with_app(server().threads(8), |stats| {
+        app::app(stats).get("/test/two-chats", |_req| Response::html(TWO_CHATS_HTML))
+    });
     let Some(mut browser) = Browser::launch() else {
         return;
     };

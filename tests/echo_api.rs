@@ -9,7 +9,7 @@ mod support;
 
 use serde_json::{Value, json};
 use sockhttp::{Response, Server};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
@@ -19,7 +19,7 @@ use support::rng::{Pattern, pattern};
 use support::*;
 
 fn start() -> TestServer {
-    TestServer::with(Server::bind("127.0.0.1:0").unwrap().threads(8), app::app())
+    TestServer::with_app(Server::bind("127.0.0.1:0").unwrap().threads(8), app::app)
 }
 
 /// Sends one request on `s` (keep-alive) and reads its reply.
@@ -699,10 +699,9 @@ fn concurrent_creates_and_patches_through_two_stores_on_one_file_lose_no_update(
     let db = dir.0.join("items.db");
     let server = || {
         let store = app::Store::open(Some(&db)).unwrap();
-        TestServer::with(
-            Server::bind("127.0.0.1:0").unwrap().threads(8),
-            app::app_with(store),
-        )
+        TestServer::with_app(Server::bind("127.0.0.1:0").unwrap().threads(8), |stats| {
+            app::app_with(store, stats)
+        })
     };
     creates_and_patches_lose_no_update(&[server(), server()]);
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -974,6 +973,179 @@ fn sigterm_lets_the_request_in_flight_finish() {
     assert!(status.success(), "exit status {status:?}; stderr:\n{log}");
 }
 
+/// Sends `raw` on `s` and reads the one reply; returns it and how many
+/// bytes it was on the wire (every reply here has a `Content-Length`).
+fn exchange_counted(s: &mut TcpStream, raw: &str) -> (Reply, u64) {
+    s.write_all(raw.as_bytes()).unwrap();
+    let reply = read_reply(s, false);
+    assert!(reply.header("content-length").is_some(), "{}", reply.head);
+    let wire = (reply.head.len() + reply.body.len()) as u64;
+    (reply, wire)
+}
+
+const SCRAPE: &str = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+
+/// Scrapes `/metrics` on `s`: checks the answer is the Prometheus text
+/// format ([`parse_prometheus`]) and returns its samples, and how many
+/// bytes the answer was.
+fn scrape(s: &mut TcpStream) -> (BTreeMap<String, u64>, u64) {
+    let (reply, wire) = exchange_counted(s, SCRAPE);
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    (parse_prometheus(reply.text()), wire)
+}
+
+/// Checks `text` against the Prometheus text exposition format (0.0.4)
+/// and returns its samples (`name{labels}` → value): each line a `# HELP
+/// name text`, a `# TYPE name counter|gauge` before the samples of its
+/// metric and once, or a sample `name{label="value",…} number` of the
+/// metric typed last; counters end in `_total`; the text ends with a
+/// newline. Only what this exporter uses is accepted (no timestamps, no
+/// escapes in label values, integer values).
+fn parse_prometheus(text: &str) -> BTreeMap<String, u64> {
+    fn is_name(s: &str, colons: bool) -> bool {
+        let mut chars = s.chars();
+        let ok = |c: char| c.is_ascii_alphanumeric() || c == '_' || (colons && c == ':');
+        chars.next().is_some_and(|c| !c.is_ascii_digit() && ok(c)) && chars.all(ok)
+    }
+    assert!(text.ends_with('\n'), "ends with a newline: {text:?}");
+    let mut samples = BTreeMap::new();
+    let mut typed: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut helped = BTreeSet::new();
+    let mut current = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').expect("HELP name text");
+            assert!(is_name(name, true) && !help.is_empty(), "{line:?}");
+            assert!(helped.insert(name), "one HELP per metric: {line:?}");
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert!(is_name(name, true), "{line:?}");
+            assert!(matches!(kind, "counter" | "gauge"), "{line:?}");
+            assert_eq!(kind == "counter", name.ends_with("_total"), "{line:?}");
+            assert!(
+                typed.insert(name, kind).is_none(),
+                "one TYPE per metric: {line:?}"
+            );
+            current = Some(name);
+        } else {
+            assert!(!line.starts_with('#') && !line.is_empty(), "{line:?}");
+            let (series, value) = line.rsplit_once(' ').expect("a sample: series value");
+            let (name, labels) = match series.split_once('{') {
+                Some((name, labels)) => (name, labels.strip_suffix('}').expect("closing brace")),
+                None => (series, ""),
+            };
+            assert_eq!(
+                Some(name),
+                current,
+                "a sample of the metric typed last: {line:?}"
+            );
+            for pair in labels.split(',').filter(|p| !p.is_empty()) {
+                let (key, quoted) = pair.split_once('=').expect("label=value");
+                assert!(is_name(key, false), "{line:?}");
+                let inner = quoted
+                    .strip_prefix('"')
+                    .and_then(|q| q.strip_suffix('"'))
+                    .expect("a quoted label value");
+                assert!(!inner.contains(['"', '\\', '\n']), "{line:?}");
+            }
+            let value: u64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("a number: {line:?}"));
+            assert!(
+                samples.insert(series.to_owned(), value).is_none(),
+                "{line:?}"
+            );
+        }
+    }
+    assert_eq!(helped.len(), typed.len(), "a HELP for every TYPE");
+    samples
+}
+
+#[test]
+fn the_prometheus_checker_refuses_what_is_not_the_format() {
+    let good = "# HELP a_total A.\n# TYPE a_total counter\na_total{class=\"2xx\"} 3\n";
+    assert_eq!(parse_prometheus(good)["a_total{class=\"2xx\"}"], 3);
+    for bad in [
+        "# TYPE a_total counter\na_total 3",    // no newline at the end
+        "# HELP a A.\n# TYPE a counter\na 1\n", // a counter without _total
+        "# HELP a A.\n# TYPE a gauge\nb 1\n",   // a sample of another metric
+        "# HELP a A.\n# TYPE a gauge\na{x=1} 1\n", // an unquoted label value
+        "# HELP a A.\n# TYPE a gauge\na one\n", // not a number
+        "# HELP a A.\n# TYPE a gauge\n# TYPE a gauge\na 1\n", // typed twice
+    ] {
+        let refused = std::panic::catch_unwind(|| parse_prometheus(bad)).is_err();
+        assert!(refused, "accepted {bad:?}");
+    }
+}
+
+#[test]
+fn metrics_are_in_the_prometheus_format_and_move_with_requests() {
+    let mut bin = binary(&[]);
+    let mut s = bin.connect();
+    let (before, scraped) = scrape(&mut s);
+    for name in [
+        "sockhttp_open_connections",
+        "sockhttp_parked_connections",
+        "sockhttp_busy_connections",
+        "sockhttp_websocket_sessions",
+        "sockhttp_connections_accepted_total",
+        "sockhttp_connections_refused_total",
+        "sockhttp_received_bytes_total",
+        "sockhttp_sent_bytes_total",
+        "sockhttp_handler_panics_total",
+        "sockhttp_requests_total{class=\"1xx\"}",
+        "sockhttp_requests_total{class=\"5xx\"}",
+        "sockhttp_timeouts_total{phase=\"idle\"}",
+        "sockhttp_timeouts_total{phase=\"write\"}",
+    ] {
+        assert!(before.contains_key(name), "{name} in {before:?}");
+    }
+    assert_eq!(before["sockhttp_connections_accepted_total"], 1);
+    assert_eq!(before["sockhttp_open_connections"], 1);
+    // The scrape itself is being served.
+    assert_eq!(before["sockhttp_busy_connections"], 1);
+
+    // Two answers of 200, a 404, and a panic (500) on a connection of its own.
+    let mut up = 0;
+    let mut down = scraped;
+    for raw in [
+        "GET /inspect?n=1 HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /inspect?n=2 HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n",
+    ] {
+        let (_, wire) = exchange_counted(&mut s, raw);
+        up += raw.len() as u64;
+        down += wire;
+    }
+    let mut other = bin.connect();
+    let panic = "GET /panic HTTP/1.1\r\nHost: t\r\n\r\n";
+    let (reply, wire) = exchange_counted(&mut other, panic);
+    assert_eq!(reply.status, 500);
+    (up, down) = (up + panic.len() as u64, down + wire);
+    assert_closed(&mut other);
+
+    let (after, _) = scrape(&mut s);
+    up += SCRAPE.len() as u64; // read before its answer was made
+    let moved = |name: &str| after[name] - before[name];
+    // The first scrape is counted once answered: after it was made.
+    assert_eq!(moved("sockhttp_requests_total{class=\"2xx\"}"), 3);
+    assert_eq!(moved("sockhttp_requests_total{class=\"4xx\"}"), 1);
+    assert_eq!(moved("sockhttp_requests_total{class=\"5xx\"}"), 1);
+    assert_eq!(moved("sockhttp_requests_total{class=\"1xx\"}"), 0);
+    assert_eq!(moved("sockhttp_handler_panics_total"), 1);
+    assert_eq!(moved("sockhttp_connections_accepted_total"), 1);
+    assert_eq!(moved("sockhttp_connections_refused_total"), 0);
+    assert_eq!(moved("sockhttp_received_bytes_total"), up);
+    assert_eq!(moved("sockhttp_sent_bytes_total"), down);
+
+    let (status, _, log) = bin.stop("-TERM");
+    assert!(status.success(), "exit status {status:?}; stderr:\n{log}");
+}
+
 #[test]
 fn the_binary_answers_help_bad_flags_and_a_taken_port() {
     let bin = support::example_binary("echo_api");
@@ -1083,11 +1255,11 @@ fn forwarding_headers_from_a_peer_that_is_not_trusted_are_ignored() {
 fn a_clients_forwarded_header_is_ignored_behind_a_proxy_that_sets_x_forwarded_for() {
     // The default: the trusted proxy sets X-Forwarded-For and passes the
     // client's own `Forwarded` through untouched, as nginx does.
-    let srv = TestServer::with(
+    let srv = TestServer::with_app(
         server()
             .threads(2)
             .trusted_proxies("127.0.0.1".parse().unwrap()),
-        app::app(),
+        app::app,
     );
     let mut s = srv.connect();
     let peer = s.local_addr().unwrap();
@@ -1312,12 +1484,11 @@ frame.addEventListener("load", () => {
 
 #[test]
 fn a_browser_uploads_through_the_index_page_form() {
-    let srv = TestServer::with(
-        Server::bind("127.0.0.1:0").unwrap().threads(4),
-        app::app().get("/upload-test", |_req| {
+    let srv = TestServer::with_app(Server::bind("127.0.0.1:0").unwrap().threads(4), |stats| {
+        app::app(stats).get("/upload-test", |_req| {
             Response::html(UPLOAD_FROM_THE_INDEX_PAGE)
-        }),
-    );
+        })
+    });
     let Some(dom) = support::chromium_dom(&format!("http://{}/upload-test", srv.addr())) else {
         return;
     };

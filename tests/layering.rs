@@ -98,6 +98,7 @@ const LAYERS: &[&[&str]] = &[
         "crate::server::streams",
         "crate::server::pool",
         "crate::server::clock",
+        "crate::server::stats",
     ],
     &["crate::server::socket"],
     &[

@@ -107,7 +107,7 @@ fn read_close(s: &mut TcpStream) -> u16 {
 }
 
 fn echo_server() -> TestServer {
-    TestServer::start(app::app())
+    TestServer::with_app(server().threads(4), app::app)
 }
 
 /// Connects tungstenite to `path`.
@@ -217,7 +217,7 @@ fn fragments_with_a_ping_between_them_make_one_message() {
 
 #[test]
 fn every_protocol_error_gets_its_close_code() {
-    let server = TestServer::start(app::app());
+    let server = TestServer::with_app(server().threads(4), app::app);
     let unmasked = vec![0x81, 0x02, b'h', b'i'];
     let mut too_long_ping = vec![0x89, 0x80 | 126, 0, 126, 1, 2, 3, 4];
     too_long_ping.extend([0u8; 126]);
@@ -607,7 +607,7 @@ fn a_peer_that_sends_but_does_not_read_is_not_read_either() {
     let mut t = Timeouts::default();
     t.write = Duration::from_secs(300);
     t.send_grace = Duration::from_secs(300);
-    let server = TestServer::with(server().threads(4).timeouts(t), app::app());
+    let server = TestServer::with_app(server().threads(4).timeouts(t), app::app);
     let mut s = open(server.addr(), "/ws/echo");
     s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
     let ping = frame(0x89, &[b'p'; 125]);
@@ -666,7 +666,7 @@ fn a_graceful_shutdown_closes_sessions_with_1001() {
 #[cfg(all(target_os = "linux", not(sockhttp_no_epoll)))]
 #[test]
 fn idle_sessions_hold_no_worker() {
-    let server = TestServer::with(server().threads(2), app::app());
+    let server = TestServer::with_app(server().threads(2), app::app);
     let mut sessions: Vec<TcpStream> = (0..200).map(|_| open(server.addr(), "/ws/echo")).collect();
     for (i, s) in sessions.iter_mut().enumerate().rev() {
         let text = format!("session {i}");

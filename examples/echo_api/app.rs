@@ -21,6 +21,7 @@
 //! | `/ws/echo` | GET (WebSocket) | every text and binary message echoed back unchanged |
 //! | `/ws/chat` | GET (WebSocket) | each text message sent to every connected session |
 //! | `/chat` | GET | an HTML page that chats through `/ws/chat` |
+//! | `/metrics` | GET | the server's live statistics, in the Prometheus text format ([`metrics`]) |
 //!
 //! Errors this module produces have a JSON body `{"error": "..."}` whose
 //! message is a fixed string, never built from the peer's bytes. Errors
@@ -30,7 +31,10 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value, json};
 use sockhttp::ws::{self, CloseCode, Closed, Group, Message, Session};
-use sockhttp::{Body, HandlerError, HandlerResult, Request, Response, Router, StatusCode};
+use sockhttp::{
+    Body, HandlerError, HandlerResult, Request, Response, Router, Stats, StatsHandle, StatusCode,
+};
+use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -43,14 +47,19 @@ pub const MAX_SLEEP_MS: u64 = 10_000;
 pub const MAX_STREAM_LINES: u64 = 100_000;
 
 /// Builds the router with every route of the example and a new, empty
-/// in-memory item store, shared by the item routes as the router's state.
-pub fn app() -> Router {
-    app_with(Store::open(None).expect("an in-memory SQLite database opens"))
+/// in-memory item store, shared by the item routes as the router's state;
+/// `/metrics` serves what `stats` reads (the handle of the server that
+/// will serve the router: [`sockhttp::Server::stats_handle`]).
+pub fn app(stats: StatsHandle) -> Router {
+    app_with(
+        Store::open(None).expect("an in-memory SQLite database opens"),
+        stats,
+    )
 }
 
 /// Builds the router with every route of the example, its items in
-/// `items` (see [`Store::open`]).
-pub fn app_with(items: Store) -> Router {
+/// `items` (see [`Store::open`]) and `/metrics` reading `stats`.
+pub fn app_with(items: Store, stats: StatsHandle) -> Router {
     let room = Group::new();
     Router::new()
         .with_state(items)
@@ -73,6 +82,105 @@ pub fn app_with(items: Store) -> Router {
         .get("/ws/echo", ws_echo)
         .get("/ws/chat", move |req| chat(req, &room))
         .get("/chat", |_req| Response::html(CHAT_HTML))
+        .get("/metrics", move |_req| {
+            Response::bytes(PROMETHEUS_TEXT, metrics(&stats.snapshot()))
+        })
+}
+
+/// The media type of the Prometheus text exposition format, version 0.0.4.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Writes `s` in the Prometheus text exposition format (version 0.0.4):
+/// for each metric a `# HELP` and a `# TYPE` line, then its samples.
+/// Counters end in `_total`; bytes are counted in `_bytes_total`.
+///
+/// Written by hand, the format being a few lines of text: a name, labels
+/// in braces with quoted values, a space, a number, one sample per line.
+pub fn metrics(s: &Stats) -> String {
+    let mut out = String::with_capacity(2048);
+    let mut metric = |name: &str, kind: &str, help: &str, samples: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP sockhttp_{name} {help}");
+        let _ = writeln!(out, "# TYPE sockhttp_{name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "sockhttp_{name}{labels} {value}");
+        }
+    };
+    let one = |n: u64| vec![(String::new(), n)];
+    metric(
+        "open_connections",
+        "gauge",
+        "Connections open now, whatever they are doing.",
+        one(s.open_connections),
+    );
+    metric(
+        "parked_connections",
+        "gauge",
+        "Open connections waiting on their peer in the epoll set, holding no worker.",
+        one(s.parked_connections),
+    );
+    metric(
+        "busy_connections",
+        "gauge",
+        "Connections a worker is serving now.",
+        one(s.busy_connections),
+    );
+    metric(
+        "websocket_sessions",
+        "gauge",
+        "Open connections upgraded to WebSocket sessions.",
+        one(s.websocket_sessions),
+    );
+    metric(
+        "connections_accepted_total",
+        "counter",
+        "Connections accepted, refused ones included.",
+        one(s.connections_accepted),
+    );
+    metric(
+        "connections_refused_total",
+        "counter",
+        "Connections answered 503 and closed unserved (too many open, or no worker free).",
+        one(s.connections_refused),
+    );
+    metric(
+        "requests_total",
+        "counter",
+        "Requests answered, by status class.",
+        labelled("class", &s.requests_by_class()),
+    );
+    metric(
+        "received_bytes_total",
+        "counter",
+        "Bytes read from client sockets.",
+        one(s.received_bytes),
+    );
+    metric(
+        "sent_bytes_total",
+        "counter",
+        "Bytes written to client sockets.",
+        one(s.sent_bytes),
+    );
+    metric(
+        "timeouts_total",
+        "counter",
+        "Deadlines that passed, by phase: idle (closed), head and body (408), write (closed).",
+        labelled("phase", &s.timeouts_by_phase()),
+    );
+    metric(
+        "handler_panics_total",
+        "counter",
+        "Panics caught in handlers, response bodies and WebSocket handlers.",
+        one(s.handler_panics),
+    );
+    out
+}
+
+/// Labels each of `values` with `key="NAME"`, as samples of one metric.
+fn labelled(key: &str, values: &[(&str, u64)]) -> Vec<(String, u64)> {
+    values
+        .iter()
+        .map(|(name, n)| (format!("{{{key}=\"{name}\"}}"), *n))
+        .collect()
 }
 
 /// The largest message `/ws/echo` takes: 16 MiB, the largest the
@@ -640,6 +748,7 @@ pre { background: #f4f4f4; padding: .8em; overflow: auto; }
 <tr><td><code>GET /ws/echo</code></td><td>a WebSocket: every message echoed back</td></tr>
 <tr><td><code>GET /ws/chat</code></td><td>a WebSocket chat room: each text message goes to everyone</td></tr>
 <tr><td><code>GET <a href="/chat">/chat</a></code></td><td>a page that chats through <code>/ws/chat</code></td></tr>
+<tr><td><code>GET <a href="/metrics">/metrics</a></code></td><td>the server's live statistics, in the Prometheus text format</td></tr>
 </table>
 <h2>Try it</h2>
 <form id="try">

@@ -37,6 +37,9 @@
 //! idle connections, let requests in flight finish; the process then exits
 //! with status 0. A second Ctrl-C during the shutdown exits at once.
 //!
+//! `GET /metrics` serves the server's live statistics in the Prometheus
+//! text format (see the README's "Live statistics and `/metrics`").
+//!
 //! The routes are in `app.rs`; see its table, or `GET /`.
 
 mod app;
@@ -268,10 +271,10 @@ fn main() -> ExitCode {
 
     // Before the port is bound: a database file that cannot be opened is
     // an error at start, not a 500 on every item request.
-    let router = match &opts.db {
-        None => app::app(),
+    let store = match &opts.db {
+        None => None,
         Some(path) => match app::Store::open(Some(path)) {
-            Ok(store) => app::app_with(store),
+            Ok(store) => Some(store),
             Err(e) => {
                 eprintln!("echo_api: cannot open the database {}: {e}", path.display());
                 return ExitCode::FAILURE;
@@ -318,6 +321,13 @@ fn main() -> ExitCode {
     // access log see the client it forwarded for, read from the one header
     // family it sets.
     server = server.trusted_proxies(opts.trusted_proxies.header(opts.forwarding_header));
+
+    // `/metrics` reads the statistics of the server that serves it.
+    let stats = server.stats_handle();
+    let router = match store {
+        None => app::app(stats),
+        Some(store) => app::app_with(store, stats),
+    };
 
     // ctrlc runs this closure on its own thread (not inside the signal
     // handler), so it may do anything; `shutdown` only sets a flag and

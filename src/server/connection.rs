@@ -37,6 +37,7 @@ use super::park::{Interest, Wait};
 use super::registry::{Registration, Waiting};
 use super::session::{Session, Turn};
 use super::socket::Socket;
+use super::stats::{self, Counter, timed_out};
 use super::wire::{Lease, Prebuffered, body_deadline};
 use super::writer::{Answer, Outcome, ResponseWriter};
 use crate::error::{Error, Phase};
@@ -325,6 +326,7 @@ pub(crate) fn expire(mut st: ConnState) -> Step {
         // what the peer sent meanwhile is read and dropped, so the close
         // does not become a reset that would destroy it.
         log::debug!("{}: the peer stopped reading; closing", st.peer);
+        stats::count(Counter::Timeout(Phase::Write));
         st.link.drop_output();
         st.stage = Stage::Flush { close: Some(true) };
         return advance(st);
@@ -334,11 +336,12 @@ pub(crate) fn expire(mut st: ConnState) -> Step {
         Stage::Body { .. } | Stage::Stream { .. } => Phase::Body,
         Stage::Idle => {
             log::trace!("{}: idle timeout; closing", st.peer);
+            stats::count(Counter::Timeout(Phase::Idle));
             return Step::Closed;
         }
         Stage::Flush { .. } | Stage::Linger { .. } | Stage::Session(_) => return Step::Closed,
     };
-    answer_error(&mut st, &Error::Timeout(phase));
+    answer_error(&mut st, &timed_out(phase));
     st.stage = Stage::Flush { close: Some(true) };
     advance(st)
 }
@@ -360,12 +363,16 @@ fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next
                 // of the two always sees the other.
                 st.link.mark_idle();
                 let idle_deadline = st.idle_since.saturating_add(millis(t.idle));
-                if st.config.is_shutting_down() || (!answered && coarse_ms() >= idle_deadline) {
+                let expired = !answered && coarse_ms() >= idle_deadline;
+                if st.config.is_shutting_down() || expired {
                     // Serve a request that is already here; otherwise
                     // close. (A request that waited past the idle deadline
                     // for a worker has arrived: it is served.)
                     if !st.link.read_ready(home(&mut st.conn)) {
                         log::trace!("{}: closing idle connection", st.peer);
+                        if expired {
+                            stats::count(Counter::Timeout(Phase::Idle));
+                        }
                         return close(st, false);
                     }
                 } else if answered && st.link.is_nonblocking() {
@@ -409,7 +416,7 @@ fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next
                         st.stage = Stage::Head { since: begun };
                         return Next::Park;
                     }
-                    Ok(Filled::WouldBlock) => return fail(st, &Error::Timeout(Phase::Head)),
+                    Ok(Filled::WouldBlock) => return fail(st, &timed_out(Phase::Head)),
                     Err(e) => return fail(st, &e),
                 }
             }
@@ -517,7 +524,7 @@ fn read_body(st: &mut ConnState, head: Box<RequestHead>, mut got: BytesMut, sinc
                         st.stage = Stage::Body { head, got, since };
                         return Next::Park;
                     }
-                    Ok(Filled::WouldBlock) => return fail(st, &Error::Timeout(Phase::Body)),
+                    Ok(Filled::WouldBlock) => return fail(st, &timed_out(Phase::Body)),
                     Err(e) => return fail(st, &e),
                 }
             }
@@ -614,7 +621,7 @@ fn answer_error(st: &mut ConnState, e: &Error) {
     let is_head = st.conn.as_deref().is_some_and(Conn::is_head_request);
     let outcome =
         ResponseWriter::new(&st.link, &st.config).write(resp, Answer::closing(is_head), None);
-    access_log(st.peer, st.peer, "-", "-", "-", &outcome, start);
+    answered(st.peer, st.peer, "-", "-", "-", &outcome, start);
 }
 
 /// Step 4: runs the handler on a request and queues its response.
@@ -640,6 +647,7 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
     let (resp, panicked) = match called {
         Ok(resp) => (resp, false),
         Err(payload) => {
+            stats::count(Counter::Panic);
             log::error!(
                 "handler panicked on {} {}: {}",
                 req.method(),
@@ -715,7 +723,7 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
     st.send_timeouts = own;
     st.reclaim();
     let client = req.client().unwrap_or(st.peer);
-    access_log(
+    answered(
         client,
         st.peer,
         req.method().as_str(),
@@ -832,7 +840,7 @@ fn switch(st: &mut ConnState, req: &mut Request, resp: Response, start: Option<I
     };
     let client = req.client().unwrap_or(st.peer);
     let (method, version) = (req.method().as_str(), req.version().as_str());
-    access_log(
+    answered(
         client,
         st.peer,
         method,
@@ -938,12 +946,14 @@ fn take_over(st: ConnState, f: Box<dyn FnOnce(Upgraded) + Send>, read_ahead: Byt
     Step::Closed
 }
 
-/// Logs one access-log line: `client "METHOD target VERSION" status
-/// body-bytes duration`, with `via PROXY` when the client was resolved
-/// through a trusted proxy. A peer over a Unix socket is written `unix:`
-/// (as nginx writes its `$remote_addr`): `203.0.113.9:0 via unix: "GET /
+/// Accounts for one answered request, once its response is written:
+/// counts it by its status class in the server's statistics, and logs its
+/// access-log line: `client "METHOD target VERSION" status body-bytes
+/// duration`, with `via PROXY` when the client was resolved through a
+/// trusted proxy. A peer over a Unix socket is written `unix:` (as nginx
+/// writes its `$remote_addr`): `203.0.113.9:0 via unix: "GET /
 /// HTTP/1.1" …` behind nginx on a Unix socket.
-fn access_log(
+fn answered(
     client: Peer,
     peer: Peer,
     method: &str,
@@ -952,6 +962,7 @@ fn access_log(
     o: &Outcome,
     start: Option<Instant>,
 ) {
+    stats::count(Counter::answered(o.status));
     let Some(start) = start.filter(|_| access_log_enabled()) else {
         return;
     };

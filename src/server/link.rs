@@ -24,6 +24,7 @@ use super::clock::{coarse_ms, millis, until};
 use super::config::Permits;
 use super::outbound::{FileRange, Outbound, Part, send_file_now, write_now};
 use super::socket::Socket;
+use super::stats::{self, timed_out};
 use crate::error::{Error, Phase, Result};
 use crate::limits::Timeouts;
 use crate::proto::conn::{Conn, Reading};
@@ -249,7 +250,7 @@ impl Link {
             if !self.nonblocking {
                 let left = deadline.saturating_sub(coarse_ms());
                 if left == 0 {
-                    return Err(Error::Timeout(phase));
+                    return Err(timed_out(phase));
                 }
                 self.set_read_timeout(Duration::from_millis(left))?;
             }
@@ -304,7 +305,7 @@ impl Link {
     /// [`Error::Timeout`] with `phase` at the deadline.
     fn wait(&self, write: bool, deadline: u64, phase: Phase) -> Result<()> {
         if coarse_ms() >= deadline {
-            return Err(Error::Timeout(phase));
+            return Err(timed_out(phase));
         }
         #[cfg(target_os = "linux")]
         {
@@ -348,6 +349,7 @@ impl Link {
             let got = SCRATCH.with_borrow_mut(|scratch| {
                 let got = (&self.stream).read(&mut scratch[..]);
                 if let Ok(n) = got {
+                    stats::received(n);
                     buf.extend_from_slice(&scratch[..n]);
                 }
                 got
@@ -390,6 +392,9 @@ impl Link {
         read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
     ) -> io::Result<usize> {
         let got = read_for(conn, want, read);
+        if let Ok(n) = got {
+            stats::received(n);
+        }
         self.full_read
             .store(matches!(got, Ok(n) if n == want), Ordering::Relaxed);
         if let Ok(0) = got {
@@ -407,7 +412,10 @@ impl Link {
         while total < limit {
             match self.read_nonblocking(&mut scratch) {
                 Ok(0) => return (total, true),
-                Ok(n) => total += n,
+                Ok(n) => {
+                    stats::received(n);
+                    total += n;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return (total, e.kind() != io::ErrorKind::WouldBlock),
             }
@@ -433,7 +441,10 @@ impl Link {
             }
             match (&self.stream).read(&mut scratch) {
                 Ok(0) | Err(_) => return,
-                Ok(n) => total += n,
+                Ok(n) => {
+                    stats::received(n);
+                    total += n;
+                }
             }
         }
     }
@@ -633,7 +644,7 @@ impl Link {
             }
             let deadline = self.send_deadline(timeouts);
             if coarse_ms() >= deadline {
-                break Err(Error::Timeout(Phase::Write));
+                break Err(timed_out(Phase::Write));
             }
             if let Err(e) = self.wait(true, deadline, Phase::Write) {
                 break Err(e);

@@ -40,6 +40,7 @@ use super::connection::Connection;
 use super::link::Link;
 use super::registry::Registration;
 use super::socket::Socket;
+use super::stats::{self, Counter};
 use super::worker::{self, Shared};
 use crate::peer::Peer;
 use crate::proto::conn::Conn;
@@ -107,6 +108,7 @@ pub(crate) fn accept_loop(listener: &Listener, shared: &Arc<Shared>) {
         let (stream, peer) = match accepted {
             Ok(pair) => {
                 backoff = BACKOFF_MIN;
+                stats::count(Counter::Accepted);
                 pair
             }
             Err(e) => {

@@ -26,7 +26,7 @@
 //! - `socket` (a connection's socket, TCP or Unix, behind one interface);
 //! - `config` (what serving a request needs of its server), `streams`
 //!   (connections waiting for a streaming permit), `pool` (the threads),
-//!   `clock`.
+//!   `clock`, `stats` (the live statistics, counted per thread).
 
 mod clock;
 mod config;
@@ -39,6 +39,7 @@ mod pool;
 mod registry;
 mod session;
 mod socket;
+mod stats;
 mod streams;
 mod wire;
 mod worker;
@@ -50,6 +51,7 @@ use crate::limits::{Limits, Timeouts};
 use config::{Config, Permits, ShutdownState};
 use listener::Listener;
 use registry::Registry;
+pub use stats::{Stats, StatsHandle};
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 #[cfg(unix)]
@@ -117,6 +119,8 @@ pub struct Server {
     /// A listen backlog to set when serving starts ([`Server::backlog`]).
     backlog: Option<u32>,
     state: Arc<ShutdownState>,
+    /// The live statistics, which handles read ([`Server::stats_handle`]).
+    stats: Arc<stats::Board>,
 }
 
 /// The default listen backlog: how many connections the kernel queues
@@ -441,6 +445,7 @@ impl Server {
             max_streaming_bodies: None,
             backlog: None,
             state: Arc::new(ShutdownState::default()),
+            stats: Arc::default(),
         }
     }
 
@@ -656,6 +661,14 @@ impl Server {
         }
     }
 
+    /// Returns a handle that reads the server's live statistics (see
+    /// [`Stats`]), from any thread, once it serves: take it here to give it
+    /// to a handler, before [`Server::serve`] or [`Server::spawn`] takes
+    /// the server.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle::new(Arc::clone(&self.stats))
+    }
+
     /// Serves requests with `handler` until shut down, then returns.
     ///
     /// The handler is any [`Handler`]: a [`Router`](crate::Router),
@@ -679,6 +692,8 @@ impl Server {
     /// could not be started.
     pub fn serve(mut self, handler: impl Handler) -> std::io::Result<()> {
         self.apply_backlog()?;
+        // The accept loop counts on a shard of its own, on this thread.
+        let _counting = self.stats.enter();
         let jobs = pool::jobs(self.queue);
         let parker = parker(new_poller(self.threads), jobs.0.clone());
         let max_streams = if parker.is_nonblocking() {
@@ -707,7 +722,16 @@ impl Server {
             queue: self.queue,
             max_connections: self.max_connections,
         });
-        let mut pool = pool::ThreadPool::start(self.threads, jobs.0, jobs.1, poll_fn(&shared))?;
+        let census: Arc<dyn stats::Census> = Arc::clone(&shared) as _;
+        self.stats.set_census(Arc::downgrade(&census));
+        drop(census);
+        let mut pool = pool::ThreadPool::start(
+            self.threads,
+            jobs.0,
+            jobs.1,
+            poll_fn(&shared),
+            Arc::clone(&self.stats),
+        )?;
         log::debug!(
             "serving on {} with {} workers{}",
             self.listen_addr,
@@ -756,6 +780,7 @@ impl Server {
         let addr = self.local_addr;
         let listen_addr = self.listen_addr.clone();
         let handle = self.shutdown_handle();
+        let stats = self.stats_handle();
         let thread = thread::Builder::new()
             .name("sockhttp-accept".to_owned())
             .spawn(move || self.serve(handler))?;
@@ -763,6 +788,7 @@ impl Server {
             addr,
             listen_addr,
             handle,
+            stats,
             thread: Some(thread),
         })
     }
@@ -989,6 +1015,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     listen_addr: ListenAddr,
     handle: ShutdownHandle,
+    stats: StatsHandle,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -1008,6 +1035,17 @@ impl RunningServer {
     /// Returns a handle that can stop the server.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.handle.clone()
+    }
+
+    /// Returns the server's live statistics now (see [`Stats`]).
+    pub fn stats(&self) -> Stats {
+        self.stats.snapshot()
+    }
+
+    /// Returns a handle that reads the server's live statistics from any
+    /// thread (see [`StatsHandle`]).
+    pub fn stats_handle(&self) -> StatsHandle {
+        self.stats.clone()
     }
 
     /// Shuts the server down gracefully and waits until every thread has

@@ -11,6 +11,7 @@
 
 use super::clock::coarse_ms;
 use super::socket::Socket;
+use super::stats::{self, timed_out};
 use crate::error::{Error, Phase, Result};
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -272,6 +273,7 @@ impl Outbound {
             };
             match sent {
                 Ok(n) => {
+                    stats::sent(n);
                     if n > 0 {
                         self.sent += n as u64;
                         self.progress = coarse_ms().max(1);
@@ -409,6 +411,7 @@ pub(crate) fn write_now(stream: &Socket, parts: &[Part<'_>], nonblocking: bool) 
             Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
             Ok(k) => {
                 log::trace!("wrote {k} bytes");
+                stats::sent(k);
                 sent += k;
                 IoSlice::advance_slices(&mut slices, k);
             }
@@ -447,7 +450,10 @@ pub(crate) fn send_file_now(
         #[cfg(not(target_os = "linux"))]
         let got = write_slices_once(stream, &[IoSlice::new(piece)]);
         match got {
-            Ok(n) => sent += n,
+            Ok(n) => {
+                stats::sent(n);
+                sent += n;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && nonblocking => return Ok(sent),
             Err(e) => return Err(write_error(e)),
@@ -455,7 +461,7 @@ pub(crate) fn send_file_now(
     }
     while !range.is_done() {
         match send_file_piece(stream, range, nonblocking) {
-            Ok(_) => {}
+            Ok(n) => stats::sent(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && nonblocking => break,
             Err(e) => return Err(write_error(e)),
@@ -468,7 +474,7 @@ fn write_error(e: io::Error) -> Error {
     match e.kind() {
         // A blocking socket's SO_SNDTIMEO passed with no progress: the
         // client stopped reading.
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(Phase::Write),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(Phase::Write),
         _ => Error::Io(e),
     }
 }

@@ -13,6 +13,7 @@
 //! finds there: the kernel hands each ready connection to one waiting
 //! worker, with no other thread in between.
 
+use super::stats::Board;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,11 +65,12 @@ impl ThreadPool {
     #[cfg(test)]
     pub(crate) fn new(threads: usize, queue: usize, poll: Option<Poll>) -> io::Result<ThreadPool> {
         let (submitter, jobs) = jobs(queue);
-        ThreadPool::start(threads, submitter, jobs, poll)
+        ThreadPool::start(threads, submitter, jobs, poll, Arc::default())
     }
 
     /// Starts `threads` workers taking jobs from `jobs` (which `submitter`
-    /// feeds), or calling `poll` over and over.
+    /// feeds), or calling `poll` over and over; each counts its work on a
+    /// shard of its own of the server's `stats`.
     ///
     /// # Errors
     /// As [`ThreadPool::new`].
@@ -77,6 +79,7 @@ impl ThreadPool {
         submitter: Submitter,
         jobs: Jobs,
         poll: Option<Poll>,
+        stats: Arc<Board>,
     ) -> io::Result<ThreadPool> {
         let receiver = Arc::new(Mutex::new(jobs.0));
         let mut pool = ThreadPool {
@@ -88,13 +91,17 @@ impl ThreadPool {
             let rx = Arc::clone(&receiver);
             let poll = poll.clone();
             let joining = Arc::clone(&pool.joining);
+            let stats = Arc::clone(&stats);
             let spawned = thread::Builder::new()
                 .name(format!("sockhttp-worker-{id}"))
-                .spawn(move || match poll {
-                    None => work(&rx, &joining),
-                    Some(poll) => {
-                        while !joining.load(Ordering::SeqCst) {
-                            run(&*poll);
+                .spawn(move || {
+                    let _counting = stats.enter();
+                    match poll {
+                        None => work(&rx, &joining),
+                        Some(poll) => {
+                            while !joining.load(Ordering::SeqCst) {
+                                run(&*poll);
+                            }
                         }
                     }
                 });

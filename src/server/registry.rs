@@ -43,6 +43,18 @@ impl Registry {
         self.links.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Counts the open connections, and those of them upgraded to a
+    /// WebSocket session the server serves (for the statistics: a walk,
+    /// so that serving pays nothing for it).
+    pub(crate) fn census(&self) -> (usize, usize) {
+        let links = self.lock();
+        let sessions = links
+            .values()
+            .filter(|link| link.upgraded() == Some(true))
+            .count();
+        (links.len(), sessions)
+    }
+
     /// Closes the connections waiting for a next request.
     pub(crate) fn close_idle(&self) {
         for link in self.lock().values() {

@@ -25,6 +25,7 @@ use super::clock::{coarse_ms, millis};
 use super::config::Config;
 use super::link::{Got, Link};
 use super::outbound::Part;
+use super::stats::{self, Counter};
 use crate::error::Result;
 use crate::proto::ws::{
     CloseCode, Config as DecoderConfig, Event, MessageDecoder, MessageKind, Opcode, Role,
@@ -279,6 +280,7 @@ impl Session {
             // The peer stopped reading: what waits for it is dropped, and
             // the close frame goes if the socket takes it.
             log::debug!("WebSocket session {}: peer does not read", self.shared_id());
+            stats::count(Counter::Timeout(crate::Phase::Write));
             link.drop_output();
             self.start_close(link, CloseCode::POLICY, "not reading", now);
             link.drop_output();
@@ -386,6 +388,7 @@ impl Session {
         let (handler, handle) = (&mut self.handler, &mut self.handle);
         let called = catch_unwind(AssertUnwindSafe(|| f(handler.as_mut(), handle)));
         if let Err(payload) = called {
+            stats::count(Counter::Panic);
             log::error!(
                 "WebSocket handler panicked: {}",
                 super::pool::panic_message(&payload)

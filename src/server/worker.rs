@@ -21,6 +21,7 @@ use super::park::epoll::{Parkable, Poller, Ready};
 use super::park::slots::Refused;
 use super::pool::{Job, Submitter};
 use super::registry::{Owner, Registry, WaitingCount};
+use super::stats::{self, Census, Counter, Gauges};
 use super::streams::Waiters;
 use super::writer::{Answer, ResponseWriter};
 use crate::error::Error;
@@ -71,6 +72,17 @@ impl Owner for Shared {
             #[cfg(target_os = "linux")]
             Parker::Epoll(poller) => poller.detach(link),
             Parker::Blocking(_) => {}
+        }
+    }
+}
+
+impl Census for Shared {
+    fn census(&self) -> Gauges {
+        let (open, sessions) = self.registry.census();
+        Gauges {
+            open,
+            parked: self.parker.parked(),
+            sessions,
         }
     }
 }
@@ -141,6 +153,7 @@ pub(crate) fn poll_once(shared: &Shared) {
         Ready::Item(st) => serve(shared, st),
         Ready::Expired(due) => {
             for st in due {
+                let _serving = stats::serving();
                 settle(shared, connection::expire(st));
             }
         }
@@ -150,6 +163,7 @@ pub(crate) fn poll_once(shared: &Shared) {
 
 /// Serves `st` until it waits on its peer or closes.
 pub(crate) fn serve(shared: &Shared, st: ConnState) {
+    let _serving = stats::serving();
     settle(shared, connection::advance(st));
 }
 
@@ -222,6 +236,7 @@ fn submit(shared: &Arc<Shared>, submitter: &Submitter, st: ConnState) {
 pub(crate) fn refuse(st: ConnState) {
     // Warned at most once a second: a flood must not flood the log.
     static WARNED: Throttle = Throttle::new();
+    stats::count(Counter::Refused);
     let config = Arc::clone(&st.config);
     if WARNED.ready() {
         log::warn!("too many connections, or all workers busy and queue full; answering 503");
@@ -346,6 +361,15 @@ impl Parker {
             #[cfg(target_os = "linux")]
             Parker::Epoll(poller) => poller.close_all(),
             Parker::Blocking(_) => Vec::new(),
+        }
+    }
+
+    /// Counts the connections parked now (none without epoll).
+    pub(crate) fn parked(&self) -> usize {
+        match self {
+            #[cfg(target_os = "linux")]
+            Parker::Epoll(poller) => poller.parked(),
+            Parker::Blocking(_) => 0,
         }
     }
 

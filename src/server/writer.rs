@@ -22,6 +22,7 @@ use super::clock::date_now;
 use super::config::Config;
 use super::link::Link;
 use super::outbound::Part;
+use super::stats::{self, Counter};
 use crate::error::{Error, Result};
 use crate::limits::Timeouts;
 use crate::proto::conn::Conn;
@@ -476,6 +477,7 @@ fn guarded(f: impl FnOnce() -> Result<()>) -> Result<()> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
+            stats::count(Counter::Panic);
             let msg = super::pool::panic_message(&payload).to_owned();
             log::error!("response body panicked: {msg}");
             Err(Error::handler(format!("response body panicked: {msg}")))

@@ -18,7 +18,7 @@ pub mod driver;
 pub mod multipart;
 pub mod rng;
 
-use sockhttp::{Handler, Limits, RunningServer, Server, Timeouts};
+use sockhttp::{Handler, Limits, RunningServer, Server, StatsHandle, Timeouts};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -55,6 +55,14 @@ impl TestServer {
         }
     }
 
+    /// Serves the handler `app` makes from the server's statistics handle
+    /// (`echo_api`'s router, whose `/metrics` reads them), with a
+    /// configured `server`.
+    pub fn with_app<H: Handler>(server: Server, app: impl FnOnce(StatsHandle) -> H) -> TestServer {
+        let handler = app(server.stats_handle());
+        TestServer::with(server, handler)
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -70,6 +78,11 @@ impl TestServer {
         let mut s = self.connect();
         s.write_all(raw).unwrap();
         read_to_end(&mut s)
+    }
+
+    /// Returns the server's live statistics now.
+    pub fn stats(&self) -> sockhttp::Stats {
+        self.running.as_ref().expect("server running").stats()
     }
 
     /// Returns a handle that starts a graceful shutdown without waiting.

@@ -514,6 +514,12 @@ impl<T: Send + Parkable> Poller<T> {
             .take_expired(now_ms, |item, wait| !(wait.idle && item.link().has_bytes()))
     }
 
+    /// Counts the parked connections (for the statistics: a walk under
+    /// the lock, so that parking pays nothing for it).
+    pub(crate) fn parked(&self) -> usize {
+        self.lock().parked()
+    }
+
     /// Reports whether any worker is waiting for a ready connection.
     pub(crate) fn has_idle_workers(&self) -> bool {
         self.idle_workers.load(Ordering::SeqCst) > 0

@@ -250,6 +250,14 @@ impl<T> Slots<T> {
         self.take_parked(|_, wait| wait.idle)
     }
 
+    /// Counts the parked connections.
+    pub(crate) fn parked(&self) -> usize {
+        self.map
+            .values()
+            .filter(|slot| matches!(slot, Slot::Parked { .. }))
+            .count()
+    }
+
     /// Returns how many connections are registered.
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -512,5 +520,24 @@ mod tests {
         assert!(slots.forget(4));
         assert!(!slots.forget(4));
         assert!(matches!(slots.event(4, R, true), Found::Nothing), "gone");
+    }
+
+    #[test]
+    fn parked_counts_the_parked_slots_only() {
+        let mut slots = Slots::default();
+        assert_eq!(slots.parked(), 0);
+        for key in 1..=3 {
+            slots
+                .park(key, "c", wait(Interest::Read, true), false)
+                .unwrap();
+        }
+        assert_eq!(slots.parked(), 3);
+        assert!(slots.take(2).is_some());
+        assert_eq!(slots.parked(), 2, "taken: busy");
+        // Found ready by a batch and listed: parked until a worker takes it.
+        assert!(matches!(slots.event(1, R, false), Found::Ready));
+        assert_eq!(slots.parked(), 2);
+        assert!(slots.forget(3));
+        assert_eq!(slots.parked(), 1);
     }
 }
