@@ -335,6 +335,8 @@ mod request;
 mod response;
 mod router;
 mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod static_files;
 pub mod testing;
 mod types;

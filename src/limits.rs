@@ -63,6 +63,11 @@ pub const DEFAULT_MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
 /// Past it the connection is closed without a response. nginx's
 /// `keepalive_timeout` is 75 s.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// 10 s: how long a TLS handshake may take, from the connection's
+/// accept; past it the connection is closed without a word (there is no
+/// channel to answer on yet). The idle and head deadlines count from its
+/// end. A full handshake is two round trips.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// 20 s: a deadline for the whole request head, from its first byte. A
 /// client that sends one byte a second cannot hold a worker past it: 408
 /// and close. Apache's `mod_reqtimeout` allows 20–40 s.
@@ -179,6 +184,9 @@ pub struct Timeouts {
     pub send_grace: Duration,
     /// Graceful shutdown grace period; see [`DEFAULT_SHUTDOWN_TIMEOUT`].
     pub shutdown: Duration,
+    /// A TLS handshake (the `tls` feature); see
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`].
+    pub handshake: Duration,
 }
 
 impl Default for Timeouts {
@@ -192,6 +200,7 @@ impl Default for Timeouts {
             send_min_bytes_per_sec: DEFAULT_SEND_MIN_BYTES_PER_SEC,
             send_grace: DEFAULT_SEND_GRACE,
             shutdown: DEFAULT_SHUTDOWN_TIMEOUT,
+            handshake: DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }

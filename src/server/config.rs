@@ -21,6 +21,9 @@ pub(crate) struct Config {
     pub(crate) shutdown: std::sync::Arc<ShutdownState>,
     /// The permits of request bodies that stream to handlers.
     pub(crate) permits: Permits,
+    /// The certificate and settings of a server that speaks TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Config {
