@@ -57,6 +57,8 @@ pub struct Request {
     /// The timeouts a handler set for this request; `None` (nothing
     /// allocated) while it runs under the server's.
     timeouts: Option<Box<Timeouts>>,
+    /// Whether the request came over TLS to this server.
+    tls: bool,
 }
 
 impl Request {
@@ -78,6 +80,7 @@ impl Request {
             extensions: Extensions::new(),
             state: None,
             timeouts: None,
+            tls: false,
         }
     }
 
@@ -96,6 +99,7 @@ impl Request {
             params: Vec::new(),
             extensions: Extensions::new(),
             state: None,
+            tls: false,
         }
     }
 
@@ -347,6 +351,18 @@ impl Request {
         self.forwarded.as_ref().map(|f| f.client).or(self.peer)
     }
 
+    /// Reports whether the request came over TLS to this server (the
+    /// `tls` feature; see [`Server::tls`](crate::Server)). Behind a proxy
+    /// that ends TLS, see [`Request::forwarded_proto`] instead.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Records that the request came over TLS.
+    pub(crate) fn set_tls(&mut self) {
+        self.tls = true;
+    }
+
     /// Returns the scheme the client used (`http` or `https`) as a trusted
     /// proxy reported it (`Forwarded: proto=` or `X-Forwarded-Proto`).
     pub fn forwarded_proto(&self) -> Option<&str> {
@@ -581,6 +597,7 @@ pub struct RequestBuilder {
     params: Vec<(String, String)>,
     extensions: Extensions,
     state: Option<Arc<Extensions>>,
+    tls: bool,
 }
 
 impl RequestBuilder {
@@ -616,6 +633,13 @@ impl RequestBuilder {
     #[must_use]
     pub fn unix_peer(mut self) -> RequestBuilder {
         self.peer = Some(Peer::Unix);
+        self
+    }
+
+    /// Sets whether the request came over TLS ([`Request::is_tls`]).
+    #[must_use]
+    pub fn tls(mut self, tls: bool) -> RequestBuilder {
+        self.tls = tls;
         self
     }
 
@@ -690,6 +714,7 @@ impl RequestBuilder {
         req.params = self.params;
         req.extensions = self.extensions;
         req.state = self.state;
+        req.tls = self.tls;
         Ok(req)
     }
 }

@@ -99,6 +99,9 @@ pub(crate) struct Connection {
 
 /// Stage is where a connection is in its life (see the module docs).
 pub(crate) enum Stage {
+    /// The TLS handshake, begun at `since` (coarse clock).
+    #[cfg(feature = "tls")]
+    Handshake { since: u64 },
     /// Waiting for the first byte of a request.
     Idle,
     /// A request head has begun arriving, at `since` (coarse clock).
@@ -149,6 +152,15 @@ impl Connection {
         peer: Peer,
         conn: Box<Conn>,
     ) -> ConnState {
+        let now = coarse_ms();
+        #[cfg(feature = "tls")]
+        let stage = if link.is_tls() {
+            Stage::Handshake { since: now }
+        } else {
+            Stage::Idle
+        };
+        #[cfg(not(feature = "tls"))]
+        let stage = Stage::Idle;
         Box::new(Connection {
             registration,
             config,
@@ -156,8 +168,8 @@ impl Connection {
             conn: Some(conn),
             lease: Lease::default(),
             peer,
-            stage: Stage::Idle,
-            idle_since: coarse_ms(),
+            stage,
+            idle_since: now,
             configured: false,
             send_timeouts: None,
             waiting: None,
@@ -175,6 +187,8 @@ impl Connection {
     pub(crate) fn wait(&self) -> Wait {
         let t = &self.config.timeouts;
         let (read_deadline, idle) = match &self.stage {
+            #[cfg(feature = "tls")]
+            Stage::Handshake { since } => (since.saturating_add(millis(t.handshake)), false),
             Stage::Idle => (self.idle_since.saturating_add(millis(t.idle)), true),
             Stage::Head { since } => (since.saturating_add(millis(t.head)), false),
             Stage::Body { since, got, .. } => (body_deadline(t, *since, got.len() as u64), false),
@@ -234,6 +248,8 @@ pub(crate) fn advance(mut st: ConnState) -> Step {
     loop {
         let stage = std::mem::replace(&mut st.stage, Stage::Idle);
         let next = match stage {
+            #[cfg(feature = "tls")]
+            Stage::Handshake { since } => handshake(&mut st, since),
             Stage::Idle => read_head(&mut st, None, served > 0),
             Stage::Head { since } => read_head(&mut st, Some(since), false),
             Stage::Body { head, got, since } => read_body(&mut st, head, got, since),
@@ -332,6 +348,11 @@ pub(crate) fn expire(mut st: ConnState) -> Step {
         return advance(st);
     }
     let phase = match &st.stage {
+        #[cfg(feature = "tls")]
+        Stage::Handshake { .. } => {
+            log::debug!("{}: TLS handshake timeout; closing", st.peer);
+            return Step::Closed;
+        }
         Stage::Head { .. } => Phase::Head,
         Stage::Body { .. } | Stage::Stream { .. } => Phase::Body,
         Stage::Idle => {
@@ -344,6 +365,71 @@ pub(crate) fn expire(mut st: ConnState) -> Step {
     answer_error(&mut st, &timed_out(phase));
     st.stage = Stage::Flush { close: Some(true) };
     advance(st)
+}
+
+/// Step 0, over TLS: the handshake, under its own deadline from the
+/// accept. Once done, the connection is idle (its idle and head deadlines
+/// count from here). A peer that speaks plain HTTP is told so in plain
+/// HTTP, as nginx does; any other failure closes without a word.
+#[cfg(feature = "tls")]
+fn handshake(st: &mut ConnState, since: u64) -> Next {
+    use super::tls::{Handshake, PLAIN_HTTP_ANSWER};
+    let deadline = since.saturating_add(millis(st.config.timeouts.handshake));
+    loop {
+        if st.link.has_output() {
+            match st.link.push() {
+                Ok(true) => {}
+                Ok(false) => {
+                    st.stage = Stage::Handshake { since };
+                    return Next::Park;
+                }
+                Err(e) => {
+                    log::debug!("{}: TLS handshake: {e}", st.peer);
+                    return Next::Closed;
+                }
+            }
+        }
+        match st.link.read_until(deadline) {
+            Ok(true) => {}
+            Ok(false) => {
+                log::debug!("{}: TLS handshake timeout; closing", st.peer);
+                return Next::Closed;
+            }
+            Err(e) => {
+                log::debug!("{}: TLS handshake: {e}", st.peer);
+                return Next::Closed;
+            }
+        }
+        match st.link.handshake() {
+            Ok(Handshake::Done) => {
+                log::trace!("{}: TLS handshake done", st.peer);
+                st.idle_since = coarse_ms();
+                st.stage = Stage::Idle;
+                return Next::Go;
+            }
+            Ok(Handshake::WantRead) if st.link.is_nonblocking() => {
+                st.stage = Stage::Handshake { since };
+                return Next::Park;
+            }
+            // A blocking read timed out short of the deadline: again.
+            Ok(Handshake::WantRead) => {}
+            Ok(Handshake::WantWrite) if st.link.is_nonblocking() => st.link.hold_tls_output(),
+            Ok(Handshake::WantWrite) => {
+                log::debug!("{}: TLS handshake: the peer reads nothing", st.peer);
+                return Next::Closed;
+            }
+            Ok(Handshake::PlainHttp) => {
+                log::debug!("{}: plain HTTP on the TLS port", st.peer);
+                st.link.write_raw(PLAIN_HTTP_ANSWER);
+                st.link.shutdown(Shutdown::Write);
+                return Next::Closed;
+            }
+            Err(e) => {
+                log::debug!("{}: TLS handshake: {e}", st.peer);
+                return Next::Closed;
+            }
+        }
+    }
 }
 
 /// Steps 1 and 2: reads until a request head is complete, and hands it
@@ -375,7 +461,7 @@ fn read_head(st: &mut ConnState, mut since: Option<u64>, answered: bool) -> Next
                         }
                         return close(st, false);
                     }
-                } else if answered && st.link.is_nonblocking() {
+                } else if answered && st.link.is_nonblocking() && !st.link.tls_buffered() {
                     // Park at once: a read now, just after the answer,
                     // would almost always find nothing (the client has yet
                     // to see it), and the poller reports bytes that are
@@ -586,7 +672,7 @@ fn flush(st: &mut ConnState, close: Option<bool>, now: u64) -> Next {
         };
         return Next::Go;
     };
-    let _ = st.link.stream.shutdown(Shutdown::Write);
+    st.link.shutdown(Shutdown::Write);
     let peer_done = st.conn.as_deref().is_none_or(Conn::is_eof);
     if !linger || peer_done {
         // Dropping the stream closes it: no second `shutdown` (after the
@@ -621,7 +707,7 @@ fn answer_error(st: &mut ConnState, e: &Error) {
     let is_head = st.conn.as_deref().is_some_and(Conn::is_head_request);
     let outcome =
         ResponseWriter::new(&st.link, &st.config).write(resp, Answer::closing(is_head), None);
-    answered(st.peer, st.peer, "-", "-", "-", &outcome, start);
+    answered(st, st.peer, "-", "-", "-", &outcome, start);
 }
 
 /// Step 4: runs the handler on a request and queues its response.
@@ -635,6 +721,9 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
         body,
         config.limits.max_buffered_body_bytes,
     );
+    if st.link.is_tls() {
+        req.set_tls();
+    }
     if !config.trusted.is_empty() {
         req.set_forwarded(crate::forwarded::resolve_peer(
             st.peer,
@@ -724,8 +813,8 @@ fn exchange(st: &mut ConnState, head: Box<RequestHead>, body: RequestBody) -> Ne
     st.reclaim();
     let client = req.client().unwrap_or(st.peer);
     answered(
+        st,
         client,
-        st.peer,
         req.method().as_str(),
         req.target(),
         req.version().as_str(),
@@ -827,6 +916,14 @@ fn switch(st: &mut ConnState, req: &mut Request, resp: Response, start: Option<I
             )),
             Then::Nothing,
         ),
+        // Over TLS the socket carries ciphertext: it cannot be handed
+        // over as it is.
+        (Ok(_), UpgradeKind::TakeOver(_)) if st.link.is_tls() => (
+            Err(Error::handler(
+                "a connection over TLS cannot be taken over (Response::upgrade)",
+            )),
+            Then::Nothing,
+        ),
         (switched, UpgradeKind::TakeOver(f)) => (switched, Then::TakeOver(f)),
         (Err(e), UpgradeKind::WebSocket(_)) => (Err(e), Then::Nothing),
     };
@@ -841,8 +938,8 @@ fn switch(st: &mut ConnState, req: &mut Request, resp: Response, start: Option<I
     let client = req.client().unwrap_or(st.peer);
     let (method, version) = (req.method().as_str(), req.version().as_str());
     answered(
+        st,
         client,
-        st.peer,
         method,
         req.target(),
         version,
@@ -950,12 +1047,13 @@ fn take_over(st: ConnState, f: Box<dyn FnOnce(Upgraded) + Send>, read_ahead: Byt
 /// counts it by its status class in the server's statistics, and logs its
 /// access-log line: `client "METHOD target VERSION" status body-bytes
 /// duration`, with `via PROXY` when the client was resolved through a
-/// trusted proxy. A peer over a Unix socket is written `unix:` (as nginx
-/// writes its `$remote_addr`): `203.0.113.9:0 via unix: "GET /
-/// HTTP/1.1" …` behind nginx on a Unix socket.
+/// trusted proxy, and `tls` before the request when it came over TLS. A
+/// peer over a Unix socket is written `unix:` (as nginx writes its
+/// `$remote_addr`): `203.0.113.9:0 via unix: "GET / HTTP/1.1" …` behind
+/// nginx on a Unix socket.
 fn answered(
+    st: &Connection,
     client: Peer,
-    peer: Peer,
     method: &str,
     target: &str,
     version: &str,
@@ -968,18 +1066,20 @@ fn answered(
     };
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let status = o.status.as_u16();
+    let peer = st.peer;
     let via = if client == peer {
         String::new()
     } else {
         format!(" via {peer}")
     };
+    let tls = if st.link.is_tls() { " tls" } else { "" };
     let aborted = match &o.result {
         Ok(()) => String::new(),
         Err(e) => format!(" (aborted: {e})"),
     };
     log::info!(
         target: "sockhttp::access",
-        "{client}{via} \"{method} {target} {version}\" {status} {} {ms:.3}ms{aborted}",
+        "{client}{via}{tls} \"{method} {target} {version}\" {status} {} {ms:.3}ms{aborted}",
         o.body_bytes
     );
 }

@@ -22,9 +22,11 @@
 
 use super::clock::{coarse_ms, millis, until};
 use super::config::Permits;
-use super::outbound::{FileRange, Outbound, Part, send_file_now, write_now};
+use super::outbound::{FileRange, Outbound, Part, Sink, send_file_now, write_now};
 use super::socket::Socket;
 use super::stats::{self, timed_out};
+#[cfg(feature = "tls")]
+use super::tls::{Handshake, TlsStream};
 use crate::error::{Error, Phase, Result};
 use crate::limits::Timeouts;
 use crate::proto::conn::{Conn, Reading};
@@ -85,6 +87,10 @@ pub(crate) struct Link {
     /// bytes may be waiting, which an edge-triggered poller would not
     /// report again.
     full_read: AtomicBool,
+    /// The TLS session over the socket, if the server speaks TLS: every
+    /// read and write goes through it.
+    #[cfg(feature = "tls")]
+    tls: Option<Box<TlsStream>>,
 }
 
 /// Got is what one read of an upgraded connection found.
@@ -129,7 +135,109 @@ impl Link {
             full_read: AtomicBool::new(false),
             holds_permit: AtomicBool::new(false),
             peer_closed: AtomicBool::new(false),
+            #[cfg(feature = "tls")]
+            tls: None,
         })
+    }
+
+    /// Makes every read and write of the link go through `tls`.
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_tls(mut self, tls: TlsStream) -> Link {
+        self.tls = Some(Box::new(tls));
+        self
+    }
+
+    /// Reports whether the connection speaks TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// Returns where output goes.
+    fn sink(&self) -> Sink<'_> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return Sink::Tls(&self.stream, tls);
+        }
+        Sink::Plain(&self.stream)
+    }
+
+    /// Reports whether output waits inside the TLS session (encrypted,
+    /// not yet taken by the socket).
+    fn tls_pending(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.as_ref().is_some_and(|t| t.has_pending_output());
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// Reads once: plaintext, through the TLS session if there is one.
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls.read(&mut &self.stream, buf);
+        }
+        (&self.stream).read(buf)
+    }
+
+    /// Moves the TLS handshake on as far as it goes without waiting (a
+    /// blocking socket: until its read timeout).
+    ///
+    /// # Errors
+    /// As [`TlsStream::handshake`].
+    #[cfg(feature = "tls")]
+    pub(crate) fn handshake(&self) -> io::Result<Handshake> {
+        match &self.tls {
+            Some(tls) => tls.handshake(&mut &self.stream),
+            None => Ok(Handshake::Done),
+        }
+    }
+
+    /// Sets the read timeout of a blocking socket to what is left until
+    /// `deadline` (coarse clock); false when nothing is left.
+    #[cfg(feature = "tls")]
+    pub(crate) fn read_until(&self, deadline: u64) -> io::Result<bool> {
+        if self.nonblocking {
+            return Ok(coarse_ms() < deadline);
+        }
+        let left = deadline.saturating_sub(coarse_ms());
+        if left == 0 {
+            return Ok(false);
+        }
+        self.set_read_timeout(Duration::from_millis(left))?;
+        Ok(true)
+    }
+
+    /// Marks output waiting inside the TLS session (a handshake reply the
+    /// socket did not take): the connection parks until writable, and
+    /// [`Link::push`] sends it, under the send deadline.
+    #[cfg(feature = "tls")]
+    pub(crate) fn hold_tls_output(&self) {
+        let mut out = self.out();
+        out.queue_rest(&[], 0);
+        out.mark_blocked();
+        self.has_out.store(true, Ordering::Relaxed);
+    }
+
+    /// Writes `bytes` to the socket itself, once, as far as it takes them:
+    /// a plain answer on a TLS port.
+    #[cfg(feature = "tls")]
+    pub(crate) fn write_raw(&self, bytes: &[u8]) {
+        use std::io::Write;
+        let _ = (&self.stream).write(bytes);
+    }
+
+    /// Shuts the socket down; a TLS session first says `close_notify`
+    /// when our side stops writing.
+    pub(crate) fn shutdown(&self, how: std::net::Shutdown) {
+        #[cfg(feature = "tls")]
+        if let (Some(tls), std::net::Shutdown::Write | std::net::Shutdown::Both) = (&self.tls, how)
+        {
+            tls.close_notify(&mut &self.stream);
+        }
+        let _ = self.stream.shutdown(how);
     }
 
     /// Sets the options every accepted socket gets once: `TCP_NODELAY`, so
@@ -163,7 +271,16 @@ impl Link {
     /// Reports whether the last read filled its buffer, so that more bytes
     /// may wait in the socket.
     pub(crate) fn may_have_more(&self) -> bool {
-        self.full_read.load(Ordering::Relaxed)
+        self.full_read.load(Ordering::Relaxed) || self.tls_buffered()
+    }
+
+    /// Reports whether input may wait inside the TLS session, where the
+    /// poller cannot see it.
+    pub(crate) fn tls_buffered(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.as_ref().is_some_and(|t| t.has_buffered_input());
+        #[cfg(not(feature = "tls"))]
+        false
     }
 
     /// Records that the parker saw the peer close its side.
@@ -225,7 +342,7 @@ impl Link {
             .compare_exchange(IDLE, CLOSED, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
-            let _ = self.stream.shutdown(std::net::Shutdown::Both);
+            self.shutdown(std::net::Shutdown::Both);
         }
     }
 
@@ -254,7 +371,7 @@ impl Link {
                 }
                 self.set_read_timeout(Duration::from_millis(left))?;
             }
-            match self.read_once(conn, want, |buf| (&self.stream).read(buf)) {
+            match self.read_once(conn, want, |buf| self.recv(buf)) {
                 Ok(n) => {
                     log::trace!("read {n} bytes");
                     return Ok(Filled::Data);
@@ -347,7 +464,7 @@ impl Link {
                 self.set_read_timeout(Duration::from_millis(left))?;
             }
             let got = SCRATCH.with_borrow_mut(|scratch| {
-                let got = (&self.stream).read(&mut scratch[..]);
+                let got = self.recv(&mut scratch[..]);
                 if let Ok(n) = got {
                     stats::received(n);
                     buf.extend_from_slice(&scratch[..n]);
@@ -439,7 +556,7 @@ impl Link {
             {
                 return;
             }
-            match (&self.stream).read(&mut scratch) {
+            match self.recv(&mut scratch) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
                     stats::received(n);
@@ -457,7 +574,11 @@ impl Link {
     /// One read that does not block, whatever the mode.
     fn read_nonblocking(&self, buf: &mut [u8]) -> io::Result<usize> {
         if self.nonblocking {
-            return (&self.stream).read(buf);
+            return self.recv(buf);
+        }
+        #[cfg(all(feature = "tls", target_os = "linux"))]
+        if let Some(tls) = &self.tls {
+            return tls.read(&mut DontWait(&self.stream), buf);
         }
         #[cfg(target_os = "linux")]
         {
@@ -487,6 +608,7 @@ impl Link {
             RecvFlags::DONTWAIT | RecvFlags::PEEK,
         )
         .is_ok()
+            || self.tls_buffered()
     }
 
     /// Reports whether output waits for the socket.
@@ -511,9 +633,9 @@ impl Link {
     pub(crate) fn send(&self, parts: &[Part<'_>], hold: bool) -> Result<()> {
         if !self.has_output() && !hold {
             // The common case: straight to the socket, nothing queued.
-            let sent = write_now(&self.stream, parts, self.nonblocking)?;
+            let sent = write_now(self.sink(), parts, self.nonblocking)?;
             let total: usize = parts.iter().map(Part::len).sum();
-            if sent < total {
+            if sent < total || self.tls_pending() {
                 let mut out = self.out();
                 out.queue_rest(parts, sent);
                 out.mark_blocked();
@@ -542,8 +664,8 @@ impl Link {
         let mut range = FileRange::new(file, offset, len);
         if !self.has_output() {
             // The common case: straight to the socket, nothing queued.
-            let sent = send_file_now(&self.stream, head, &mut range, self.nonblocking)?;
-            if sent == head.len() && range.is_done() {
+            let sent = send_file_now(self.sink(), head, &mut range, self.nonblocking)?;
+            if sent == head.len() && range.is_done() && !self.tls_pending() {
                 return Ok(());
             }
             let mut out = self.out();
@@ -604,7 +726,7 @@ impl Link {
             return Ok(true);
         }
         let mut out = self.out();
-        let done = out.push(&self.stream, self.nonblocking)?;
+        let done = out.push(self.sink(), self.nonblocking)?;
         self.has_out.store(!done, Ordering::Relaxed);
         Ok(done)
     }
@@ -713,6 +835,32 @@ fn read_for(
 /// The size of the per-thread scratch buffer of [`read_for`]: the most a
 /// head read asks for.
 const SCRATCH_LEN: usize = crate::proto::conn::READ_CHUNK;
+
+/// DontWait reads from a blocking socket without waiting
+/// (`MSG_DONTWAIT`), for a TLS session that must not block.
+#[cfg(all(feature = "tls", target_os = "linux"))]
+struct DontWait<'a>(&'a Socket);
+
+#[cfg(all(feature = "tls", target_os = "linux"))]
+impl Read for DontWait<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::net::{RecvFlags, recv};
+        recv(self.0, buf, RecvFlags::DONTWAIT)
+            .map(|(n, _)| n)
+            .map_err(io::Error::from)
+    }
+}
+
+#[cfg(all(feature = "tls", target_os = "linux"))]
+impl std::io::Write for DontWait<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&mut &*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 thread_local! {
     static SCRATCH: RefCell<Box<[u8; SCRATCH_LEN]>> = RefCell::new(Box::new([0; SCRATCH_LEN]));

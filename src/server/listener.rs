@@ -123,10 +123,10 @@ pub(crate) fn accept_loop(listener: &Listener, shared: &Arc<Shared>) {
             }
         };
         log::trace!("accepted {peer}");
-        let link = match Link::new(stream, shared.parker.is_nonblocking()) {
+        let link = match new_link(stream, shared) {
             Ok(link) => Arc::new(link),
             Err(e) => {
-                log::debug!("{peer}: set_nonblocking: {e}");
+                log::debug!("{peer}: {e}");
                 continue;
             }
         };
@@ -150,6 +150,17 @@ pub(crate) fn accept_loop(listener: &Listener, shared: &Arc<Shared>) {
         conn_state.waiting = Some(shared.waiting.ticket());
         shared.admit(conn_state);
     }
+}
+
+/// Wraps an accepted socket, in the parker's mode, and in a TLS session
+/// when the server speaks TLS.
+fn new_link(stream: Socket, shared: &Shared) -> io::Result<Link> {
+    let link = Link::new(stream, shared.parker.is_nonblocking())?;
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &shared.config.tls {
+        return Ok(link.with_tls(super::tls::TlsStream::new(tls.accept()?)));
+    }
+    Ok(link)
 }
 
 /// Binds a listening TCP socket with `SO_REUSEPORT` set, to the first

@@ -41,6 +41,8 @@ mod session;
 mod socket;
 mod stats;
 mod streams;
+#[cfg(feature = "tls")]
+mod tls;
 mod wire;
 mod worker;
 mod writer;
@@ -121,6 +123,8 @@ pub struct Server {
     state: Arc<ShutdownState>,
     /// The live statistics, which handles read ([`Server::stats_handle`]).
     stats: Arc<stats::Board>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 /// The default listen backlog: how many connections the kernel queues
@@ -446,6 +450,8 @@ impl Server {
             backlog: None,
             state: Arc::new(ShutdownState::default()),
             stats: Arc::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -560,6 +566,24 @@ impl Server {
     #[must_use]
     pub fn head_timeout(mut self, d: Duration) -> Server {
         self.timeouts.head = d;
+        self
+    }
+
+    /// Sets how long a TLS handshake may take (see
+    /// [`Timeouts::handshake`]).
+    #[must_use]
+    pub fn handshake_timeout(mut self, d: Duration) -> Server {
+        self.timeouts.handshake = d;
+        self
+    }
+
+    /// Serves HTTPS: every connection speaks TLS with `config`'s
+    /// certificate (the `tls` feature; see [`tls`](crate::tls)). Keep a
+    /// clone of `config` to replace the certificate while the server runs.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls(mut self, config: crate::tls::TlsConfig) -> Server {
+        self.tls = Some(config);
         self
     }
 
@@ -712,6 +736,8 @@ impl Server {
             trusted: self.trusted,
             shutdown: Arc::clone(&self.state),
             permits: Permits::new(max_streams),
+            #[cfg(feature = "tls")]
+            tls: self.tls,
         });
         let shared = Arc::new(Shared {
             config,
@@ -750,7 +776,11 @@ impl Server {
         drop(self.socket_file.take());
 
         log::debug!("shutting down: closing idle connections");
-        drop(shared.parker.close_idle());
+        for st in shared.parker.close_idle() {
+            // As the registry closes the others (a TLS session says
+            // `close_notify` first).
+            st.link.shutdown(std::net::Shutdown::Both);
+        }
         shared.registry.close_idle();
         shared.tell_upgraded();
         let deadline = Instant::now() + self.timeouts.shutdown;

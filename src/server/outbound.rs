@@ -19,6 +19,9 @@ use std::fs::File;
 use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
+#[cfg(feature = "tls")]
+use super::tls::TlsStream;
+
 /// The most response bytes held back for pipelined requests before they
 /// are sent anyway.
 pub(crate) const MAX_HELD_BYTES: usize = 64 * 1024;
@@ -27,6 +30,62 @@ pub(crate) const MAX_HELD_BYTES: usize = 64 * 1024;
 const FILE_PIECE: usize = 64 * 1024;
 /// At most this many pieces go to one `writev`.
 const MAX_SLICES: usize = 8;
+
+/// Sink is where output goes: the socket, or the TLS session over it,
+/// which encrypts what it takes and sends files through user space (the
+/// kernel cannot encrypt what `sendfile(2)` copies).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sink<'a> {
+    Plain(&'a Socket),
+    #[cfg(feature = "tls")]
+    Tls(&'a Socket, &'a TlsStream),
+}
+
+impl Sink<'_> {
+    /// Writes `slices` once: one piece by `send` (a shorter path through
+    /// the kernel than `writev`), more by `writev`.
+    pub(crate) fn write_slices(self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(stream) => {
+                let mut s = stream;
+                match slices {
+                    [] => Ok(0),
+                    [one] => s.write(one),
+                    _ => s.write_vectored(slices),
+                }
+            }
+            #[cfg(feature = "tls")]
+            Sink::Tls(stream, tls) => tls.write_vectored(&mut &*stream, slices),
+        }
+    }
+
+    /// Writes `piece` once, telling the kernel more follows at once
+    /// (`MSG_MORE`), so that it shares a packet with what comes next.
+    // Without the `tls` feature a sink is always plain.
+    #[allow(irrefutable_let_patterns)]
+    fn write_more(self, piece: &[u8]) -> io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        if let Sink::Plain(stream) = self {
+            use rustix::net::{SendFlags, send};
+            return send(stream, piece, SendFlags::MORE | SendFlags::NOSIGNAL)
+                .map_err(io::Error::from);
+        }
+        self.write_slices(&[IoSlice::new(piece)])
+    }
+
+    /// Sends what the sink itself holds (ciphertext waiting for the
+    /// socket).
+    ///
+    /// # Errors
+    /// `WouldBlock` while some still waits; as the socket's write.
+    pub(crate) fn flush(self) -> io::Result<()> {
+        match self {
+            Sink::Plain(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Sink::Tls(stream, tls) => tls.flush(&mut &*stream),
+        }
+    }
+}
 
 /// Part is one piece of output handed to the link: borrowed bytes, copied
 /// only if they must wait, or a shared buffer, kept by reference.
@@ -260,16 +319,19 @@ impl Outbound {
     /// [`Error::Timeout`]`(Write)` when a blocking socket made no progress
     /// within its send timeout; [`Error::Io`] when the peer is gone or a
     /// file shrank.
-    pub(crate) fn push(&mut self, stream: &Socket, nonblocking: bool) -> Result<bool> {
+    pub(crate) fn push(&mut self, sink: Sink<'_>, nonblocking: bool) -> Result<bool> {
         loop {
             let sent = match self.queue.front_mut() {
-                None => {
-                    self.since = 0;
-                    self.blocked = false;
-                    return Ok(true);
-                }
-                Some(Piece::File(f)) => send_file_piece(stream, f, nonblocking),
-                Some(_) => self.send_bytes(stream),
+                None => match sink.flush() {
+                    Ok(()) => {
+                        self.since = 0;
+                        self.blocked = false;
+                        return Ok(true);
+                    }
+                    Err(e) => Err(e),
+                },
+                Some(Piece::File(f)) => send_file_piece(sink, f, nonblocking),
+                Some(_) => self.send_bytes(sink),
             };
             match sent {
                 Ok(n) => {
@@ -295,7 +357,7 @@ impl Outbound {
     /// Sends the leading byte pieces in one `writev` (or `send`): with
     /// `MSG_MORE` when a file follows, so its head shares a packet with
     /// the start of the file.
-    fn send_bytes(&self, stream: &Socket) -> io::Result<usize> {
+    fn send_bytes(&self, sink: Sink<'_>) -> io::Result<usize> {
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
         let mut n = 0;
         let mut file_follows = false;
@@ -314,14 +376,10 @@ impl Outbound {
             slices[n] = IoSlice::new(b);
             n += 1;
         }
-        #[cfg(target_os = "linux")]
         if file_follows && n == 1 {
-            use rustix::net::{SendFlags, send};
-            return send(stream, &slices[0], SendFlags::MORE | SendFlags::NOSIGNAL)
-                .map_err(io::Error::from);
+            return sink.write_more(&slices[0]);
         }
-        let _ = file_follows;
-        write_slices_once(stream, &slices[..n])
+        sink.write_slices(&slices[..n])
     }
 
     /// Drops `n` sent bytes from the front of the queue. A file range
@@ -380,23 +438,16 @@ fn rate_deadline(
     stall.min(since.saturating_add(grace_ms).saturating_add(earned))
 }
 
-/// Writes `slices` once: one piece by `send` (a shorter path through the
-/// kernel than `writev`), more by `writev`.
-pub(crate) fn write_slices_once(stream: &Socket, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-    let mut s = stream;
-    match slices {
-        [] => Ok(0),
-        [one] => s.write(one),
-        _ => s.write_vectored(slices),
-    }
-}
-
 /// Writes as much of `parts` as the socket takes now (a blocking socket:
 /// all of it, or fails); returns how many bytes went.
 ///
 /// # Errors
 /// As [`Outbound::push`].
-pub(crate) fn write_now(stream: &Socket, parts: &[Part<'_>], nonblocking: bool) -> Result<usize> {
+pub(crate) fn write_now(
+    sink: Sink<'_>,
+    parts: &[Part<'_>],
+    nonblocking: bool,
+) -> Result<usize> {
     let mut array = [IoSlice::new(&[]); MAX_SLICES];
     let mut n = 0;
     for p in parts.iter().filter(|p| p.len() > 0).take(MAX_SLICES) {
@@ -407,7 +458,7 @@ pub(crate) fn write_now(stream: &Socket, parts: &[Part<'_>], nonblocking: bool) 
     let mut slices = &mut array[..n];
     let mut sent = 0;
     while !slices.is_empty() {
-        match write_slices_once(stream, slices) {
+        match sink.write_slices(slices) {
             Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
             Ok(k) => {
                 log::trace!("wrote {k} bytes");
@@ -434,22 +485,14 @@ pub(crate) fn write_now(stream: &Socket, parts: &[Part<'_>], nonblocking: bool) 
 /// # Errors
 /// As [`Outbound::push`].
 pub(crate) fn send_file_now(
-    stream: &Socket,
+    sink: Sink<'_>,
     head: &[u8],
     range: &mut FileRange,
     nonblocking: bool,
 ) -> Result<usize> {
     let mut sent = 0;
     while sent < head.len() {
-        let piece = &head[sent..];
-        #[cfg(target_os = "linux")]
-        let got = {
-            use rustix::net::{SendFlags, send};
-            send(stream, piece, SendFlags::MORE | SendFlags::NOSIGNAL).map_err(io::Error::from)
-        };
-        #[cfg(not(target_os = "linux"))]
-        let got = write_slices_once(stream, &[IoSlice::new(piece)]);
-        match got {
+        match sink.write_more(&head[sent..]) {
             Ok(n) => {
                 stats::sent(n);
                 sent += n;
@@ -460,7 +503,7 @@ pub(crate) fn send_file_now(
         }
     }
     while !range.is_done() {
-        match send_file_piece(stream, range, nonblocking) {
+        match send_file_piece(sink, range, nonblocking) {
             Ok(n) => stats::sent(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && nonblocking => break,
@@ -481,9 +524,9 @@ fn write_error(e: io::Error) -> Error {
 
 /// Sends a piece of a file range: with `sendfile(2)` where it works,
 /// otherwise read into a buffer and written.
-fn send_file_piece(stream: &Socket, f: &mut FileRange, nonblocking: bool) -> io::Result<usize> {
+fn send_file_piece(sink: Sink<'_>, f: &mut FileRange, nonblocking: bool) -> io::Result<usize> {
     #[cfg(target_os = "linux")]
-    if !f.copy {
+    if let (false, Sink::Plain(stream)) = (f.copy, sink) {
         use rustix::io::Errno;
         let count = usize::try_from(f.left.min(1 << 30)).unwrap_or(1 << 30);
         let mut pos = f.offset;
@@ -518,8 +561,7 @@ fn send_file_piece(stream: &Socket, f: &mut FileRange, nonblocking: bool) -> io:
             "the file shrank while it was sent",
         ));
     }
-    let mut s = stream;
-    let written = s.write(&buf[..n])?;
+    let written = sink.write_slices(&[IoSlice::new(&buf[..n])])?;
     f.offset += written as u64;
     f.left -= written as u64;
     Ok(written)
