@@ -22,12 +22,20 @@
 //! for a proxy on the same machine (see the README's "Unix domain
 //! sockets"); the file is removed at a graceful shutdown.
 //!
+//! With `--tls-cert FILE --tls-key FILE` (PEM; built with `--features
+//! tls`) it serves HTTPS itself; `SIGHUP` reads the two files again, so a
+//! renewed certificate is used by new connections without a restart.
+//!
 //! On start it prints exactly one line to stdout,
-//! `listening on http://HOST:PORT`, with the real port (also for
-//! `--addr 127.0.0.1:0`), or `listening on unix:PATH`, so scripts and
-//! tests can read it.
+//! `listening on http://HOST:PORT` (`https://` with TLS), with the real
+//! port (also for `--addr 127.0.0.1:0`), or `listening on unix:PATH`, so
+//! scripts and tests can read it.
+
+#[path = "shared/serving.rs"]
+mod serving;
 
 use sockhttp::{Server, StaticFiles, default_threads};
+use serving::TlsFlags;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +57,10 @@ Options:
   --cache-control VALUE     Cache-Control for files (default: no-cache; '' sends none)
   --reuse-port              bind with SO_REUSEPORT (Linux only): other processes started with it
                             on the same port serve it too, the kernel spreading connections
+  --tls-cert FILE           serve HTTPS with this PEM certificate chain (needs --tls-key and a
+                            build with `--features tls`); prints `listening on https://HOST:PORT`.
+                            SIGHUP reads the certificate and key files again
+  --tls-key FILE            the PEM private key of --tls-cert
   -h, --help                print this help
 
 Environment:
@@ -66,6 +78,7 @@ struct Config {
     listing: bool,
     cache_control: Option<String>,
     reuse_port: bool,
+    tls: TlsFlags,
 }
 
 /// What the command line asks for.
@@ -83,6 +96,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
         listing: true,
         cache_control: Some("no-cache".to_owned()),
         reuse_port: false,
+        tls: TlsFlags::default(),
     };
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -104,9 +118,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
                 let v = value("--cache-control")?;
                 config.cache_control = (!v.is_empty()).then_some(v);
             }
+            flag if config.tls.take(flag, || value(flag))? => {}
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    config.tls.check()?;
     if config.unix.is_some() && config.reuse_port {
         return Err("--unix and --reuse-port do not go together".to_owned());
     }
@@ -165,12 +181,11 @@ fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         None => Server::bind(config.addr.as_str())
             .map_err(|e| format!("cannot listen on {}: {e}", config.addr)),
     };
-    let server = bound?.threads(config.threads);
+    let (server, reload) = config.tls.apply(bound?.threads(config.threads))?;
 
     // Ctrl-C and SIGTERM start a graceful shutdown; `serve` returns when
-    // in-flight requests have finished.
-    let handle = server.shutdown_handle();
-    ctrlc::set_handler(move || handle.shutdown())?;
+    // in-flight requests have finished. SIGHUP reloads the certificate.
+    serving::handle_signals("static_site", server.shutdown_handle(), reload)?;
 
     log::info!(
         "serving {} with {} threads",
@@ -178,8 +193,8 @@ fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         config.threads
     );
     let mut stdout = std::io::stdout().lock();
-    // `http://127.0.0.1:8080`, or `unix:/path`.
-    writeln!(stdout, "listening on {}", server.listen_addr())?;
+    // `http://127.0.0.1:8080`, `https://…` with TLS, or `unix:/path`.
+    writeln!(stdout, "{}", config.tls.listen_line(&server.listen_addr()))?;
     stdout.flush()?;
     drop(stdout);
 

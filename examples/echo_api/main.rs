@@ -11,7 +11,13 @@
 //! cargo run --example echo_api -- --db items.db        # items kept in an SQLite file
 //! cargo run --example echo_api -- --reuse-port         # share the port with other processes (Linux)
 //! cargo run --example echo_api -- --unix echo_api.sock --trusted-proxies unix:   # behind nginx, on a Unix socket
+//! cargo run --example echo_api --features tls -- --tls-cert cert.pem --tls-key key.pem   # HTTPS itself
 //! ```
+//!
+//! With `--tls-cert FILE --tls-key FILE` (PEM; a build with `--features
+//! tls`) it serves HTTPS itself, `wss://` included, and prints
+//! `listening on https://HOST:PORT`; `SIGHUP` reads the two files again,
+//! so a renewed certificate serves new connections without a restart.
 //!
 //! Started by systemd through a socket unit (`deploy/echo_api.socket`, or
 //! `deploy/echo_api-unix.socket` for a Unix socket), it serves on the
@@ -43,6 +49,8 @@
 //! The routes are in `app.rs`; see its table, or `GET /`.
 
 mod app;
+#[path = "../shared/serving.rs"]
+mod serving;
 
 use sockhttp::{ForwardingHeader, Server, TrustedProxies};
 use std::io::Write;
@@ -50,11 +58,13 @@ use std::io::Write;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use serving::TlsFlags;
 
 const USAGE: &str = "\
 Usage: echo_api [--addr HOST:PORT | --unix PATH] [--threads N] [--trusted-proxies LIST]
                 [--forwarding-header x-forwarded-for|forwarded]
                 [--prebuffer-body-bytes N] [--db FILE] [--reuse-port]
+                [--tls-cert FILE --tls-key FILE]
 
 Serves the echo_api example routes (open http://HOST:PORT/ for the list).
 
@@ -86,6 +96,10 @@ Options:
   --reuse-port      bind with SO_REUSEPORT (Linux only): other processes started with it
                     on the same port serve it too, the kernel spreading connections over
                     them; ignored when a listening socket is inherited
+  --tls-cert FILE   serve HTTPS with this PEM certificate chain (needs --tls-key and a
+                    build with `--features tls`); prints `listening on https://HOST:PORT`.
+                    SIGHUP reads the certificate and key files again
+  --tls-key FILE    the PEM private key of --tls-cert
   --help            print this help and exit
 
 Environment:
@@ -108,6 +122,7 @@ struct Options {
     forwarding_header: ForwardingHeader,
     db: Option<PathBuf>,
     reuse_port: bool,
+    tls: TlsFlags,
 }
 
 /// Parses the flags after the program name; `Ok(None)` means `--help`.
@@ -122,6 +137,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
         forwarding_header: ForwardingHeader::default(),
         db: None,
         reuse_port: false,
+        tls: TlsFlags::default(),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -176,9 +192,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
                     }
                 };
             }
+            flag if opts.tls.take(flag, || value(flag))? => {}
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    opts.tls.check()?;
     if opts.unix.is_some() && opts.reuse_port {
         return Err("--unix and --reuse-port do not go together".to_owned());
     }
@@ -321,6 +339,14 @@ fn main() -> ExitCode {
     // access log see the client it forwarded for, read from the one header
     // family it sets.
     server = server.trusted_proxies(opts.trusted_proxies.header(opts.forwarding_header));
+    let reload;
+    (server, reload) = match opts.tls.apply(server) {
+        Ok(applied) => applied,
+        Err(msg) => {
+            eprintln!("echo_api: {msg}");
+            return ExitCode::FAILURE;
+        }
+    };
 
     // `/metrics` reads the statistics of the server that serves it.
     let stats = server.stats_handle();
@@ -329,28 +355,20 @@ fn main() -> ExitCode {
         Some(store) => app::app_with(store, stats),
     };
 
-    // ctrlc runs this closure on its own thread (not inside the signal
-    // handler), so it may do anything; `shutdown` only sets a flag and
-    // wakes the accept loop.
-    let handle = server.shutdown_handle();
-    let installed = ctrlc::set_handler(move || {
-        if handle.is_shutting_down() {
-            eprintln!("echo_api: second interrupt; exiting without waiting");
-            std::process::exit(130);
-        }
-        log::info!("signal received; shutting down gracefully");
-        handle.shutdown();
-    });
-    if let Err(e) = installed {
+    // SIGINT and SIGTERM start a graceful shutdown (a second one exits at
+    // once); SIGHUP reloads the certificate. `shutdown` only sets a flag
+    // and wakes the accept loop.
+    if let Err(e) = serving::handle_signals("echo_api", server.shutdown_handle(), reload) {
         eprintln!("echo_api: cannot install the signal handler: {e}");
         return ExitCode::FAILURE;
     }
 
     // The one line on stdout: scripts and tests wait for it to learn the
-    // port (`http://127.0.0.1:8080`) or the socket (`unix:/path`).
+    // port (`http://127.0.0.1:8080`, `https://…` with TLS) or the socket
+    // (`unix:/path`).
     let mut stdout = std::io::stdout().lock();
-    let announced =
-        writeln!(stdout, "listening on {}", server.listen_addr()).and_then(|()| stdout.flush());
+    let line = opts.tls.listen_line(&server.listen_addr());
+    let announced = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
     drop(stdout);
     if let Err(e) = announced {
         eprintln!("echo_api: cannot write to stdout: {e}");
