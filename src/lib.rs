@@ -313,10 +313,15 @@
 //! own, and the gauges are counted when read, so serving pays nothing
 //! measurable for them.
 //!
+//! HTTPS is the `tls` feature (off by default): [`Server::tls`] with a
+//! certificate from the `tls` module. rustls is driven by hand over the
+//! connection's socket, so a TLS connection handshakes on a worker under
+//! its own deadline and parks like a plain one.
+//!
 //! Not done, on purpose: HTTP/2 and HTTP/3, `CONNECT` tunnels, request
 //! body content codings (`gzip`), compression of responses, and
-//! WebSocket extensions (`permessage-deflate`). Not done yet: TLS. Put
-//! nginx in front for those.
+//! WebSocket extensions (`permessage-deflate`). Put nginx in front for
+//! those.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]

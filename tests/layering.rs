@@ -100,7 +100,7 @@ const LAYERS: &[&[&str]] = &[
         "crate::server::clock",
         "crate::server::stats",
     ],
-    &["crate::server::socket"],
+    &["crate::server::socket", "crate::server::tls"],
     &[
         "crate::static_files",
         "crate::static_files::byteranges",
@@ -144,6 +144,7 @@ const LAYERS: &[&[&str]] = &[
         "crate::error",
         "crate::extensions",
         "crate::limits",
+        "crate::tls",
         "crate::uri",
         "crate::form",
         "crate::cookie",
