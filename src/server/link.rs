@@ -230,12 +230,18 @@ impl Link {
     }
 
     /// Shuts the socket down; a TLS session first says `close_notify`
-    /// when our side stops writing.
+    /// when our side stops writing. When another thread is using the
+    /// session (a worker blocked in a read, without epoll), only the
+    /// reading side is shut: the read ends, and that thread closes the
+    /// connection, `close_notify` first.
     pub(crate) fn shutdown(&self, how: std::net::Shutdown) {
         #[cfg(feature = "tls")]
         if let (Some(tls), std::net::Shutdown::Write | std::net::Shutdown::Both) = (&self.tls, how)
         {
-            tls.close_notify(&mut &self.stream);
+            if !tls.close_notify(&mut &self.stream) {
+                let _ = self.stream.shutdown(std::net::Shutdown::Read);
+                return;
+            }
         }
         let _ = self.stream.shutdown(how);
     }

@@ -17,9 +17,11 @@
 //!
 //! [`SEND_BUFFER`]: crate::tls
 //!
-//! The connection's lock is taken by one thread at a time in practice
-//! (the worker serving the connection, or the handler reading its body);
-//! it is there because the link is shared.
+//! The connection's lock is taken by one thread at a time in practice:
+//! the one serving the connection reads and writes it (the worker, or a
+//! handler streaming its body), so a read that blocks (the blocking
+//! fallback) never holds up a write. It is there because the link is
+//! shared; a shutdown only tries it ([`TlsStream::close_notify`]).
 
 use rustls::ServerConnection;
 use std::io::{self, IoSlice, Read, Write};
@@ -123,7 +125,10 @@ impl TlsStream {
             }
             if first {
                 self.sniffed.store(true, Ordering::Relaxed);
-                if sniff.first.is_some_and(|b| b != HANDSHAKE_RECORD && b.is_ascii_alphabetic()) {
+                if sniff
+                    .first
+                    .is_some_and(|b| b != HANDSHAKE_RECORD && b.is_ascii_alphabetic())
+                {
                     return Ok(Handshake::PlainHttp);
                 }
             }
@@ -228,14 +233,18 @@ impl TlsStream {
     }
 
     /// Queues the `close_notify` alert and sends it as far as the socket
-    /// takes it at once: our side of the session is over.
-    pub(crate) fn close_notify<S: Read + Write>(&self, sock: &mut S) {
-        let mut conn = self.lock();
-        if conn.is_handshaking() {
-            return;
+    /// takes it at once: our side of the session is over. False when the
+    /// session is in use: a shutdown that closes a connection whose worker
+    /// is blocked in a read (the blocking fallback) must not wait for it.
+    pub(crate) fn close_notify<S: Read + Write>(&self, sock: &mut S) -> bool {
+        let Ok(mut conn) = self.conn.try_lock() else {
+            return false;
+        };
+        if !conn.is_handshaking() {
+            conn.send_close_notify();
+            let _ = write_out(&mut conn, sock);
         }
-        conn.send_close_notify();
-        let _ = write_out(&mut conn, sock);
+        true
     }
 }
 
