@@ -84,6 +84,11 @@ fn nginx_serves_the_site_balances_the_api_and_forwards_the_client_address() {
         .send("GET", "/.well-known/security.txt", &[], b"")
         .unwrap();
     assert_eq!(r.status, 200);
+    // The backends' statistics are not served to the world.
+    assert_eq!(
+        client.send("GET", "/api/metrics", &[], b"").unwrap().status,
+        404
+    );
 
     // A client on 127.0.0.2: the backend's peer is nginx (127.0.0.1), and
     // with nginx trusted, `client` is the address nginx forwarded for.
