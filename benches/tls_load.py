@@ -56,6 +56,8 @@ util-linux openssl gcc). Every process it starts is ended by its PID.
 """
 import argparse, os, re, resource, shutil, ssl, socket, statistics, subprocess, sys, tempfile
 
+# load.py's helpers, without leaving a __pycache__ in benches/.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from load import (LOAD_CPU, ROOT, SERVER_CPU, THREADS, WARMUP, free_port, parse_wrk,  # noqa: E402
                   raise_nofile, sh, stop, target_dir, wait_port)
