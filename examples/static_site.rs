@@ -34,8 +34,8 @@
 #[path = "shared/serving.rs"]
 mod serving;
 
-use sockhttp::{Server, StaticFiles, default_threads};
 use serving::TlsFlags;
+use sockhttp::{Server, StaticFiles, default_threads};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -194,7 +194,7 @@ fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut stdout = std::io::stdout().lock();
     // `http://127.0.0.1:8080`, `https://…` with TLS, or `unix:/path`.
-    writeln!(stdout, "{}", config.tls.listen_line(&server.listen_addr()))?;
+    writeln!(stdout, "{}", config.tls.listen_line(server.listen_addr()))?;
     stdout.flush()?;
     drop(stdout);
 

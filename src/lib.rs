@@ -335,10 +335,10 @@ mod request;
 mod response;
 mod router;
 mod server;
-#[cfg(feature = "tls")]
-pub mod tls;
 mod static_files;
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod types;
 mod upgrade;
 pub mod uri;

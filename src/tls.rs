@@ -173,11 +173,7 @@ fn read_pair(chain: &Path, key: &Path) -> io::Result<(Vec<u8>, Vec<u8>)> {
 }
 
 /// Parses a PEM chain and key, and checks that they belong together.
-fn certified_key(
-    chain: &[u8],
-    key: &[u8],
-    provider: &CryptoProvider,
-) -> io::Result<CertifiedKey> {
+fn certified_key(chain: &[u8], key: &[u8], provider: &CryptoProvider) -> io::Result<CertifiedKey> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain)
         .collect::<Result<_, _>>()
         .map_err(|e| invalid(format!("certificate chain: {e}")))?;

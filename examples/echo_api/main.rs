@@ -52,13 +52,13 @@ mod app;
 #[path = "../shared/serving.rs"]
 mod serving;
 
+use serving::TlsFlags;
 use sockhttp::{ForwardingHeader, Server, TrustedProxies};
 use std::io::Write;
 #[cfg(unix)]
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use serving::TlsFlags;
 
 const USAGE: &str = "\
 Usage: echo_api [--addr HOST:PORT | --unix PATH] [--threads N] [--trusted-proxies LIST]
@@ -367,7 +367,7 @@ fn main() -> ExitCode {
     // port (`http://127.0.0.1:8080`, `https://…` with TLS) or the socket
     // (`unix:/path`).
     let mut stdout = std::io::stdout().lock();
-    let line = opts.tls.listen_line(&server.listen_addr());
+    let line = opts.tls.listen_line(server.listen_addr());
     let announced = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
     drop(stdout);
     if let Err(e) = announced {

@@ -83,7 +83,11 @@ impl TlsFlags {
 ///
 /// # Errors
 /// The handlers could not be installed.
-pub fn handle_signals(name: &'static str, handle: ShutdownHandle, reload: Reload) -> std::io::Result<()> {
+pub fn handle_signals(
+    name: &'static str,
+    handle: ShutdownHandle,
+    reload: Reload,
+) -> std::io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()

@@ -937,15 +937,7 @@ fn switch(st: &mut ConnState, req: &mut Request, resp: Response, start: Option<I
     };
     let client = req.client().unwrap_or(st.peer);
     let (method, version) = (req.method().as_str(), req.version().as_str());
-    answered(
-        st,
-        client,
-        method,
-        req.target(),
-        version,
-        &outcome,
-        start,
-    );
+    answered(st, client, method, req.target(), version, &outcome, start);
     let Some(read_ahead) = read_ahead else {
         return close(st, true);
     };

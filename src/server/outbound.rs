@@ -443,11 +443,7 @@ fn rate_deadline(
 ///
 /// # Errors
 /// As [`Outbound::push`].
-pub(crate) fn write_now(
-    sink: Sink<'_>,
-    parts: &[Part<'_>],
-    nonblocking: bool,
-) -> Result<usize> {
+pub(crate) fn write_now(sink: Sink<'_>, parts: &[Part<'_>], nonblocking: bool) -> Result<usize> {
     let mut array = [IoSlice::new(&[]); MAX_SLICES];
     let mut n = 0;
     for p in parts.iter().filter(|p| p.len() > 0).take(MAX_SLICES) {

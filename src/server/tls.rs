@@ -123,7 +123,10 @@ impl TlsStream {
             }
             if first {
                 self.sniffed.store(true, Ordering::Relaxed);
-                if sniff.first.is_some_and(|b| b != HANDSHAKE_RECORD && b.is_ascii_alphabetic()) {
+                if sniff
+                    .first
+                    .is_some_and(|b| b != HANDSHAKE_RECORD && b.is_ascii_alphabetic())
+                {
                     return Ok(Handshake::PlainHttp);
                 }
             }
