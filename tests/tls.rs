@@ -8,132 +8,13 @@
 
 mod support;
 
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use sockhttp::tls::TlsConfig;
 use sockhttp::{Request, Response, StaticFiles, Timeouts};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::time::Duration;
+use support::pki::{Pki, Tls, presented, read_response, read_response_after};
 use support::{TempDir, TestServer, connect, curl, find, server};
-
-/// A certificate authority made for the test, and a server certificate
-/// it signed for `localhost` and 127.0.0.1.
-struct Pki {
-    ca_pem: String,
-    ca_der: CertificateDer<'static>,
-    ca_key: rcgen::KeyPair,
-    ca_params: rcgen::CertificateParams,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "sockhttp test CA");
-        let ca = params.self_signed(&ca_key).unwrap();
-        Pki {
-            ca_pem: ca.pem(),
-            ca_der: ca.der().clone(),
-            ca_key,
-            ca_params: params,
-        }
-    }
-
-    /// Signs a server certificate for localhost and 127.0.0.1, with
-    /// `name` as its common name (told apart after a swap); returns the
-    /// PEM chain and key, and the certificate's DER.
-    fn leaf(&self, name: &str) -> (String, String, Vec<u8>) {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let issuer = rcgen::Issuer::from_params(&self.ca_params, &self.ca_key);
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        (cert.pem(), key.serialize_pem(), cert.der().to_vec())
-    }
-
-    fn config(&self) -> TlsConfig {
-        let (cert, key, _) = self.leaf("first");
-        TlsConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()
-    }
-
-    /// Writes the CA certificate where curl's `--cacert` can read it.
-    fn ca_file(&self, dir: &TempDir) -> String {
-        let path = dir.0.join("ca.pem");
-        std::fs::write(&path, &self.ca_pem).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    fn client_config(&self) -> Arc<rustls::ClientConfig> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca_der.clone()).unwrap();
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Arc::new(config)
-    }
-
-    /// Connects and completes a handshake.
-    fn connect(&self, addr: SocketAddr) -> Tls {
-        let name = ServerName::try_from("localhost").unwrap();
-        let conn = rustls::ClientConnection::new(self.client_config(), name).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, connect(addr));
-        while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock).unwrap();
-        }
-        tls
-    }
-}
-
-type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-/// Reads one response with a `Content-Length` from `tls`: its head and
-/// body. Bytes read past it (the next pipelined answer) stay in `rest`.
-fn read_response_after(tls: &mut Tls, rest: &mut Vec<u8>) -> (String, Vec<u8>) {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        if let Some(end) = find(rest, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&rest[..end]).into_owned();
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length: ")
-                        .map(str::to_owned)
-                })
-                .expect("content-length")
-                .parse()
-                .unwrap();
-            if rest.len() >= end + 4 + len {
-                let body = rest[end + 4..end + 4 + len].to_vec();
-                rest.drain(..end + 4 + len);
-                return (head, body);
-            }
-        }
-        let n = tls.read(&mut buf).expect("response");
-        assert!(n > 0, "closed mid-response: {:?}", String::from_utf8_lossy(rest));
-        rest.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// Reads one response, which must be all the server sent.
-fn read_response(tls: &mut Tls) -> (String, Vec<u8>) {
-    let mut rest = Vec::new();
-    let got = read_response_after(tls, &mut rest);
-    assert!(rest.is_empty(), "nothing more was sent: {rest:?}");
-    got
-}
 
 fn hello(req: &mut Request) -> Response {
     Response::text(format!(
@@ -152,7 +33,7 @@ fn tls_server(pki: &Pki) -> TestServer {
 fn curl_gets_over_tls_and_keeps_the_connection_alive() {
     let pki = Pki::new();
     let dir = TempDir::new("tls-get");
-    let ca = pki.ca_file(&dir);
+    let ca = pki.ca_file(&dir, "ca.pem");
     let srv = tls_server(&pki);
     let base = format!("https://localhost:{}", srv.addr().port());
     let Some(out) = curl(&[
@@ -194,7 +75,8 @@ fn two_requests_in_one_record_are_both_answered() {
         (&b"GET /a tls=true\n"[..], &b"GET /b tls=true\n"[..])
     );
     // Then the connection parks, and serves the next one when it comes.
-    tls.write_all(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    tls.write_all(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     assert_eq!(read_response(&mut tls).1, b"GET /c tls=true\n");
 }
 
@@ -208,12 +90,17 @@ fn idle_tls_connections_park_and_cost_no_worker() {
     for (i, tls) in idle.iter_mut().enumerate() {
         tls.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
             .unwrap();
-        assert_eq!(read_response(tls).1, format!("GET /{i} tls=true\n").as_bytes());
+        assert_eq!(
+            read_response(tls).1,
+            format!("GET /{i} tls=true\n").as_bytes()
+        );
     }
     // Two workers, twenty idle connections: a new one is still served,
     // and so is each old one.
     let mut fresh = pki.connect(srv.addr());
-    fresh.write_all(b"GET /new HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    fresh
+        .write_all(b"GET /new HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     assert_eq!(read_response(&mut fresh).1, b"GET /new tls=true\n");
     for (i, tls) in idle.iter_mut().enumerate().rev() {
         tls.write_all(format!("GET /again{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
@@ -229,7 +116,7 @@ fn idle_tls_connections_park_and_cost_no_worker() {
 fn files_ranges_and_a_chunked_upload_over_tls() {
     let pki = Pki::new();
     let dir = TempDir::new("tls-files");
-    let ca = pki.ca_file(&dir);
+    let ca = pki.ca_file(&dir, "ca.pem");
     let root = dir.0.join("www");
     std::fs::create_dir(&root).unwrap();
     // 10 MiB that is not one repeated byte, so a misplaced piece shows.
@@ -273,12 +160,21 @@ fn files_ranges_and_a_chunked_upload_over_tls() {
     let got = curl(
         &[
             &common[..],
-            &["-H", "Transfer-Encoding: chunked", "--data-binary", &data, &upload_url],
+            &[
+                "-H",
+                "Transfer-Encoding: chunked",
+                "--data-binary",
+                &data,
+                &upload_url,
+            ],
         ]
         .concat(),
     )
     .unwrap();
-    assert_eq!(String::from_utf8(got).unwrap(), "3145728 bytes, chunked=true\n");
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        "3145728 bytes, chunked=true\n"
+    );
 }
 
 #[test]
@@ -328,7 +224,10 @@ fn hostile_handshakes_are_closed_and_cost_no_worker() {
     let hello_bytes = client_hello(&pki);
     let mut s = connect(srv.addr());
     s.write_all(&hello_bytes[..hello_bytes.len() / 2]).unwrap();
-    assert!(support::read_to_end(&mut s).is_empty(), "no answer, a close");
+    assert!(
+        support::read_to_end(&mut s).is_empty(),
+        "no answer, a close"
+    );
 
     // A client that closes in the middle of a record, after its
     // handshake.
@@ -355,7 +254,8 @@ fn hostile_handshakes_are_closed_and_cost_no_worker() {
 
     // The one worker is free: a real client is served.
     let mut tls = pki.connect(srv.addr());
-    tls.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    tls.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     assert_eq!(read_response(&mut tls).1, b"GET /ok tls=true\n");
 }
 
@@ -375,7 +275,6 @@ fn a_new_certificate_serves_new_handshakes_and_open_connections_go_on() {
     let tls_config = TlsConfig::from_pem(cert1.as_bytes(), key1.as_bytes()).unwrap();
     let srv = TestServer::with(server().threads(2).tls(tls_config.clone()), hello);
 
-    let presented = |tls: &Tls| tls.conn.peer_certificates().unwrap()[0].to_vec();
     let mut old = pki.connect(srv.addr());
     assert_eq!(presented(&old), der1);
 
@@ -408,10 +307,12 @@ fn a_graceful_shutdown_closes_idle_tls_connections_and_finishes_requests() {
     };
     let srv = TestServer::with(server().threads(2).tls(pki.config()), handler);
     let mut idle = pki.connect(srv.addr());
-    idle.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    idle.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     read_response(&mut idle);
     let mut busy = pki.connect(srv.addr());
-    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     control.wait_entered();
 
     let handle = srv.shutdown_handle();
@@ -422,7 +323,10 @@ fn a_graceful_shutdown_closes_idle_tls_connections_and_finishes_requests() {
 
     control.release();
     let (head, body) = read_response(&mut busy);
-    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
     assert_eq!(body, b"GET /slow tls=true\n");
     srv.shutdown();
 }
@@ -431,11 +335,11 @@ fn a_graceful_shutdown_closes_idle_tls_connections_and_finishes_requests() {
 fn websockets_over_tls() {
     let pki = Pki::new();
     let handler = |req: &mut Request| {
-        sockhttp::ws::Upgrade::new(req)
-            .allow_any_origin()
-            .accept(|s: &mut sockhttp::ws::Session, m: sockhttp::ws::Message| {
+        sockhttp::ws::Upgrade::new(req).allow_any_origin().accept(
+            |s: &mut sockhttp::ws::Session, m: sockhttp::ws::Message| {
                 let _ = s.send(m);
-            })
+            },
+        )
     };
     let srv = TestServer::with(server().threads(2).tls(pki.config()), handler);
     let tls = pki.connect(srv.addr());
