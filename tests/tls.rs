@@ -8,136 +8,13 @@
 
 mod support;
 
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use sockhttp::tls::TlsConfig;
 use sockhttp::{Request, Response, StaticFiles, Timeouts};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::time::Duration;
+use support::pki::{Pki, Tls, presented, read_response, read_response_after};
 use support::{TempDir, TestServer, connect, curl, find, server};
-
-/// A certificate authority made for the test, and a server certificate
-/// it signed for `localhost` and 127.0.0.1.
-struct Pki {
-    ca_pem: String,
-    ca_der: CertificateDer<'static>,
-    ca_key: rcgen::KeyPair,
-    ca_params: rcgen::CertificateParams,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "sockhttp test CA");
-        let ca = params.self_signed(&ca_key).unwrap();
-        Pki {
-            ca_pem: ca.pem(),
-            ca_der: ca.der().clone(),
-            ca_key,
-            ca_params: params,
-        }
-    }
-
-    /// Signs a server certificate for localhost and 127.0.0.1, with
-    /// `name` as its common name (told apart after a swap); returns the
-    /// PEM chain and key, and the certificate's DER.
-    fn leaf(&self, name: &str) -> (String, String, Vec<u8>) {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let issuer = rcgen::Issuer::from_params(&self.ca_params, &self.ca_key);
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        (cert.pem(), key.serialize_pem(), cert.der().to_vec())
-    }
-
-    fn config(&self) -> TlsConfig {
-        let (cert, key, _) = self.leaf("first");
-        TlsConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()
-    }
-
-    /// Writes the CA certificate where curl's `--cacert` can read it.
-    fn ca_file(&self, dir: &TempDir) -> String {
-        let path = dir.0.join("ca.pem");
-        std::fs::write(&path, &self.ca_pem).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    fn client_config(&self) -> Arc<rustls::ClientConfig> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca_der.clone()).unwrap();
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Arc::new(config)
-    }
-
-    /// Connects and completes a handshake.
-    fn connect(&self, addr: SocketAddr) -> Tls {
-        let name = ServerName::try_from("localhost").unwrap();
-        let conn = rustls::ClientConnection::new(self.client_config(), name).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, connect(addr));
-        while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock).unwrap();
-        }
-        tls
-    }
-}
-
-type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-/// Reads one response with a `Content-Length` from `tls`: its head and
-/// body. Bytes read past it (the next pipelined answer) stay in `rest`.
-fn read_response_after(tls: &mut Tls, rest: &mut Vec<u8>) -> (String, Vec<u8>) {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        if let Some(end) = find(rest, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&rest[..end]).into_owned();
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length: ")
-                        .map(str::to_owned)
-                })
-                .expect("content-length")
-                .parse()
-                .unwrap();
-            if rest.len() >= end + 4 + len {
-                let body = rest[end + 4..end + 4 + len].to_vec();
-                rest.drain(..end + 4 + len);
-                return (head, body);
-            }
-        }
-        let n = tls.read(&mut buf).expect("response");
-        assert!(
-            n > 0,
-            "closed mid-response: {:?}",
-            String::from_utf8_lossy(rest)
-        );
-        rest.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// Reads one response, which must be all the server sent.
-fn read_response(tls: &mut Tls) -> (String, Vec<u8>) {
-    let mut rest = Vec::new();
-    let got = read_response_after(tls, &mut rest);
-    assert!(rest.is_empty(), "nothing more was sent: {rest:?}");
-    got
-}
 
 fn hello(req: &mut Request) -> Response {
     Response::text(format!(
@@ -156,7 +33,7 @@ fn tls_server(pki: &Pki) -> TestServer {
 fn curl_gets_over_tls_and_keeps_the_connection_alive() {
     let pki = Pki::new();
     let dir = TempDir::new("tls-get");
-    let ca = pki.ca_file(&dir);
+    let ca = pki.ca_file(&dir, "ca.pem");
     let srv = tls_server(&pki);
     let base = format!("https://localhost:{}", srv.addr().port());
     let Some(out) = curl(&[
@@ -241,7 +118,7 @@ fn idle_tls_connections_park_and_cost_no_worker() {
 fn files_ranges_and_a_chunked_upload_over_tls() {
     let pki = Pki::new();
     let dir = TempDir::new("tls-files");
-    let ca = pki.ca_file(&dir);
+    let ca = pki.ca_file(&dir, "ca.pem");
     let root = dir.0.join("www");
     std::fs::create_dir(&root).unwrap();
     // 10 MiB that is not one repeated byte, so a misplaced piece shows.
@@ -400,7 +277,6 @@ fn a_new_certificate_serves_new_handshakes_and_open_connections_go_on() {
     let tls_config = TlsConfig::from_pem(cert1.as_bytes(), key1.as_bytes()).unwrap();
     let srv = TestServer::with(server().threads(2).tls(tls_config.clone()), hello);
 
-    let presented = |tls: &Tls| tls.conn.peer_certificates().unwrap()[0].to_vec();
     let mut old = pki.connect(srv.addr());
     assert_eq!(presented(&old), der1);
 

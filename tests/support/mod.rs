@@ -11,11 +11,14 @@
 //!
 //! [`rng`] is the seeded generator every test (and fuzz target) uses;
 //! [`driver`] is the model of the server's connection driver;
-//! [`multipart`] drives the multipart decoder the same way.
+//! [`multipart`] drives the multipart decoder the same way; [`pki`]
+//! makes certificates for the TLS tests.
 #![allow(dead_code)]
 
 pub mod driver;
 pub mod multipart;
+#[cfg(feature = "tls")]
+pub mod pki;
 pub mod rng;
 
 use sockhttp::{Handler, Limits, RunningServer, Server, StatsHandle, Timeouts};
@@ -522,7 +525,9 @@ pub fn assert_error_then_close(name: &str, raw: &[u8], want: &str) {
 /// Returns the path of example binary `name`, next to the test binary's
 /// directory (`target/<profile>/examples/NAME`). `cargo test` builds the
 /// examples before the tests; when a single test target is run, a missing
-/// example is built here with the same profile.
+/// example is built here with the same profile (and the `tls` feature if
+/// the tests have it; an example built earlier without it is not rebuilt:
+/// `cargo build --examples --all-features` first).
 pub fn example_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe
@@ -536,6 +541,9 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "--example", name]);
+        if cfg!(feature = "tls") {
+            cmd.args(["--features", "tls"]);
+        }
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
@@ -553,8 +561,9 @@ pub const EXIT_FAILSAFE: Duration = Duration::from_secs(60);
 
 /// Example is an example binary running as a child process, started on a
 /// port of its own choosing: its first line on stdout is `listening on
-/// http://ADDR`. Dropping it kills the process if it is still running: a
-/// failing test must not leave a server behind.
+/// http://ADDR` (`https://` when it serves TLS). Dropping it kills the
+/// process if it is still running: a failing test must not leave a
+/// server behind.
 pub struct Example {
     child: Child,
     /// Its stdout, after the first line.
@@ -562,6 +571,11 @@ pub struct Example {
     /// Its stderr, when piped: read to the end while it runs, so that a
     /// chatty log cannot fill the pipe and stall it.
     stderr: Option<JoinHandle<String>>,
+    /// Each line of its stderr as it comes, when piped: what
+    /// [`Example::wait_for_log`] waits on.
+    log_lines: Option<Receiver<String>>,
+    /// Its first line, whole (`listening on https://127.0.0.1:PORT`).
+    pub line: String,
     /// The address from its first line (the socket's path for a Unix
     /// socket).
     pub addr: String,
@@ -591,28 +605,58 @@ impl Example {
         }
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{name} starts: {e}"));
         let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-        let stderr = child.stderr.take().map(|mut err| {
+        let (lines_tx, log_lines) = channel();
+        let stderr = child.stderr.take().map(|err| {
             thread::spawn(move || {
                 let mut text = String::new();
-                err.read_to_string(&mut text).unwrap();
+                for line in BufReader::new(err).lines() {
+                    let line = line.unwrap();
+                    text.push_str(&line);
+                    text.push('\n');
+                    // Nobody waiting on the lines is no reason to stop
+                    // keeping them.
+                    let _ = lines_tx.send(line);
+                }
                 text
             })
         });
+        let log_lines = stderr.is_some().then_some(log_lines);
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
-        // `listening on http://ADDR`, or `listening on unix:PATH` for a
-        // Unix socket: `addr` is then the path.
-        let line = line.trim_end();
-        let addr = line
-            .strip_prefix("listening on http://")
-            .or_else(|| line.strip_prefix("listening on unix:"))
-            .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"))
-            .to_owned();
+        // `listening on http://ADDR` (`https://` with TLS), or `listening
+        // on unix:PATH` for a Unix socket: `addr` is then the path.
+        let line = line.trim_end().to_owned();
+        let addr = [
+            "listening on http://",
+            "listening on https://",
+            "listening on unix:",
+        ]
+        .iter()
+        .find_map(|prefix| line.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"))
+        .to_owned();
         Example {
             child,
             stdout,
             stderr,
+            log_lines,
+            line,
             addr,
+        }
+    }
+
+    /// Waits until a line of stderr contains `needle` (a readiness signal
+    /// the example logs, such as a reloaded certificate) and returns it;
+    /// lines before it are passed over. Fails after [`FAILSAFE`], or if
+    /// the example was started without `RUST_LOG` (its stderr dropped).
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let lines = self.log_lines.as_ref().expect("started with RUST_LOG");
+        loop {
+            match lines.recv_timeout(FAILSAFE) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no log line with {needle:?} ({e})"),
+            }
         }
     }
 
@@ -717,22 +761,7 @@ pub fn proc_status_bytes(pid: u32, field: &str) -> u64 {
 /// except where the `CI` environment variable is set: CI must run every
 /// test, so there a missing curl fails it.
 pub fn curl(args: &[&str]) -> Option<Vec<u8>> {
-    let out = match Command::new("curl")
-        .args(["--silent", "--show-error", "--max-time"])
-        .arg(FAILSAFE.as_secs().to_string())
-        .args(args)
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "cannot run curl ({e}), and CI must not skip this test: install curl"
-            );
-            eprintln!("skipping: cannot run curl ({e}); install curl to run this test");
-            return None;
-        }
-    };
+    let out = curl_output(args)?;
     assert!(
         out.status.success(),
         "curl {args:?}: {:?}: {}",
@@ -740,6 +769,28 @@ pub fn curl(args: &[&str]) -> Option<Vec<u8>> {
         String::from_utf8_lossy(&out.stderr)
     );
     Some(out.stdout)
+}
+
+/// Runs curl as [`curl`] does, and returns how it ended (its exit status,
+/// stdout and stderr) whatever that was: for a test that wants curl to
+/// fail. `None` (the test skips) as for [`curl`].
+pub fn curl_output(args: &[&str]) -> Option<std::process::Output> {
+    match Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time"])
+        .arg(FAILSAFE.as_secs().to_string())
+        .args(args)
+        .output()
+    {
+        Ok(out) => Some(out),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "cannot run curl ({e}), and CI must not skip this test: install curl"
+            );
+            eprintln!("skipping: cannot run curl ({e}); install curl to run this test");
+            None
+        }
+    }
 }
 
 /// TempDir is a directory under the system temporary directory, unique
