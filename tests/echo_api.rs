@@ -1099,6 +1099,7 @@ fn metrics_are_in_the_prometheus_format_and_move_with_requests() {
         "sockhttp_handler_panics_total",
         "sockhttp_requests_total{class=\"1xx\"}",
         "sockhttp_requests_total{class=\"5xx\"}",
+        "sockhttp_timeouts_total{phase=\"handshake\"}",
         "sockhttp_timeouts_total{phase=\"idle\"}",
         "sockhttp_timeouts_total{phase=\"write\"}",
     ] {

@@ -230,6 +230,13 @@ fn hostile_handshakes_are_closed_and_cost_no_worker() {
         support::read_to_end(&mut s).is_empty(),
         "no answer, a close"
     );
+    // Counted once, as a handshake timeout (the garbage was not one).
+    let stats = srv.stats();
+    assert_eq!(
+        (stats.timeouts_handshake, stats.timeouts_head),
+        (1, 0),
+        "{stats:?}"
+    );
 
     // A client that closes in the middle of a record, after its
     // handshake.

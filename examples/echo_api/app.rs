@@ -163,7 +163,7 @@ pub fn metrics(s: &Stats) -> String {
     metric(
         "timeouts_total",
         "counter",
-        "Deadlines that passed, by phase: idle (closed), head and body (408), write (closed).",
+        "Deadlines that passed, by phase: handshake (TLS, closed), idle (closed), head and body (408), write (closed).",
         labelled("phase", &s.timeouts_by_phase()),
     );
     metric(

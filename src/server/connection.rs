@@ -351,6 +351,7 @@ pub(crate) fn expire(mut st: ConnState) -> Step {
         #[cfg(feature = "tls")]
         Stage::Handshake { .. } => {
             log::debug!("{}: TLS handshake timeout; closing", st.peer);
+            stats::count(Counter::HandshakeTimeout);
             return Step::Closed;
         }
         Stage::Head { .. } => Phase::Head,
@@ -393,6 +394,7 @@ fn handshake(st: &mut ConnState, since: u64) -> Next {
             Ok(true) => {}
             Ok(false) => {
                 log::debug!("{}: TLS handshake timeout; closing", st.peer);
+                stats::count(Counter::HandshakeTimeout);
                 return Next::Closed;
             }
             Err(e) => {

@@ -47,6 +47,8 @@ pub(crate) enum Counter {
     Sent,
     /// A deadline passed in this phase.
     Timeout(Phase),
+    /// A TLS handshake did not finish within its deadline.
+    HandshakeTimeout,
     /// Application code panicked, and the panic was caught.
     Panic,
     /// A worker took a connection to serve (a gauge: the worker takes it
@@ -79,6 +81,7 @@ impl Counter {
             Counter::Timeout(Phase::Write) => 12,
             Counter::Panic => 13,
             Counter::Busy => 14,
+            Counter::HandshakeTimeout => 15,
         }
     }
 }
@@ -252,6 +255,7 @@ impl Board {
             requests_5xx: sum(Counter::Answered(5)),
             received_bytes: sum(Counter::Received),
             sent_bytes: sum(Counter::Sent),
+            timeouts_handshake: sum(Counter::HandshakeTimeout),
             timeouts_idle: sum(Counter::Timeout(Phase::Idle)),
             timeouts_head: sum(Counter::Timeout(Phase::Head)),
             timeouts_body: sum(Counter::Timeout(Phase::Body)),
@@ -405,12 +409,20 @@ pub struct Stats {
     pub requests_5xx: u64,
     /// Counter: bytes read from client sockets, as the socket returned
     /// them: request heads and bodies, WebSocket frames, and what a
-    /// closing connection reads and drops.
+    /// closing connection reads and drops. Over TLS, the plaintext: the
+    /// handshake and the records' own bytes are not counted.
     pub received_bytes: u64,
     /// Counter: bytes written to client sockets, as the socket took them
     /// (framing and `sendfile` included): responses, `100 Continue`,
-    /// WebSocket frames.
+    /// WebSocket frames. Over TLS, the plaintext, as for
+    /// [`received_bytes`](Stats::received_bytes).
     pub sent_bytes: u64,
+    /// Counter: TLS handshakes that did not finish within
+    /// [`Timeouts::handshake`]: closed without a word (always 0 without
+    /// the `tls` feature).
+    ///
+    /// [`Timeouts::handshake`]: crate::Timeouts::handshake
+    pub timeouts_handshake: u64,
     /// Counter: connections closed because no request came within
     /// [`Timeouts::idle`] of the last one (or of the connection), without
     /// an answer. A graceful shutdown's closing of idle connections is not
@@ -478,10 +490,12 @@ impl Stats {
         }
     }
 
-    /// Returns the timeouts by phase, named `"idle"`, `"head"`, `"body"`
-    /// and `"write"` (a label for a metrics exporter), in that order.
-    pub fn timeouts_by_phase(&self) -> [(&'static str, u64); 4] {
+    /// Returns the timeouts by phase, named `"handshake"` (TLS), `"idle"`,
+    /// `"head"`, `"body"` and `"write"` (a label for a metrics exporter),
+    /// in that order.
+    pub fn timeouts_by_phase(&self) -> [(&'static str, u64); 5] {
         [
+            ("handshake", self.timeouts_handshake),
             ("idle", self.timeouts_idle),
             ("head", self.timeouts_head),
             ("body", self.timeouts_body),
@@ -503,6 +517,7 @@ mod tests {
             Counter::Sent,
             Counter::Panic,
             Counter::Busy,
+            Counter::HandshakeTimeout,
         ];
         counters.extend((1..=5).map(Counter::Answered));
         counters
