@@ -469,9 +469,11 @@ impl Response {
     /// switch with `400` unless the request is a `GET` over HTTP/1.1 with
     /// `Connection: upgrade`, an `Upgrade` field and no body, and nothing
     /// pipelined behind it (see [`Upgraded`] for what the new owner
-    /// gets). [`Upgraded`] holds a `TcpStream`, so a request that came
-    /// over a Unix domain socket ([`Server::bind_unix`](crate::Server::bind_unix))
-    /// is answered `500` instead, with the reason logged.
+    /// gets). [`Upgraded`] holds a `TcpStream` that carries the new
+    /// protocol's bytes as they are, so a request that came over a Unix
+    /// domain socket ([`Server::bind_unix`](crate::Server::bind_unix)) or
+    /// over TLS (the `tls` feature: the socket carries ciphertext) is
+    /// answered `500` instead, with the reason logged.
     ///
     /// # Examples
     /// A protocol that greets, then echoes one line:
