@@ -175,11 +175,17 @@ impl Link {
 
     /// Reads once: plaintext, through the TLS session if there is one.
     fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv_on(&mut &self.stream, buf)
+    }
+
+    /// Reads once from `sock` (the link's socket, as it is or wrapped):
+    /// plaintext, through the TLS session if there is one.
+    fn recv_on<S: Read + std::io::Write>(&self, sock: &mut S, buf: &mut [u8]) -> io::Result<usize> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            return tls.read(&mut &self.stream, buf);
+            return tls.read(sock, buf);
         }
-        (&self.stream).read(buf)
+        sock.read(buf)
     }
 
     /// Moves the TLS handshake on as far as it goes without waiting (a
@@ -582,21 +588,14 @@ impl Link {
         if self.nonblocking {
             return self.recv(buf);
         }
-        #[cfg(all(feature = "tls", target_os = "linux"))]
-        if let Some(tls) = &self.tls {
-            return tls.read(&mut DontWait(&self.stream), buf);
-        }
         #[cfg(target_os = "linux")]
         {
-            use rustix::net::{RecvFlags, recv};
-            recv(&self.stream, buf, RecvFlags::DONTWAIT)
-                .map(|(n, _)| n)
-                .map_err(io::Error::from)
+            self.recv_on(&mut DontWait(&self.stream), buf)
         }
         #[cfg(not(target_os = "linux"))]
         {
             self.stream.set_nonblocking(true)?;
-            let got = (&self.stream).read(buf);
+            let got = self.recv(buf);
             self.stream.set_nonblocking(false)?;
             got
         }
@@ -843,11 +842,11 @@ fn read_for(
 const SCRATCH_LEN: usize = crate::proto::conn::READ_CHUNK;
 
 /// DontWait reads from a blocking socket without waiting
-/// (`MSG_DONTWAIT`), for a TLS session that must not block.
-#[cfg(all(feature = "tls", target_os = "linux"))]
+/// (`MSG_DONTWAIT`), through the TLS session or not.
+#[cfg(target_os = "linux")]
 struct DontWait<'a>(&'a Socket);
 
-#[cfg(all(feature = "tls", target_os = "linux"))]
+#[cfg(target_os = "linux")]
 impl Read for DontWait<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use rustix::net::{RecvFlags, recv};
@@ -857,7 +856,7 @@ impl Read for DontWait<'_> {
     }
 }
 
-#[cfg(all(feature = "tls", target_os = "linux"))]
+#[cfg(target_os = "linux")]
 impl std::io::Write for DontWait<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&mut &*self.0).write(buf)

@@ -547,6 +547,10 @@ fn send_file_piece(sink: Sink<'_>, f: &mut FileRange, nonblocking: bool) -> io::
         };
     }
     let _ = nonblocking;
+    // A TLS session takes no plaintext while ciphertext waits for the
+    // socket: send that first, so that a piece is not read from the file
+    // only to be refused (`WouldBlock` here: the connection waits to write).
+    sink.flush()?;
     let mut buf = vec![0u8; FILE_PIECE.min(usize::try_from(f.left).unwrap_or(FILE_PIECE))];
     let mut file = f.file();
     file.seek(SeekFrom::Start(f.offset))?;
