@@ -45,7 +45,7 @@ use std::sync::{Arc, RwLock};
 /// How much ciphertext one connection may have waiting for its socket
 /// before a write takes no more plaintext: the TLS counterpart of the
 /// socket's send buffer.
-const SEND_BUFFER: usize = 64 * 1024;
+pub(crate) const SEND_BUFFER: usize = 64 * 1024;
 
 /// TlsConfig is what the server needs to speak TLS: a certificate chain
 /// and its private key. Clones share the certificate, so a clone kept

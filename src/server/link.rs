@@ -88,7 +88,8 @@ pub(crate) struct Link {
     /// report again.
     full_read: AtomicBool,
     /// The TLS session over the socket, if the server speaks TLS: every
-    /// read and write goes through it.
+    /// read and write goes through it, but for the plain-HTTP answer to a
+    /// client that sent no handshake ([`Link::write_raw`]).
     #[cfg(feature = "tls")]
     tls: Option<Box<TlsStream>>,
 }
@@ -280,8 +281,9 @@ impl Link {
             .set_write_timeout(Some(write.max(Duration::from_millis(1))))
     }
 
-    /// Reports whether the last read filled its buffer, so that more bytes
-    /// may wait in the socket.
+    /// Reports whether more input may wait that the poller will not
+    /// report: the last read filled its buffer (more may wait in the
+    /// socket), or the TLS session holds some.
     pub(crate) fn may_have_more(&self) -> bool {
         self.full_read.load(Ordering::Relaxed) || self.tls_buffered()
     }
@@ -661,7 +663,8 @@ impl Link {
 
     /// Queues `len` bytes of `file` from `offset` after `head`, and sends
     /// as much as the socket takes (with `sendfile(2)` on Linux: the
-    /// kernel copies from the page cache, never through user space).
+    /// kernel copies from the page cache, never through user space; over
+    /// TLS the file is read and encrypted in pieces instead).
     ///
     /// # Errors
     /// As [`Link::send`].

@@ -97,8 +97,10 @@ use worker::{Parker, Shared};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Server {
-    /// Shared only with the shutdown handles of a reuse-port server, and
-    /// weakly (see [`Waker`]): `serve` drops it, which closes it.
+    /// Shared only with the shutdown handles of a server that stops
+    /// listening with `shutdown(SHUT_RD)` (a reuse-port server; a Unix
+    /// socket on Linux), and weakly (see [`Waker`]): `serve` drops it,
+    /// which closes it.
     listener: Arc<Listener>,
     /// Where it listens; for a Unix socket, `local_addr` is the
     /// unspecified address (see [`Server::local_addr`]).
@@ -467,7 +469,9 @@ impl Server {
     /// Returns where the server listens: a TCP address with the real
     /// port, or the path of its Unix socket. Its `Display` is what the
     /// examples print after `listening on`: `http://127.0.0.1:8080`, or
-    /// `unix:/run/app/app.sock`.
+    /// `unix:/run/app/app.sock` (serving TLS, they write `https://` and
+    /// the TCP address themselves: the listener does not know the
+    /// scheme).
     pub fn listen_addr(&self) -> &ListenAddr {
         &self.listen_addr
     }

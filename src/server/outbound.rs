@@ -43,7 +43,8 @@ pub(crate) enum Sink<'a> {
 
 impl Sink<'_> {
     /// Writes `slices` once: one piece by `send` (a shorter path through
-    /// the kernel than `writev`), more by `writev`.
+    /// the kernel than `writev`), more by `writev`; over TLS, into the
+    /// session, which encrypts them and sends what the socket takes.
     pub(crate) fn write_slices(self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Sink::Plain(stream) => {
@@ -356,7 +357,8 @@ impl Outbound {
 
     /// Sends the leading byte pieces in one `writev` (or `send`): with
     /// `MSG_MORE` when a file follows, so its head shares a packet with
-    /// the start of the file.
+    /// the start of the file (over TLS: through the session, which
+    /// encrypts them, without `MSG_MORE`).
     fn send_bytes(&self, sink: Sink<'_>) -> io::Result<usize> {
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
         let mut n = 0;

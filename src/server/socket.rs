@@ -6,8 +6,9 @@
 //! calls of `TcpStream` it uses, for both. The differences are small and
 //! stay here: a Unix socket has no Nagle algorithm to switch off
 //! ([`Socket::set_nodelay`] does nothing), and no peer IP address (the
-//! caller keeps who the peer is). `sendfile(2)`, `MSG_MORE`, epoll and the
-//! socket timeouts work on both, on the descriptor ([`AsFd`]).
+//! caller keeps who the peer is). `sendfile(2)`, epoll and the socket
+//! timeouts work on both, on the descriptor ([`AsFd`]); `MSG_MORE` is
+//! accepted on both, and only TCP acts on it.
 //!
 //! This module decides nothing: it forwards each call to the socket.
 

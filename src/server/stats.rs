@@ -322,9 +322,11 @@ impl StatsHandle {
 
     /// Returns the statistics now.
     ///
-    /// It takes a lock per thread of the server to sum their counters,
-    /// and walks the server's open connections to count the gauges: meant
-    /// for a scrape every few seconds, not for every request.
+    /// It sums the threads' counters without locking them, then counts
+    /// the gauges by walking the server's open connections and its parked
+    /// ones, each under the lock that guards them (the workers wait on
+    /// those locks meanwhile): meant for a scrape every few seconds, not
+    /// for every request.
     pub fn snapshot(&self) -> Stats {
         self.board.snapshot()
     }

@@ -15,7 +15,7 @@
 //! `StreamOwned`/`complete_io` are not used: they loop until the peer
 //! answers, which is a blocking wait the server cannot bound or park.
 //!
-//! [`SEND_BUFFER`]: crate::tls
+//! [`SEND_BUFFER`]: crate::tls::SEND_BUFFER
 //!
 //! The connection's lock is taken by one thread at a time in practice:
 //! the one serving the connection reads and writes it (the worker, or a
